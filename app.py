@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""The CDK app: one stack per workflow for the stage chosen with `-c stage=local|dev|prod`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+
+from stacks.common.config import StageConfig
+from stacks.common.nag import add_nag_checks
+from stacks.parallel_search import ParallelSearchStack
+
+# Workflow short name -> (stack id, stack class). The sandbox reads this too.
+WORKFLOW_STACKS = {
+    "parallel-search": ("ParallelSearch", ParallelSearchStack),
+}
+
+
+def stack_name(stage: StageConfig, suffix: str) -> str:
+    """CloudFormation name: stage-suffixed so dev and prod can share an account."""
+    return f"{suffix}-{stage.name}"
+
+
+CDK_JSON = Path(__file__).resolve().parent / "cdk.json"
+
+
+def cdk_context(**overrides: Any) -> dict[str, Any]:
+    """cdk.json's context (the CLI passes it; tests and the sandbox build the App themselves)."""
+    return {**json.loads(CDK_JSON.read_text())["context"], **overrides}
+
+
+def build_app(app: cdk.App | None = None) -> cdk.App:
+    """Add every workflow stack for the app's `stage` context to `app` (default: a new App)."""
+    app = app or cdk.App()
+    stage = StageConfig.from_context(app.node.try_get_context("stages"), app.node.try_get_context("stage"))
+    for workflow, (suffix, stack_class) in WORKFLOW_STACKS.items():
+        stack = stack_class(app, suffix, stack_name=stack_name(stage, suffix), stage=stage)
+        cdk.Tags.of(stack).add("workflow", workflow)
+        cdk.Tags.of(stack).add("stage", stage.name)
+    add_nag_checks(app)
+    return app
+
+
+if __name__ == "__main__":
+    build_app().synth()

@@ -1,0 +1,1 @@
+"""Logic of the parallel-search workflow, free of Lambda plumbing (handlers/ wires it up)."""

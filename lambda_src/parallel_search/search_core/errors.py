@@ -1,0 +1,49 @@
+"""Errors the state machine matches by name (`Retry`/`Catch` `ErrorEquals`).
+
+Lambda reports an unhandled exception's class name as the error, so each class
+name here is part of the workflow's contract: rename one only together with the
+stack's retry and catch rules.
+"""
+
+
+class SearchWorkflowError(Exception):
+    """Base class: every error this workflow raises on purpose."""
+
+
+class InvalidSearchInput(SearchWorkflowError):
+    """The execution input lacks a usable `keywords` string."""
+
+
+class SearchApiRejected(SearchWorkflowError):
+    """The search API answered 4xx (other than 429): retrying will not help."""
+
+
+class SearchApiThrottled(SearchWorkflowError):
+    """The search API answered 429: retry with backoff."""
+
+
+class SearchApiUnavailable(SearchWorkflowError):
+    """The search API answered 5xx or could not be reached: retry with backoff."""
+
+
+class SearchApiTimeout(SearchWorkflowError):
+    """The search API did not answer within the client timeout: retry with backoff."""
+
+
+class SearchApiBadResponse(SearchWorkflowError):
+    """The search API answered 2xx with a body that is not the expected JSON."""
+
+
+class InvalidPayloadReference(SearchWorkflowError):
+    """A payload envelope is neither a valid inline payload nor a valid S3 reference."""
+
+
+class PayloadReferenceMissing(SearchWorkflowError):
+    """The S3 object a reference points to does not exist (expired or deleted)."""
+
+
+class PayloadIntegrityError(SearchWorkflowError):
+    """The S3 object's size or sha256 differs from the reference: it was changed or truncated."""
+
+
+RETRYABLE_API_ERRORS = ("SearchApiThrottled", "SearchApiUnavailable", "SearchApiTimeout")

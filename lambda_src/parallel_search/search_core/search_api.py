@@ -1,0 +1,81 @@
+"""HTTP client for a product-search API, mapping every failure to a named error.
+
+Contract expected from the API: `GET {endpoint}?keywords=...` with header
+`X-Api-Key`, answering `{"items": [{"id", "title", "price", ...}, ...]}`.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from search_core.errors import (
+    InvalidSearchInput,
+    SearchApiBadResponse,
+    SearchApiRejected,
+    SearchApiThrottled,
+    SearchApiTimeout,
+    SearchApiUnavailable,
+)
+
+MAX_KEYWORDS_LENGTH = 256
+
+
+def validate_keywords(value: Any) -> str:
+    """Return the keywords stripped, or raise InvalidSearchInput."""
+    if not isinstance(value, str):
+        raise InvalidSearchInput(f"keywords must be a string, got {type(value).__name__}")
+    keywords = value.strip()
+    if not keywords:
+        raise InvalidSearchInput("keywords must not be empty")
+    if len(keywords) > MAX_KEYWORDS_LENGTH:
+        raise InvalidSearchInput(f"keywords must be at most {MAX_KEYWORDS_LENGTH} characters")
+    return keywords
+
+
+@dataclass(frozen=True)
+class SearchApiClient:
+    """One search API. `name` labels errors and items; `timeout_s` bounds each request."""
+
+    name: str
+    endpoint: str
+    api_key: str
+    timeout_s: float = 10.0
+
+    def search(self, keywords: str) -> list[dict[str, Any]]:
+        url = f"{self.endpoint}?{urllib.parse.urlencode({'keywords': keywords})}"
+        request = urllib.request.Request(url, headers={"X-Api-Key": self.api_key, "Accept": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310 - endpoint from config
+                body = response.read()
+        except urllib.error.HTTPError as exc:
+            raise self._status_error(exc.code) from None
+        except (TimeoutError, socket.timeout) as exc:
+            raise SearchApiTimeout(f"{self.name}: no answer within {self.timeout_s:g}s") from exc
+        except urllib.error.URLError as exc:
+            if isinstance(exc.reason, (TimeoutError, socket.timeout)):
+                raise SearchApiTimeout(f"{self.name}: no answer within {self.timeout_s:g}s") from exc
+            raise SearchApiUnavailable(f"{self.name}: cannot reach the API ({exc.reason})") from exc
+        return self._items(body)
+
+    def _status_error(self, status: int) -> Exception:
+        if status == 429:
+            return SearchApiThrottled(f"{self.name}: HTTP 429 (throttled)")
+        if status >= 500:
+            return SearchApiUnavailable(f"{self.name}: HTTP {status}")
+        return SearchApiRejected(f"{self.name}: HTTP {status} (request rejected; check the API key and parameters)")
+
+    def _items(self, body: bytes) -> list[dict[str, Any]]:
+        try:
+            document = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise SearchApiBadResponse(f"{self.name}: response is not JSON ({body[:60]!r}…)") from exc
+        items = document.get("items") if isinstance(document, dict) else None
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            raise SearchApiBadResponse(f"{self.name}: response has no 'items' list of objects")
+        return items

@@ -1,0 +1,1 @@
+"""Offline runner for the Step Functions workflows: embedded moto, local Lambda runtime, execution follower."""

@@ -1,0 +1,231 @@
+"""Run one Step Functions execution in the emulator and follow its history live.
+
+Counting rules (documented for the cost report):
+
+* ``state_transitions``: one per ``*StateEntered`` event (states inside Parallel branches and
+  Map iterations included) plus one for the execution start - the way AWS bills Standard
+  workflows (the start of the state machine counts as a transition).
+* ``lambda_invocations``: ``LambdaFunctionScheduled`` events (``"Resource": <function ARN>``)
+  plus ``TaskScheduled`` events whose ``resourceType`` is ``lambda``
+  (``arn:aws:states:::lambda:invoke``). Retries count each attempt.
+* ``max_state_payload_bytes``: the largest UTF-8 size of any input/output/parameters string
+  carried by a history event (execution input/output, state input/output, task parameters and
+  results, Lambda input/output).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Callable
+
+from .engine_limits import UnsupportedByLocalEngine, find_engine_gaps
+
+if TYPE_CHECKING:
+    from .emulator import Emulator
+
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+_PAYLOAD_KEYS = ("input", "output", "parameters")
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    timestamp: datetime
+    type: str
+    state: str | None
+    detail: str  # short human text (error name, lambda function, ...)
+    payload_bytes: int | None  # size of the input/output carried by that event, when it carries one
+    event_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ExecutionReport:
+    execution_arn: str
+    status: str
+    output: Any | None
+    error: str | None
+    cause: str | None
+    duration_s: float
+    state_transitions: int
+    lambda_invocations: int
+    max_state_payload_bytes: int
+    events: tuple[TimelineEvent, ...]
+
+
+class ExecutionTimeout(TimeoutError):
+    """The runner gave up waiting; the execution was stopped. ``report`` holds what was seen."""
+
+    def __init__(self, message: str, report: ExecutionReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+def _details(event: dict[str, Any]) -> dict[str, Any]:
+    for key, value in event.items():
+        if key.endswith("EventDetails") and isinstance(value, dict):
+            return value
+    return {}
+
+
+def _payload_bytes(details: dict[str, Any]) -> int | None:
+    sizes = [len(details[k].encode("utf-8")) for k in _PAYLOAD_KEYS if isinstance(details.get(k), str)]
+    return max(sizes) if sizes else None
+
+
+def _short(text: str | None, limit: int = 160) -> str:
+    text = (text or "").replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _detail(event_type: str, d: dict[str, Any]) -> str:
+    if "error" in d or "cause" in d:
+        cause = d.get("cause") or ""
+        try:  # Lambda errors: the cause is the JSON error payload
+            parsed = json.loads(cause)
+            if isinstance(parsed, dict) and "errorMessage" in parsed:
+                cause = parsed["errorMessage"]
+        except (TypeError, ValueError):
+            pass
+        return _short(f"{d.get('error') or ''}: {cause}".strip(": "))
+    if event_type == "LambdaFunctionScheduled":
+        return _short(str(d.get("resource", "")).rsplit(":", 1)[-1])
+    if event_type in ("TaskScheduled", "TaskStarted", "TaskSubmitted", "TaskSucceeded"):
+        resource = d.get("resource", "")
+        if event_type == "TaskScheduled" and d.get("resourceType") == "lambda":
+            try:
+                fn = json.loads(d.get("parameters") or "{}").get("FunctionName", "")
+                return _short(f"lambda:invoke {str(fn).rsplit(':', 1)[-1]}")
+            except (TypeError, ValueError):
+                pass
+        return _short(f"{d.get('resourceType', '')}:{resource}".strip(":"))
+    if event_type.startswith("MapRun") and d.get("mapRunArn"):
+        return _short(d["mapRunArn"].rsplit(":", 2)[-2])
+    if "length" in d:
+        return f"{d['length']} items"
+    if "index" in d:
+        return f"item {d['index']}"
+    return ""
+
+
+class _HistoryFollower:
+    def __init__(self, on_event: Callable[[TimelineEvent], None] | None) -> None:
+        self.on_event = on_event
+        self.events: list[TimelineEvent] = []
+        self.last_id = 0
+        self.state_of: dict[int, str | None] = {}
+        self.transitions = 0
+        self.lambda_invocations = 0
+        self.max_payload = 0
+        self.final_error: str | None = None
+        self.final_cause: str | None = None
+
+    def emit(self, ev: TimelineEvent) -> None:
+        self.events.append(ev)
+        if self.on_event is not None:
+            self.on_event(ev)
+
+    def consume(self, raw: dict[str, Any]) -> None:
+        eid = int(raw["id"])
+        if eid <= self.last_id:
+            return
+        self.last_id = eid
+        typ = raw["type"]
+        d = _details(raw)
+        state = d.get("name") if typ.endswith(("StateEntered", "StateExited")) else None
+        if state is None:
+            state = self.state_of.get(int(raw.get("previousEventId") or 0))
+        self.state_of[eid] = state
+        if typ.endswith("StateEntered"):
+            self.transitions += 1
+        elif typ == "ExecutionStarted":
+            self.transitions += 1
+        if typ == "LambdaFunctionScheduled" or (typ == "TaskScheduled" and d.get("resourceType") == "lambda"):
+            self.lambda_invocations += 1
+        if typ in ("ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"):
+            self.final_error, self.final_cause = d.get("error"), d.get("cause")
+        size = _payload_bytes(d)
+        if size is not None:
+            self.max_payload = max(self.max_payload, size)
+        ts = raw.get("timestamp")
+        if not isinstance(ts, datetime):
+            ts = datetime.now(timezone.utc)
+        self.emit(TimelineEvent(timestamp=ts, type=typ, state=state, detail=_detail(typ, d), payload_bytes=size,
+                                event_id=eid))
+
+
+def run_execution(emulator: "Emulator", *, state_machine_arn: str, execution_input: dict,
+                  on_event: Callable[[TimelineEvent], None] | None = None,
+                  timeout_s: float = 600, poll_interval_s: float = 0.2,
+                  name: str | None = None) -> ExecutionReport:
+    """Check the definition against the local engine's limits, start the execution, follow it.
+
+    Raises ``UnsupportedByLocalEngine`` (before starting) if the definition has a blocking gap,
+    and ``ExecutionTimeout`` (after stopping the execution) if it is not done within ``timeout_s``.
+    """
+    sfn = emulator.client("stepfunctions")
+    described = sfn.describe_state_machine(stateMachineArn=state_machine_arn)
+    gaps = find_engine_gaps(json.loads(described["definition"]))
+    blocking = [g for g in gaps if g.blocking]
+    if blocking:
+        raise UnsupportedByLocalEngine(blocking, state_machine=described.get("name"))
+
+    follower = _HistoryFollower(on_event)
+    for gap in gaps:
+        follower.emit(TimelineEvent(timestamp=datetime.now(timezone.utc), type="EngineNote", state=gap.state,
+                                    detail=f"{gap.feature}: {gap.detail}", payload_bytes=None))
+
+    # moto names an unnamed execution "None", so a second unnamed start would collide: always name it.
+    started = time.monotonic()
+    execution_arn = sfn.start_execution(stateMachineArn=state_machine_arn,
+                                        name=name or f"sandbox-{uuid.uuid4().hex[:12]}",
+                                        input=json.dumps(execution_input))["executionArn"]
+    paginator = sfn.get_paginator("get_execution_history")
+    timed_out = False
+    while True:
+        desc = sfn.describe_execution(executionArn=execution_arn)
+        for page in paginator.paginate(executionArn=execution_arn):
+            for raw in page.get("events", []):
+                follower.consume(raw)
+        if desc["status"] in TERMINAL:
+            # the terminal event may land just after the status flips: one last read
+            for page in paginator.paginate(executionArn=execution_arn):
+                for raw in page.get("events", []):
+                    follower.consume(raw)
+            break
+        if time.monotonic() - started > timeout_s:
+            timed_out = True
+            try:
+                sfn.stop_execution(executionArn=execution_arn, error="Sandbox.RunnerTimeout",
+                                   cause=f"the sandbox runner stopped waiting after {timeout_s:.0f} s")
+            except Exception:
+                pass
+            desc = sfn.describe_execution(executionArn=execution_arn)
+            break
+        time.sleep(poll_interval_s)
+    duration = time.monotonic() - started
+    if desc.get("startDate") and desc.get("stopDate"):
+        duration = (desc["stopDate"] - desc["startDate"]).total_seconds()
+
+    output = None
+    if desc.get("output") is not None:
+        try:
+            output = json.loads(desc["output"])
+        except ValueError:
+            output = desc["output"]
+        follower.max_payload = max(follower.max_payload, len(desc["output"].encode("utf-8")))
+    error, cause = desc.get("error"), desc.get("cause")
+    if desc["status"] != "SUCCEEDED":
+        error = error or follower.final_error
+        cause = cause or follower.final_cause
+    report = ExecutionReport(
+        execution_arn=execution_arn, status=desc["status"], output=output, error=error, cause=cause,
+        duration_s=duration, state_transitions=follower.transitions, lambda_invocations=follower.lambda_invocations,
+        max_state_payload_bytes=max(follower.max_payload, len(json.dumps(execution_input).encode("utf-8"))),
+        events=tuple(follower.events),
+    )
+    if timed_out:
+        raise ExecutionTimeout(f"execution {execution_arn} did not finish within {timeout_s} s (stopped)", report)
+    return report

@@ -1,0 +1,1 @@
+"""CDK stacks: one per workflow, composed of constructs from `stacks.common`."""

@@ -1,0 +1,1 @@
+"""Constructs every workflow stack composes (config, Lambda, state machine, notices, payload bucket, cdk-nag)."""

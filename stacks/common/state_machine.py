@@ -1,0 +1,135 @@
+"""A Step Functions state machine with logging, tracing, a timeout and alarms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from stacks.common.nag import acknowledge_wildcard_resource, arn_token
+from stacks.common.notifications import NotificationTopic
+
+
+@dataclass(frozen=True)
+class MonitoredStateMachineProps:
+    """Props of `MonitoredStateMachine`.
+
+    definition: the first state of the workflow (a chain); required.
+    notices: topic for failed/timed-out execution alarms, which the workflow may also
+        publish to (it is granted publish); required.
+    invoked_functions: Lambda functions the definition invokes (their version qualifiers
+        are acknowledged in the role's policy); default none.
+    timeout: the whole execution's limit; default 5 minutes.
+    state_machine_type: default STANDARD.
+    log_retention: of the execution log group; default one month.
+    removal_policy: of the log group; default DESTROY.
+    include_execution_data: log state inputs/outputs; default False (they may carry user data).
+    comment: default "".
+    """
+
+    definition: sfn.IChainable | None = None
+    notices: NotificationTopic | None = None
+    invoked_functions: tuple[lambda_.IFunction, ...] = ()
+    timeout: Duration = field(default_factory=lambda: Duration.minutes(5))
+    state_machine_type: sfn.StateMachineType = sfn.StateMachineType.STANDARD
+    log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
+    removal_policy: RemovalPolicy = RemovalPolicy.DESTROY
+    include_execution_data: bool = False
+    comment: str = ""
+
+
+class MonitoredStateMachine(Construct):
+    """State machine logging ALL events to its own log group, with X-Ray tracing,
+    an execution timeout, and alarms on failed and timed-out executions.
+
+    Exposes `state_machine`, `log_group`, `failed_alarm`, `timed_out_alarm`.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, props: MonitoredStateMachineProps) -> None:
+        super().__init__(scope, construct_id)
+        if props.definition is None or props.notices is None:
+            raise ValueError("MonitoredStateMachineProps.definition and .notices are required")
+        self.log_group = logs.LogGroup(
+            self, "ExecutionLogs", retention=props.log_retention, removal_policy=props.removal_policy
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            definition_body=sfn.DefinitionBody.from_chainable(props.definition),
+            state_machine_type=props.state_machine_type,
+            timeout=props.timeout,
+            tracing_enabled=True,
+            comment=props.comment or None,
+            logs=sfn.LogOptions(
+                destination=self.log_group,
+                level=sfn.LogLevel.ALL,
+                include_execution_data=props.include_execution_data,
+            ),
+        )
+        props.notices.grant_publish(self.state_machine)
+        role = self.state_machine.role
+        acknowledge_wildcard_resource(
+            role, "*", "Log delivery and X-Ray actions that Step Functions needs support no resource-level permissions."
+        )
+        for function in props.invoked_functions:
+            acknowledge_wildcard_resource(
+                role, f"{arn_token(function)}:*", "Qualified versions/aliases of a function this workflow invokes."
+            )
+        alarm_action = cw_actions.SnsAction(props.notices.topic)
+        self.failed_alarm = self._alarm("FailedExecutions", self.state_machine.metric_failed(period=Duration.minutes(5)))
+        self.timed_out_alarm = self._alarm("TimedOutExecutions", self.state_machine.metric_timed_out(period=Duration.minutes(5)))
+        for alarm in (self.failed_alarm, self.timed_out_alarm):
+            alarm.add_alarm_action(alarm_action)
+
+    def _alarm(self, construct_id: str, metric: cloudwatch.Metric) -> cloudwatch.Alarm:
+        return cloudwatch.Alarm(
+            self,
+            construct_id,
+            metric=metric.with_(statistic=cloudwatch.Stats.SUM),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+
+
+def notify_failure_then_fail(scope: Construct, *, notices: NotificationTopic, workflow: str, error_path: str = "$.error") -> sfn.IChainable:
+    """States for a `Catch` (with `result_path=error_path`): publish a failure notice, then
+    fail the execution with the caught error's own name and cause."""
+    notice = tasks.SnsPublish(
+        scope,
+        "PublishFailureNotice",
+        topic=notices.topic,
+        subject=f"{workflow} failed",
+        message=sfn.TaskInput.from_object(
+            {
+                "workflow": workflow,
+                "execution": sfn.JsonPath.execution_id,
+                "error": sfn.JsonPath.string_at(f"{error_path}.Error"),
+                "cause": sfn.JsonPath.string_at(f"{error_path}.Cause"),
+            }
+        ),
+        result_path=sfn.JsonPath.DISCARD,
+        task_timeout=sfn.Timeout.duration(Duration.seconds(30)),
+    )
+    notice.add_retry(
+        errors=["SNS.InternalErrorException", "SNS.ThrottledException", "States.Timeout"],
+        max_attempts=3,
+        backoff_rate=2,
+        interval=Duration.seconds(1),
+        jitter_strategy=sfn.JitterType.FULL,
+    )
+    failed = sfn.Fail(
+        scope,
+        "WorkflowFailed",
+        error_path=f"{error_path}.Error",
+        cause_path=f"{error_path}.Cause",
+    )
+    return notice.next(failed)

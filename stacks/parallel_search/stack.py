@@ -1,0 +1,165 @@
+"""ParallelSearch: two search APIs in a Parallel state, results merged, large payloads through S3."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from stacks.common.bundling import python_code_asset, target_platform
+from stacks.common.config import StageConfig
+from stacks.common.lambda_function import PythonFunction, PythonFunctionProps
+from stacks.common.notifications import NotificationTopic, NotificationTopicProps
+from stacks.common.payload_bucket import PayloadBucket, PayloadBucketProps
+from stacks.common.state_machine import MonitoredStateMachine, MonitoredStateMachineProps, notify_failure_then_fail
+from stacks.parallel_search.settings import ParallelSearchSettings, SearchApiSettings
+
+LAMBDA_SOURCE = Path(__file__).resolve().parents[2] / "lambda_src" / "parallel_search"
+WORKFLOW = "parallel-search"
+SETTINGS_KEY = "parallel_search"
+
+# Exception class names raised by lambda_src/parallel_search/search_core/errors.py.
+RETRYABLE_API_ERRORS = ["SearchApiThrottled", "SearchApiUnavailable", "SearchApiTimeout"]
+INVALID_INPUT_ERROR = "InvalidSearchInput"
+
+
+class ParallelSearchStack(Stack):
+    """Exposes `settings`, `notices` (topic), `payloads` (bucket), `search_functions`
+    (API name -> function), `merge_function` and `workflow` (the monitored state machine)."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, stage: StageConfig, **kwargs) -> None:
+        super().__init__(scope, construct_id, description="parallel-search: two search APIs in parallel, merged (claim-check payloads)", **kwargs)
+        self.settings = stage.workflow_settings(SETTINGS_KEY, ParallelSearchSettings)
+        self.notices = NotificationTopic(self, "Notices", props=NotificationTopicProps(display_name="parallel-search notices", removal_policy=stage.removal_policy))
+        self.payloads = PayloadBucket(self, "Payloads", props=PayloadBucketProps(expire_after_days=1, removal_policy=stage.removal_policy))
+        code = python_code_asset(LAMBDA_SOURCE, target_platform(stage))
+        self.search_functions = {
+            api.name: self._build_search_function(f"Search{suffix}", api=api, code=code, stage=stage)
+            for suffix, api in (("A", self.settings.api_a), ("B", self.settings.api_b))
+        }
+        self.merge_function = self._build_merge_function(code=code, stage=stage)
+        self.workflow = MonitoredStateMachine(
+            self,
+            "Workflow",
+            props=MonitoredStateMachineProps(
+                definition=self._build_definition(),
+                notices=self.notices,
+                invoked_functions=(*self.search_functions.values(), self.merge_function),
+                timeout=Duration.seconds(self.settings.execution_timeout_seconds),
+                log_retention=stage.log_retention,
+                removal_policy=stage.removal_policy,
+                comment="Search two APIs in parallel and merge the results",
+            ),
+        )
+
+    def _function_props(self, stage: StageConfig, **overrides) -> PythonFunctionProps:
+        base = dict(
+            service=WORKFLOW,
+            metrics_namespace="ParallelSearch",
+            timeout=Duration.seconds(self.settings.function_timeout_seconds),
+            log_retention=stage.log_retention,
+            removal_policy=stage.removal_policy,
+        )
+        return PythonFunctionProps(**{**base, **overrides})
+
+    def _payload_environment(self) -> dict[str, str]:
+        return {
+            "PAYLOAD_BUCKET": self.payloads.bucket.bucket_name,
+            "INLINE_THRESHOLD_BYTES": str(self.settings.inline_threshold_bytes),
+        }
+
+    def _build_search_function(self, construct_id: str, *, api: SearchApiSettings, code: lambda_.Code, stage: StageConfig) -> lambda_.Function:
+        api_key = secretsmanager.Secret.from_secret_name_v2(self, f"{construct_id}ApiKey", api.api_key_secret_name)
+        search = PythonFunction(
+            self,
+            construct_id,
+            props=self._function_props(
+                stage,
+                code=code,
+                handler="handlers.search.handler",
+                memory_size_mb=512,
+                description=f"Searches {api.name}",
+                environment={
+                    **self._payload_environment(),
+                    "SEARCH_API_NAME": api.name,
+                    "SEARCH_API_ENDPOINT": api.endpoint,
+                    "SEARCH_API_KEY_SECRET_NAME": api.api_key_secret_name,
+                    "SEARCH_API_TIMEOUT_SECONDS": str(self.settings.http_timeout_seconds),
+                },
+            ),
+        ).function
+        api_key.grant_read(search)
+        self.payloads.grant_prefix(search.role, "searches/", write=True)
+        return search
+
+    def _build_merge_function(self, *, code: lambda_.Code, stage: StageConfig) -> lambda_.Function:
+        merge = PythonFunction(
+            self,
+            "Merge",
+            props=self._function_props(
+                stage,
+                code=code,
+                handler="handlers.merge.handler",
+                memory_size_mb=self.settings.merge_memory_mb,
+                description="Merges and ranks both searches",
+                environment=self._payload_environment(),
+            ),
+        ).function
+        self.payloads.grant_prefix(merge.role, "searches/", read=True)
+        self.payloads.grant_prefix(merge.role, "merged/", write=True)
+        return merge
+
+    def _invoke(self, construct_id: str, function: lambda_.IFunction, payload: dict, **kwargs) -> tasks.LambdaInvoke:
+        return tasks.LambdaInvoke(
+            self,
+            construct_id,
+            lambda_function=function,
+            payload=sfn.TaskInput.from_object(payload),
+            payload_response_only=True,  # the result only: no invocation metadata in the payload
+            task_timeout=sfn.Timeout.duration(Duration.seconds(self.settings.function_timeout_seconds + 10)),
+            **kwargs,
+        )
+
+    def _build_definition(self) -> sfn.IChainable:
+        on_failure = notify_failure_then_fail(self, notices=self.notices, workflow=WORKFLOW)
+        search_all = sfn.Parallel(self, "SearchAll", result_path="$.results", comment="Both APIs at once")
+        for api_name, function in self.search_functions.items():
+            search = self._invoke(
+                f"Search {api_name}",
+                function,
+                {"keywords.$": "$.keywords", "execution_name.$": "$$.Execution.Name"},
+            )
+            search.add_retry(
+                errors=RETRYABLE_API_ERRORS,
+                interval=Duration.seconds(self.settings.retry_interval_seconds),
+                max_attempts=self.settings.retry_max_attempts,
+                backoff_rate=2,
+                max_delay=Duration.seconds(self.settings.retry_max_delay_seconds),
+                jitter_strategy=sfn.JitterType.FULL,
+            )
+            search_all.branch(search)
+        search_all.add_catch(on_failure, errors=["States.ALL"], result_path="$.error")
+
+        merge = self._invoke(
+            "MergeResults",
+            self.merge_function,
+            {"keywords.$": "$.keywords", "execution_name.$": "$$.Execution.Name", "results.$": "$.results"},
+        )
+        merge.add_catch(on_failure, errors=["States.ALL"], result_path="$.error")
+
+        invalid_input = sfn.Fail(self, "InvalidInput", error=INVALID_INPUT_ERROR, cause="keywords must be a non-empty string")
+        has_keywords = sfn.Condition.and_(
+            sfn.Condition.is_present("$.keywords"),
+            sfn.Condition.is_string("$.keywords"),
+            sfn.Condition.not_(sfn.Condition.string_equals("$.keywords", "")),
+        )
+        return (
+            sfn.Choice(self, "ValidateInput")
+            .when(has_keywords, search_all.next(merge))
+            .otherwise(invalid_input)
+        )
