@@ -47,6 +47,23 @@ class DeployError(RuntimeError):
         self.reason = reason
 
 
+# Loggers turned down while the emulator runs: the sandbox reports the same facts itself.
+_QUIET_LOGGERS = {
+    "werkzeug": logging.WARNING,  # every request, on stderr
+    "moto.stepfunctions.parser": logging.CRITICAL,  # every state failure; they are in the history
+}
+
+
+class _SkippedResourceFilter(logging.Filter):
+    """moto warns once per resource type its CloudFormation skips; DeployedStack.not_emulated reports them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("No Moto CloudFormation support")
+
+
+_SKIPPED_RESOURCE_FILTER = _SkippedResourceFilter()
+
+
 @dataclass(frozen=True)
 class DeployedStack:
     stack_name: str
@@ -54,6 +71,8 @@ class DeployedStack:
     resources: dict[str, str]  # logical id -> physical id
     resource_types: dict[str, str]  # logical id -> CloudFormation type
     state_machine_arns: dict[str, str]  # logical id -> ARN (re-registered so executions run)
+    # logical id -> type of template resources moto's CloudFormation skipped (not emulated at all)
+    not_emulated: dict[str, str] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- request counting
@@ -230,8 +249,7 @@ class Emulator:
         self._lambda_extra_env = dict(lambda_extra_env or {})
         self._saved_env: dict[str, str | None] = {}
         self._saved_sfn_config: Any = None
-        self._saved_werkzeug_level: int | None = None
-        self._saved_parser_level = logging.NOTSET
+        self._saved_log_levels: dict[str, int] = {}
         self.lambda_runtime: Any = None  # LocalLambdaRuntime once started
 
     # -- lifecycle ---------------------------------------------------------
@@ -258,14 +276,11 @@ class Emulator:
             _ACTIVE = self
 
         counter, lock = self._counter, self._counter_lock
-        # werkzeug logs every request to stderr; the sandbox has its own timeline.
-        werkzeug_logger = logging.getLogger("werkzeug")
-        self._saved_werkzeug_level = werkzeug_logger.level
-        werkzeug_logger.setLevel(logging.WARNING)
-        # moto's interpreter logs every state failure at ERROR; failures are in the history already.
-        parser_logger = logging.getLogger("moto.stepfunctions.parser")
-        self._saved_parser_level = parser_logger.level
-        parser_logger.setLevel(logging.CRITICAL)
+        logging.getLogger("moto").addFilter(_SKIPPED_RESOURCE_FILTER)
+        self._saved_log_levels = {}
+        for name, level in _QUIET_LOGGERS.items():
+            self._saved_log_levels[name] = logging.getLogger(name).level
+            logging.getLogger(name).setLevel(level)
 
         class _Server(ThreadedMotoServer):
             def _server_entry(self_inner) -> None:  # noqa: N805 - mirrors ThreadedMotoServer
@@ -326,10 +341,10 @@ class Emulator:
             except Exception:
                 pass
             self._server = None
-        if self._saved_werkzeug_level is not None:
-            logging.getLogger("werkzeug").setLevel(self._saved_werkzeug_level)
-            logging.getLogger("moto.stepfunctions.parser").setLevel(self._saved_parser_level)
-            self._saved_werkzeug_level = None
+        logging.getLogger("moto").removeFilter(_SKIPPED_RESOURCE_FILTER)
+        for name, level in (self._saved_log_levels or {}).items():
+            logging.getLogger(name).setLevel(level)
+        self._saved_log_levels = {}
         if self._saved_sfn_config is not None:
             default_user_config["stepfunctions"] = self._saved_sfn_config
             self._saved_sfn_config = None
@@ -398,8 +413,14 @@ class Emulator:
 
     @staticmethod
     def prepare_template(template: dict[str, Any]) -> dict[str, Any]:
-        """Drop the CDK bootstrap version check (no bootstrap stack in the emulator)."""
+        """Drop the CDK bootstrap version check (no bootstrap stack in the emulator) and
+        adapt what moto's CloudFormation misreads (each case names the moto gap)."""
         template = json.loads(json.dumps(template))
+        for resource in (template.get("Resources") or {}).values():
+            props = resource.get("Properties") or {}
+            # moto gap: AWS::KMS::Key reads Tags as TagKey/TagValue (KMS API shape), not Key/Value.
+            if resource.get("Type") == "AWS::KMS::Key" and props.get("Tags"):
+                props["Tags"] = [{"TagKey": t["Key"], "TagValue": t["Value"]} for t in props["Tags"]]
         params = template.get("Parameters") or {}
         params.pop("BootstrapVersion", None)
         if not params:
@@ -446,8 +467,27 @@ class Emulator:
         resources: dict[str, str] = {}
         types: dict[str, str] = {}
         for r in cfn.describe_stack_resources(StackName=stack_name)["StackResources"]:
+            if "LogicalResourceId" not in r:  # a type moto's CloudFormation has no model for
+                continue
             resources[r["LogicalResourceId"]] = r.get("PhysicalResourceId", "")
             types[r["LogicalResourceId"]] = r["ResourceType"]
+        not_emulated = {
+            logical_id: resource["Type"]
+            for logical_id, resource in template["Resources"].items()
+            if logical_id not in resources and not resource["Type"].startswith("AWS::CDK::")
+        }
+
+        # moto creates a function with empty code when its S3 object is missing: fail here instead.
+        lam = self.client("lambda")
+        for logical_id, typ in types.items():
+            if typ != "AWS::Lambda::Function":
+                continue
+            cfg = lam.get_function(FunctionName=resources[logical_id])["Configuration"]
+            if cfg.get("PackageType", "Zip") == "Zip" and not cfg.get("CodeSize"):
+                code = (template["Resources"][logical_id].get("Properties") or {}).get("Code")
+                raise DeployError(f"stack {stack_name}: resource {logical_id}: the function's code was not found "
+                                  f"(Code={json.dumps(code)}); is the asset in the manifest?",
+                                  resource=logical_id, reason="code object not found")
 
         sm_arns = {}
         for logical_id, typ in types.items():
@@ -455,7 +495,7 @@ class Emulator:
                 sm_arns[logical_id] = self._reregister_state_machine(stack_name, logical_id, resources[logical_id],
                                                                      template["Resources"][logical_id])
         return DeployedStack(stack_name=stack_name, outputs=outputs, resources=resources,
-                             resource_types=types, state_machine_arns=sm_arns)
+                             resource_types=types, state_machine_arns=sm_arns, not_emulated=not_emulated)
 
     def _stack_resource_map(self, stack_name: str) -> Any:
         from moto.cloudformation.models import cloudformation_backends

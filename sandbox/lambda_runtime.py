@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import json
+import math
 import os
 import select
 import shutil
@@ -216,6 +217,8 @@ class LocalLambdaRuntime:
         self.cache_dir = Path(cache_dir or DEFAULT_CACHE_DIR)
         self.max_workers_per_function = max_workers_per_function
         self.invocations: collections.Counter[str] = collections.Counter()
+        # Lambda bills duration rounded up to the millisecond, times configured memory.
+        self.billed_gb_seconds = 0.0
         self._lock = threading.Lock()
         self._pools: dict[str, _Pool] = {}  # function arn -> pool
         self._original: Any = None
@@ -382,6 +385,8 @@ class LocalLambdaRuntime:
             self._release(pool, None)
             raise
         self._release(pool, worker)
+        with self._lock:
+            self.billed_gb_seconds += math.ceil(result.duration_ms) / 1000 * spec.memory_mb / 1024
         return result
 
     def _start_worker(self, spec: _FunctionSpec, code: bytes) -> _Worker:

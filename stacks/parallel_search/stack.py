@@ -23,7 +23,7 @@ LAMBDA_SOURCE = Path(__file__).resolve().parents[2] / "lambda_src" / "parallel_s
 WORKFLOW = "parallel-search"
 SETTINGS_KEY = "parallel_search"
 
-# Exception class names raised by lambda_src/parallel_search/search_core/errors.py.
+# Exception class names raised by lambda_src/parallel_search/parallel_search/errors.py.
 RETRYABLE_API_ERRORS = ["SearchApiThrottled", "SearchApiUnavailable", "SearchApiTimeout"]
 INVALID_INPUT_ERROR = "InvalidSearchInput"
 
@@ -81,7 +81,7 @@ class ParallelSearchStack(Stack):
             props=self._function_props(
                 stage,
                 code=code,
-                handler="handlers.search.handler",
+                handler="parallel_search.handlers.search.handler",
                 memory_size_mb=512,
                 description=f"Searches {api.name}",
                 environment={
@@ -104,7 +104,7 @@ class ParallelSearchStack(Stack):
             props=self._function_props(
                 stage,
                 code=code,
-                handler="handlers.merge.handler",
+                handler="parallel_search.handlers.merge.handler",
                 memory_size_mb=self.settings.merge_memory_mb,
                 description="Merges and ranks both searches",
                 environment=self._payload_environment(),

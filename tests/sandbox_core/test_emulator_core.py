@@ -12,7 +12,7 @@ from sandbox.emulator import DeployedStack, Emulator, deterministic_zip
 from sandbox.engine_limits import EngineGap, UnsupportedByLocalEngine, find_engine_gaps
 from sandbox.execution import ExecutionReport, TimelineEvent, run_execution
 
-FIXTURES = Path(__file__).parent / "fixtures" / "cdk.out"
+FIXTURES = Path(__file__).parent / "fixtures" / "cloud_assembly"
 TEMPLATE = FIXTURES / "FixtureStack.template.json"
 ASSETS = FIXTURES / "FixtureStack.assets.json"
 
@@ -286,3 +286,19 @@ def test_express_machine_runs_through_start_execution(emulator: Emulator, stack:
     # THEN it succeeds like a STANDARD one
     assert report.status == "SUCCEEDED"
     assert report.output["greeting"] == "hello from A"
+
+
+def test_deploy_fails_clearly_when_function_code_is_missing(emulator: Emulator, tmp_path: Path):
+    # GIVEN the fixture template whose function points at an S3 key no asset provides
+    from sandbox.emulator import DeployError
+
+    template = json.loads(TEMPLATE.read_text())
+    template["Resources"]["FnA"]["Properties"]["Code"]["S3Key"] = "missing.zip"
+    bad = tmp_path / "Bad.template.json"
+    bad.write_text(json.dumps(template))
+
+    # WHEN it is deployed; THEN a DeployError names the resource (moto itself would accept it)
+    with pytest.raises(DeployError) as err:
+        emulator.deploy(stack_name="BadStack", template_path=bad, assets_manifest_path=ASSETS)
+    assert err.value.resource == "FnA"
+    assert "missing.zip" in str(err.value)

@@ -13,10 +13,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from search_core.aws import s3_client
-from search_core.claim_check import PayloadStore
-from search_core.search_api import SearchApiClient, validate_keywords
-from search_core.settings import PayloadSettings, SearchApiSettings
+from parallel_search.aws import s3_client
+from parallel_search.claim_check import PayloadStore
+from parallel_search.search_api import SearchApiClient, validate_keywords
+from parallel_search.settings import PayloadSettings, SearchApiSettings
 
 logger = Logger()
 tracer = Tracer()

@@ -14,7 +14,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from search_core.errors import (
+from parallel_search.errors import (
     InvalidSearchInput,
     SearchApiBadResponse,
     SearchApiRejected,

@@ -12,12 +12,12 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from search_core.aws import s3_client
-from search_core.claim_check import PayloadStore
-from search_core.errors import InvalidPayloadReference
-from search_core.merging import merge_results
-from search_core.search_api import validate_keywords
-from search_core.settings import PayloadSettings
+from parallel_search.aws import s3_client
+from parallel_search.claim_check import PayloadStore
+from parallel_search.errors import InvalidPayloadReference
+from parallel_search.merging import merge_results
+from parallel_search.search_api import validate_keywords
+from parallel_search.settings import PayloadSettings
 
 logger = Logger()
 tracer = Tracer()

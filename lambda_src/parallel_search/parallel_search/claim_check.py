@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from search_core.errors import InvalidPayloadReference, PayloadIntegrityError, PayloadReferenceMissing
+from parallel_search.errors import InvalidPayloadReference, PayloadIntegrityError, PayloadReferenceMissing
 
 
 class S3Client(Protocol):  # the subset of boto3's S3 client used here

@@ -1,1 +1,0 @@
-"""Logic of the parallel-search workflow, free of Lambda plumbing (handlers/ wires it up)."""

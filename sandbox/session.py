@@ -1,0 +1,139 @@
+"""A sandbox session: one emulator, workflows deployed on demand, runs reported.
+
+    with Sandbox() as sandbox:
+        search = sandbox.deploy("parallel-search")
+        report = search.run({"keywords": "tea"}, standins={"*": {"result_bytes": "300000"}})
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from sandbox.costs import estimate_cost_usd
+from sandbox.emulator import DeployedStack, Emulator
+from sandbox.execution import ExecutionReport, TimelineEvent, run_execution
+from sandbox.synth import SynthResult, synthesize_local
+from sandbox.workflows import Scenario, WorkflowSpec, get_workflow
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What one execution did (the `--json` output of `python -m sandbox run`)."""
+
+    workflow: str
+    status: str
+    output: Any
+    error: str | None
+    cause: str | None
+    duration_s: float
+    state_transitions: int
+    lambda_invocations: int
+    max_state_payload_bytes: int
+    aws_requests: dict[str, int]
+    outside_world: dict[str, Any]
+    estimated_cost_usd: dict[str, float]
+    not_emulated: list[str]  # resource types in the stack that moto does not emulate
+    execution_arn: str
+    events: tuple[TimelineEvent, ...] = field(repr=False, default=())
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data.pop("events")
+        return json.dumps(data, default=str, ensure_ascii=False)
+
+
+class DeployedWorkflow:
+    """A workflow's stack deployed in the emulator, with its outside world running."""
+
+    def __init__(self, spec: WorkflowSpec, emulator: Emulator, stack: DeployedStack, scenario: Scenario) -> None:
+        self.spec = spec
+        self.emulator = emulator
+        self.stack = stack
+        self.scenario = scenario
+        if len(stack.state_machine_arns) != 1:
+            raise RuntimeError(f"{stack.stack_name}: expected one state machine, found {len(stack.state_machine_arns)}")
+        self.state_machine_arn = next(iter(stack.state_machine_arns.values()))
+
+    def run(
+        self,
+        execution_input: Mapping[str, Any] | None = None,
+        *,
+        standins: Mapping[str, Mapping[str, str]] | None = None,
+        on_event: Callable[[TimelineEvent], None] | None = None,
+        timeout_s: float = 600,
+    ) -> RunReport:
+        """Run one execution (default input: the workflow's sample) and report it."""
+        self.scenario.configure(standins or {})
+        self.emulator.reset_request_counts()
+        runtime = self.emulator.lambda_runtime
+        gb_seconds_before = runtime.billed_gb_seconds
+        report: ExecutionReport = run_execution(
+            self.emulator,
+            state_machine_arn=self.state_machine_arn,
+            execution_input=dict(self.spec.sample_input if execution_input is None else execution_input),
+            on_event=on_event,
+            timeout_s=timeout_s,
+        )
+        counts = self.emulator.request_counts()
+        requests = {key: count for key, count in sorted(counts.items()) if ":" not in key}
+        return RunReport(
+            workflow=self.spec.name,
+            status=report.status,
+            output=report.output,
+            error=report.error,
+            cause=report.cause,
+            duration_s=round(report.duration_s, 3),
+            state_transitions=report.state_transitions,
+            lambda_invocations=report.lambda_invocations,
+            max_state_payload_bytes=report.max_state_payload_bytes,
+            aws_requests=requests,
+            outside_world=self.scenario.stats(),
+            estimated_cost_usd=estimate_cost_usd(
+                report, counts, lambda_gb_seconds=runtime.billed_gb_seconds - gb_seconds_before
+            ),
+            not_emulated=sorted(set(self.stack.not_emulated.values())),
+            execution_arn=report.execution_arn,
+            events=report.events,
+        )
+
+
+class Sandbox:
+    """Synthesizes the local stage (cached), starts the emulator, deploys workflows on demand."""
+
+    def __init__(self, *, force_synth: bool = False) -> None:
+        self._force_synth = force_synth
+        self._exit = ExitStack()
+        self._deployed: dict[str, DeployedWorkflow] = {}
+        self.synth: SynthResult | None = None
+        self.emulator: Emulator | None = None
+
+    def __enter__(self) -> "Sandbox":
+        self.synth = synthesize_local(force=self._force_synth)
+        self.emulator = self._exit.enter_context(Emulator())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._exit.close()
+
+    @property
+    def cloud_assembly(self) -> Path:
+        assert self.synth, "use Sandbox as a context manager"
+        return self.synth.cloud_assembly
+
+    def deploy(self, workflow: str) -> DeployedWorkflow:
+        if workflow in self._deployed:
+            return self._deployed[workflow]
+        assert self.emulator, "use Sandbox as a context manager"
+        spec = get_workflow(workflow)
+        stack = self.emulator.deploy(
+            stack_name=f"{spec.stack_id}-local",
+            template_path=self.cloud_assembly / f"{spec.stack_id}.template.json",
+            assets_manifest_path=self.cloud_assembly / f"{spec.stack_id}.assets.json",
+        )
+        scenario = self._exit.enter_context(spec.scenario(self.emulator, stack))
+        self._deployed[workflow] = DeployedWorkflow(spec, self.emulator, stack, scenario)
+        return self._deployed[workflow]

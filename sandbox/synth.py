@@ -1,0 +1,65 @@
+"""Synthesize the app for the `local` stage, once per change of its inputs.
+
+Synth runs in a child process (it starts a jsii/Node kernel), writes to
+`.sandbox/cdk.out`, and records a hash of every input file; a later call with
+the same hash reuses the cloud assembly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SANDBOX_DIR = REPO_ROOT / ".sandbox"
+CLOUD_ASSEMBLY = SANDBOX_DIR / "cdk.out"
+_INPUTS = ("app.py", "cdk.json", "requirements.txt", "stacks", "lambda_src")
+_SKIP_PARTS = {"__pycache__", ".pytest_cache"}
+
+
+class SynthError(RuntimeError):
+    """`cdk synth` of the local stage failed (its output is in the message)."""
+
+
+@dataclass(frozen=True)
+class SynthResult:
+    cloud_assembly: Path
+    cached: bool
+    seconds: float
+
+
+def inputs_hash(root: Path = REPO_ROOT) -> str:
+    digest = hashlib.sha256()
+    for name in _INPUTS:
+        base = root / name
+        paths = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file())
+        for path in paths:
+            if _SKIP_PARTS.intersection(path.parts) or path.suffix == ".pyc":
+                continue
+            digest.update(path.relative_to(root).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def synthesize_local(*, force: bool = False, outdir: Path = CLOUD_ASSEMBLY) -> SynthResult:
+    """Cloud assembly of the `local` stage, synthesized only when an input changed."""
+    started = time.perf_counter()
+    marker = outdir / ".inputs-sha256"
+    digest = inputs_hash()
+    if not force and marker.exists() and marker.read_text() == digest:
+        return SynthResult(outdir, cached=True, seconds=time.perf_counter() - started)
+    program = (
+        "import aws_cdk as cdk, app\n"
+        f"app.build_app(cdk.App(context=app.cdk_context(stage='local'), outdir={str(outdir)!r})).synth()\n"
+    )
+    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": os.environ.get("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")}
+    result = subprocess.run([sys.executable, "-c", program], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise SynthError(f"synth of stage 'local' failed:\n{(result.stdout + result.stderr)[-6000:]}")
+    marker.write_text(digest)
+    return SynthResult(outdir, cached=False, seconds=time.perf_counter() - started)
