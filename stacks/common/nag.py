@@ -18,6 +18,8 @@ def add_nag_checks(app: App) -> None:
 
 def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
     """Acknowledge one finding on `scope` (and below) with the reason it is accepted."""
+    if len(reason.strip()) < 20:
+        raise ValueError(f"acknowledging {rule_id} needs a reason that explains it, got {reason!r}")
     Validations.of(scope).acknowledge(Acknowledgment(id=rule_id, reason=reason))
 
 

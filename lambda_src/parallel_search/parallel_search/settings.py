@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from functools import lru_cache
 
 
 class MissingSetting(RuntimeError):
@@ -24,7 +23,6 @@ class PayloadSettings:
     inline_threshold_bytes: int
 
     @classmethod
-    @lru_cache(maxsize=1)
     def from_env(cls) -> "PayloadSettings":
         return cls(bucket=_required("PAYLOAD_BUCKET"), inline_threshold_bytes=int(_required("INLINE_THRESHOLD_BYTES")))
 
@@ -37,7 +35,6 @@ class SearchApiSettings:
     timeout_s: float
 
     @classmethod
-    @lru_cache(maxsize=1)
     def from_env(cls) -> "SearchApiSettings":
         return cls(
             name=_required("SEARCH_API_NAME"),

@@ -1,0 +1,184 @@
+"""ParallelSearch template: what the workflow promises, asserted on the `local` and `prod` stages."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+
+from stacks.parallel_search.stack import INVALID_INPUT_ERROR, LAMBDA_SOURCE, RETRYABLE_API_ERRORS
+from tests.templates.cfn import all_states, as_list, only_resource, policy_statements, resources_of_type, state_machine_definition
+
+STACK = "ParallelSearch"
+STATE_PAYLOAD_LIMIT = 256 * 1024
+
+
+@pytest.fixture
+def template(stage):
+    return stage.template(STACK)
+
+
+@pytest.fixture
+def definition(template):
+    return state_machine_definition(template)
+
+
+def test_search_apis_run_in_one_parallel_state_then_merge(definition):
+    # GIVEN the synthesized definition
+    parallel = [state for _, state in all_states(definition) if state["Type"] == "Parallel"]
+    # THEN one Parallel state has one branch per API, each a single Lambda task, followed by the merge task
+    assert len(parallel) == 1
+    branches = parallel[0]["Branches"]
+    assert len(branches) == 2
+    for branch in branches:
+        (task,) = branch["States"].values()
+        assert task["Type"] == "Task" and task["Resource"].startswith("<Fn::GetAtt Search")
+        assert task["Parameters"] == {"keywords.$": "$.keywords", "execution_name.$": "$$.Execution.Name"}
+    merge = definition["States"][parallel[0]["Next"]]
+    assert merge["Type"] == "Task" and merge["Resource"].startswith("<Fn::GetAtt Merge")
+    assert merge["Parameters"]["results.$"] == "$.results"
+
+
+def test_every_task_has_a_timeout_and_the_machine_too(template, definition):
+    tasks = [(name, state) for name, state in all_states(definition) if state["Type"] == "Task"]
+    assert tasks
+    for name, task in tasks:
+        assert 0 < task.get("TimeoutSeconds", 0) <= 120, name
+    assert 0 < definition["TimeoutSeconds"] <= 900
+    # the Lambda timeout is shorter than its task's timeout, so Lambda reports its own timeout first
+    lambda_task_timeout = min(t["TimeoutSeconds"] for _, t in tasks if t["Resource"].startswith("<Fn::GetAtt"))
+    for _, function in resources_of_type(template, "AWS::Lambda::Function").items():
+        assert function["Properties"]["Timeout"] < lambda_task_timeout
+
+
+def test_api_errors_are_retried_with_backoff_and_full_jitter(definition):
+    searches = [state for name, state in all_states(definition) if name.startswith("Search ")]
+    assert len(searches) == 2
+    for search in searches:
+        api_retry = [r for r in search["Retry"] if set(r["ErrorEquals"]) == set(RETRYABLE_API_ERRORS)]
+        assert len(api_retry) == 1
+        (retry,) = api_retry
+        assert retry["JitterStrategy"] == "FULL"
+        assert retry["BackoffRate"] >= 2 and 2 <= retry["MaxAttempts"] <= 5
+        assert retry["MaxDelaySeconds"] >= retry["IntervalSeconds"]
+
+
+def test_failures_are_caught_notified_on_sns_and_fail_with_the_original_error(definition):
+    states = dict(all_states(definition))
+    catchers = [state for state in states.values() if state.get("Catch")]
+    assert {state["Type"] for state in catchers} == {"Parallel", "Task"}
+    for state in catchers:
+        (catch,) = state["Catch"]
+        assert catch["ErrorEquals"] == ["States.ALL"] and catch["ResultPath"] == "$.error"
+        notice = states[catch["Next"]]
+        assert notice["Resource"].endswith(":states:::sns:publish")
+        assert notice["Parameters"]["Message"]["error.$"] == "$.error.Error"
+        failed = states[notice["Next"]]
+        assert failed == {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
+
+
+def test_missing_keywords_fail_fast_with_a_named_error(definition):
+    start = definition["States"][definition["StartAt"]]
+    assert start["Type"] == "Choice"
+    invalid = definition["States"][start["Default"]]
+    assert invalid["Type"] == "Fail" and invalid["Error"] == INVALID_INPUT_ERROR
+
+
+def test_error_names_in_the_definition_are_exception_classes_of_the_handlers():
+    # GIVEN the errors module of the Lambda code (loaded by path: it is not on sys.path)
+    spec = importlib.util.spec_from_file_location("ps_errors", LAMBDA_SOURCE / "parallel_search" / "errors.py")
+    errors = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(errors)
+    # THEN every error name the stack retries on or fails with is a class there
+    for name in [*RETRYABLE_API_ERRORS, INVALID_INPUT_ERROR]:
+        assert issubclass(getattr(errors, name), Exception), name
+
+
+def test_state_machine_logs_all_events_traces_and_alarms(template):
+    _, machine = only_resource(template, "AWS::StepFunctions::StateMachine")
+    props = machine["Properties"]
+    assert props["TracingConfiguration"] == {"Enabled": True}
+    assert props["LoggingConfiguration"]["Level"] == "ALL"
+    alarms = resources_of_type(template, "AWS::CloudWatch::Alarm").values()
+    assert {a["Properties"]["MetricName"] for a in alarms} == {"ExecutionsFailed", "ExecutionsTimedOut"}
+    _, topic_id = None, only_resource(template, "AWS::SNS::Topic")[0]
+    for alarm in alarms:
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
+
+
+def test_functions_are_traced_sized_and_log_to_a_retained_group(template, stage):
+    functions = resources_of_type(template, "AWS::Lambda::Function")
+    assert len(functions) == 3
+    log_groups = resources_of_type(template, "AWS::Logs::LogGroup")
+    for function in functions.values():
+        props = function["Properties"]
+        assert props["Runtime"] == "python3.14" and props["Architectures"] == ["arm64"]
+        assert props["TracingConfig"] == {"Mode": "Active"}
+        assert props["MemorySize"] >= 256 and props["Timeout"] >= 10
+        log_group_id = props["LoggingConfig"]["LogGroup"]["Ref"]
+        assert log_groups[log_group_id]["Properties"]["RetentionInDays"] == (90 if stage.name == "prod" else 7)
+
+
+def test_no_secret_values_in_environment_only_secret_names(template):
+    secret_names = []
+    for function in resources_of_type(template, "AWS::Lambda::Function").values():
+        env = function["Properties"]["Environment"]["Variables"]
+        assert not [key for key in env if "KEY" in key and not key.endswith("_SECRET_NAME")]
+        if "SEARCH_API_KEY_SECRET_NAME" in env:
+            secret_names.append(env["SEARCH_API_KEY_SECRET_NAME"])
+    assert len(set(secret_names)) == 2
+    assert "SecretString" not in json.dumps(template)
+
+
+def test_iam_is_least_privilege(template):
+    for logical_id, statement in policy_statements(template):
+        actions = as_list(statement["Action"])
+        # no service-wide or prefix wildcards such as s3:* or s3:Get*
+        assert not [a for a in actions if "*" in a], (logical_id, actions)
+        if statement["Resource"] == "*":
+            assert all(a.startswith(("xray:", "logs:")) for a in actions), (logical_id, actions)
+    for role in resources_of_type(template, "AWS::IAM::Role").values():
+        assert "ManagedPolicyArns" not in role["Properties"]
+    # S3 access is per key prefix
+    s3_statements = [s for _, s in policy_statements(template) if any(a.startswith("s3:") for a in as_list(s["Action"]))]
+    assert sorted(as_list(s["Action"])[0] for s in s3_statements) == ["s3:GetObject", "s3:PutObject", "s3:PutObject", "s3:PutObject"]
+    for statement in s3_statements:
+        assert statement["Resource"]["Fn::Join"][1][-1] in ("/searches/*", "/merged/*")
+
+
+def test_publishing_to_the_encrypted_topic_is_granted_its_kms_key(template):
+    topic_id, topic = only_resource(template, "AWS::SNS::Topic")
+    key_id = topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
+    machine_role_policies = [
+        s for lid, s in policy_statements(template) if lid.startswith("WorkflowStateMachineRole")
+    ]
+    assert any(s["Action"] == "sns:Publish" and s["Resource"] == {"Ref": topic_id} for s in machine_role_policies)
+    assert any(
+        sorted(as_list(s["Action"])) == ["kms:Decrypt", "kms:GenerateDataKey"] and s["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}
+        for s in machine_role_policies
+    )
+
+
+def test_payload_bucket_is_private_encrypted_tls_only_and_expires_objects(template, stage):
+    bucket_id, bucket = only_resource(template, "AWS::S3::Bucket")
+    props = bucket["Properties"]
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True,
+    }
+    (rule,) = props["LifecycleConfiguration"]["Rules"]
+    assert rule["ExpirationInDays"] == 1 and rule["Status"] == "Enabled"
+    _, policy = only_resource(template, "AWS::S3::BucketPolicy")
+    (deny,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert bucket["DeletionPolicy"] == ("Retain" if stage.name == "prod" else "Delete")
+
+
+def test_inline_threshold_leaves_room_for_both_branches(template):
+    thresholds = {
+        int(f["Properties"]["Environment"]["Variables"]["INLINE_THRESHOLD_BYTES"])
+        for f in resources_of_type(template, "AWS::Lambda::Function").values()
+    }
+    (threshold,) = thresholds
+    assert 2 * threshold + 16 * 1024 < STATE_PAYLOAD_LIMIT
