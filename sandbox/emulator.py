@@ -19,6 +19,7 @@ import os
 import re
 import threading
 import time
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -277,6 +278,7 @@ class Emulator:
 
         counter, lock = self._counter, self._counter_lock
         logging.getLogger("moto").addFilter(_SKIPPED_RESOURCE_FILTER)
+        warnings.filterwarnings("ignore", message=r"Tried to parse AWS::\S+ but it's not supported", category=UserWarning)
         self._saved_log_levels = {}
         for name, level in _QUIET_LOGGERS.items():
             self._saved_log_levels[name] = logging.getLogger(name).level

@@ -1,0 +1,164 @@
+"""parallel-search run offline: the synthesized stack in moto, handlers from the assets, real HTTP stand-ins."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+STATE_PAYLOAD_LIMIT = 256 * 1024
+
+
+@pytest.fixture(scope="module")
+def workflow(sandbox):
+    return sandbox.deploy("parallel-search")
+
+
+@pytest.fixture(scope="module")
+def notices(workflow):
+    """An SQS queue subscribed to the workflow's notice topic: what the on-call would receive."""
+    emulator = workflow.emulator
+    (topic_arn,) = [workflow.stack.resources[lid] for lid, t in workflow.stack.resource_types.items() if t == "AWS::SNS::Topic"]
+    sqs = emulator.client("sqs")
+    queue_url = sqs.create_queue(QueueName="parallel-search-notices")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    emulator.client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+
+    def received() -> list[dict]:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+        for message in messages:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return [json.loads(message["Body"]) for message in messages]
+
+    received()  # start empty
+    return received
+
+
+def merged_items(workflow, output: dict) -> list[dict]:
+    """The merged items, read the way a consumer would: inline, or from S3 after checking the sha256."""
+    envelope = output["result"]
+    if envelope["kind"] == "inline":
+        return envelope["body"]["items"]
+    body = workflow.emulator.client("s3").get_object(Bucket=envelope["bucket"], Key=envelope["key"])["Body"].read()
+    assert hashlib.sha256(body).hexdigest() == envelope["sha256"] and len(body) == envelope["size"]
+    return json.loads(body)["items"]
+
+
+def test_small_results_travel_inline_without_s3(workflow, notices):
+    # GIVEN both APIs answering about 2 KB
+    # WHEN the workflow runs
+    report = workflow.run({"keywords": "green tea"}, standins={"*": {"result_bytes": "2000"}})
+    # THEN it succeeds, results stay inline, S3 is never called, and nobody is paged
+    assert report.status == "SUCCEEDED", report.cause
+    assert report.output["result"]["kind"] == "inline"
+    assert report.aws_requests.get("s3", 0) == 0
+    assert report.lambda_invocations == 3 and report.outside_world["api_requests"] == {"shop-a": 1, "shop-b": 1}
+    items = merged_items(workflow, report.output)
+    assert report.output["item_count"] == len(items) < sum(report.output["sources"].values())  # duplicates folded
+    assert notices() == []
+
+
+@pytest.mark.parametrize("result_bytes", [300_000, 5_000_000])
+def test_large_results_travel_through_s3_by_reference(workflow, result_bytes):
+    report = workflow.run({"keywords": "green tea"}, standins={"*": {"result_bytes": str(result_bytes)}})
+    assert report.status == "SUCCEEDED", report.cause
+    assert report.output["result"]["kind"] == "s3"
+    assert report.max_state_payload_bytes < 4_096 < STATE_PAYLOAD_LIMIT
+    # two search results and the merged result written; the merge read both back
+    counts = workflow.emulator.request_counts()
+    assert counts["s3:PutObject"] == 3 and counts["s3:GetObject"] == 2
+    items = merged_items(workflow, report.output)
+    assert len(items) == report.output["item_count"] > 1_000
+
+
+def test_concurrent_runs_use_their_own_keys(workflow):
+    first = workflow.run({"keywords": "tea"}, standins={"*": {"result_bytes": "300000"}})
+    second = workflow.run({"keywords": "tea"}, standins={"*": {"result_bytes": "300000"}})
+    assert first.output["result"]["key"] != second.output["result"]["key"]
+
+
+def test_an_api_failing_then_recovering_is_retried(workflow, notices):
+    # GIVEN shop-a answers 503 twice, then works
+    report = workflow.run({"keywords": "tea"}, standins={"shop-a": {"fail_mode": "5xx", "fail_times": "2"}})
+    # THEN the retry policy absorbs it
+    assert report.status == "SUCCEEDED", report.cause
+    assert report.outside_world["api_requests"] == {"shop-a": 3, "shop-b": 1}
+    assert report.lambda_invocations == 5
+    retried = [e for e in report.events if e.type == "LambdaFunctionFailed" and e.state == "Search shop-a"]
+    assert len(retried) == 2
+    assert notices() == []
+
+
+def test_a_slow_api_times_out_and_is_retried(workflow):
+    report = workflow.run({"keywords": "tea"}, standins={"shop-b": {"fail_mode": "slow", "fail_times": "1", "slow_seconds": "5"}})
+    assert report.status == "SUCCEEDED", report.cause
+    assert report.outside_world["api_requests"]["shop-b"] == 2
+    assert any("SearchApiTimeout" in e.detail for e in report.events if e.type == "LambdaFunctionFailed")
+
+
+def test_an_api_failing_for_good_is_caught_notified_and_failed(workflow, notices):
+    report = workflow.run({"keywords": "tea"}, standins={"shop-a": {"fail_mode": "5xx", "fail_times": "-1"}})
+    assert report.status == "FAILED"
+    assert report.error == "SearchApiUnavailable"
+    assert json.loads(report.cause)["errorMessage"] == "shop-a: HTTP 503"
+    assert report.outside_world["api_requests"]["shop-a"] == 4  # first call + MaxAttempts (3) retries
+    (notice,) = notices()
+    assert notice["workflow"] == "parallel-search" and notice["error"] == "SearchApiUnavailable"
+    assert notice["execution"] == report.execution_arn
+
+
+@pytest.mark.parametrize(
+    ("fail_mode", "error"), [("4xx", "SearchApiRejected"), ("non-json", "SearchApiBadResponse")]
+)
+def test_non_retryable_api_answers_fail_at_once_with_their_name(workflow, notices, fail_mode, error):
+    report = workflow.run({"keywords": "tea"}, standins={"shop-b": {"fail_mode": fail_mode, "fail_times": "-1"}})
+    assert report.status == "FAILED" and report.error == error
+    assert report.outside_world["api_requests"]["shop-b"] == 1
+    assert [n["error"] for n in notices()] == [error]
+
+
+@pytest.mark.parametrize("execution_input", [{}, {"keywords": ""}, {"keywords": 42}])
+def test_missing_or_empty_keywords_fail_before_any_call(workflow, execution_input):
+    report = workflow.run(execution_input)
+    assert report.status == "FAILED" and report.error == "InvalidSearchInput"
+    assert report.lambda_invocations == 0
+    assert report.outside_world["api_requests"] == {"shop-a": 0, "shop-b": 0}
+
+
+def test_blank_keywords_are_rejected_by_the_search_functions(workflow):
+    report = workflow.run({"keywords": "   "})
+    assert report.status == "FAILED" and report.error == "InvalidSearchInput"
+    assert report.outside_world["api_requests"] == {"shop-a": 0, "shop-b": 0}
+
+
+def _deployed_merge_function(workflow) -> str:
+    (name,) = [workflow.stack.resources[lid] for lid, t in workflow.stack.resource_types.items()
+               if t == "AWS::Lambda::Function" and lid.startswith("Merge")]
+    return name
+
+
+def test_merge_rejects_a_reference_whose_object_changed(workflow):
+    # GIVEN a finished run whose search results are in S3
+    report = workflow.run({"keywords": "tea"}, standins={"*": {"result_bytes": "300000"}})
+    s3 = workflow.emulator.client("s3")
+    bucket = report.output["result"]["bucket"]
+    execution_name = report.execution_arn.rsplit(":", 1)[1]
+    search_key = f"searches/{execution_name}/shop-a.json"
+    original = s3.get_object(Bucket=bucket, Key=search_key)["Body"].read()
+    reference = {"kind": "s3", "bucket": bucket, "key": search_key, "size": len(original),
+                 "sha256": hashlib.sha256(original).hexdigest()}
+    event = {"keywords": "tea", "execution_name": "tamper-test", "results": [{"result": reference}]}
+    # WHEN the object is changed, or deleted, and the deployed merge function is given the reference
+    s3.put_object(Bucket=bucket, Key=search_key, Body=original[:-100])
+    changed = workflow.emulator.lambda_runtime.invoke_direct(_deployed_merge_function(workflow), event)
+    s3.delete_object(Bucket=bucket, Key=search_key)
+    missing = workflow.emulator.lambda_runtime.invoke_direct(_deployed_merge_function(workflow), event)
+    # THEN each is a named error
+    assert changed.errored and changed.payload_obj["errorType"] == "PayloadIntegrityError"
+    assert missing.errored and missing.payload_obj["errorType"] == "PayloadReferenceMissing"
+
+
+def test_the_sandbox_names_what_it_does_not_emulate(workflow):
+    report = workflow.run({"keywords": "tea"})
+    assert "AWS::CloudWatch::Alarm" in report.not_emulated
