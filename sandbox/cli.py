@@ -17,7 +17,10 @@ from sandbox.session import RunReport, Sandbox
 from sandbox.workflows import WORKFLOWS, ScenarioError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Run the Step Functions workflows offline, in an embedded AWS emulator.")
-console = Console(stderr=True, highlight=False)
+# Timeline on stderr, results on stdout; logs (not a terminal) get a wide fixed width.
+_WIDTH = None if sys.stdout.isatty() else 160
+console = Console(stderr=True, highlight=False, width=_WIDTH)
+out = Console(width=_WIDTH)
 
 
 def _parse_input(raw: Optional[str]) -> Optional[dict[str, Any]]:
@@ -77,7 +80,7 @@ def list_workflows() -> None:
     table = Table("workflow", "stack", "what it does")
     for spec in WORKFLOWS.values():
         table.add_row(spec.name, spec.stack_id, spec.summary)
-    Console().print(table)
+    out.print(table)
 
 
 @app.command()
@@ -130,7 +133,7 @@ def demo() -> None:
                 str(report.lambda_invocations), f"{report.max_state_payload_bytes:,} B",
                 f"${report.estimated_cost_usd['total']:.6f}",
             )
-    Console().print(table)
+    out.print(table)
     raise typer.Exit(1 if failed else 0)
 
 
