@@ -2,7 +2,8 @@
 
 An estimate from what the sandbox counted: state transitions, Lambda requests
 and GB-seconds (measured handler time at the configured memory), and the AWS
-API requests the handlers made. Prices as published for us-east-1 in 2026;
+API requests the handlers made. Not included: CloudWatch Logs ingestion and
+storage, X-Ray traces, KMS requests, S3 storage and data transfer. Prices as published for us-east-1 in 2026;
 check https://aws.amazon.com/pricing before relying on them.
 """
 

@@ -29,6 +29,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import boto3
 from botocore.config import Config
 
+from sandbox.engine_limits import UnsupportedByLocalEngine, find_engine_gaps
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SANDBOX_CACHE_DIR = REPO_ROOT / ".sandbox"
 
@@ -530,10 +532,14 @@ class Emulator:
         if "DefinitionSubstitutions" in props:  # moto ignores DefinitionSubstitutions
             definition = substitute_definition(definition, clean_json(props["DefinitionSubstitutions"], resource_map))
         try:
-            json.loads(definition)
+            parsed_definition = json.loads(definition)
         except ValueError as exc:
             raise DeployError(f"state machine {logical_id}: resolved definition is not JSON: {exc}",
                               resource=logical_id, reason=str(exc)) from exc
+        # moto refuses some of these already at CreateStateMachine: name them before it does.
+        blocking = tuple(gap for gap in find_engine_gaps(parsed_definition) if gap.blocking)
+        if blocking:
+            raise UnsupportedByLocalEngine(blocking, state_machine=sm.name)
 
         kwargs: dict[str, Any] = {"name": sm.name, "definition": definition, "roleArn": sm.roleArn,
                                   "type": props.get("StateMachineType", "STANDARD")}
@@ -549,10 +555,8 @@ class Emulator:
             pass
         try:
             new_arn = sfn.create_state_machine(**kwargs)["stateMachineArn"]
-        except Exception:
-            kwargs.pop("loggingConfiguration", None)
-            kwargs.pop("tracingConfiguration", None)
-            new_arn = sfn.create_state_machine(**kwargs)["stateMachineArn"]
+        except Exception as exc:
+            raise DeployError(f"state machine {logical_id}: moto refused it: {exc}", resource=logical_id, reason=str(exc)) from exc
         if new_arn != arn:
             raise DeployError(f"re-registered {logical_id} as {new_arn}, expected {arn}", resource=logical_id)
         return new_arn

@@ -3,8 +3,9 @@
 Counting rules (documented for the cost report):
 
 * ``state_transitions``: one per ``*StateEntered`` event (states inside Parallel branches and
-  Map iterations included) plus one for the execution start - the way AWS bills Standard
-  workflows (the start of the state machine counts as a transition).
+  Map iterations included) plus one for the execution start, plus one per retry of a task
+  (a second or later ``*Scheduled`` event in the same state entry) - the way AWS bills
+  Standard workflows.
 * ``lambda_invocations``: ``LambdaFunctionScheduled`` events (``"Resource": <function ARN>``)
   plus ``TaskScheduled`` events whose ``resourceType`` is ``lambda``
   (``arn:aws:states:::lambda:invoke``). Retries count each attempt.
@@ -117,6 +118,7 @@ class _HistoryFollower:
         self.last_id = 0
         self.state_of: dict[int, str | None] = {}
         self.transitions = 0
+        self.attempts_in_state: dict[str | None, int] = {}  # task attempts since the state was entered
         self.lambda_invocations = 0
         self.max_payload = 0
         self.final_error: str | None = None
@@ -140,8 +142,13 @@ class _HistoryFollower:
         self.state_of[eid] = state
         if typ.endswith("StateEntered"):
             self.transitions += 1
+            self.attempts_in_state[state] = 0
         elif typ == "ExecutionStarted":
             self.transitions += 1
+        if typ.endswith("Scheduled"):  # AWS bills every retry of a task as one more state transition
+            self.attempts_in_state[state] = self.attempts_in_state.get(state, 0) + 1
+            if self.attempts_in_state[state] > 1:
+                self.transitions += 1
         if typ == "LambdaFunctionScheduled" or (typ == "TaskScheduled" and d.get("resourceType") == "lambda"):
             self.lambda_invocations += 1
         if typ in ("ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"):

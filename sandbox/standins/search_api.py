@@ -8,7 +8,8 @@ merge step has duplicates to fold.
 
 Failures on demand (`SearchApiBehaviour`): the first `fail_times` requests
 answer with `fail_mode`: "5xx" (503), "429", "4xx" (400), "non-json" (200 with
-an HTML body) or "slow" (answers after `slow_seconds`); `fail_times=-1` fails
+an HTML body), "slow" (answers after `slow_seconds`) or "drop" (closes the
+connection without answering); `fail_times=-1` fails
 every request.
 """
 
@@ -24,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-FAIL_MODES = ("5xx", "429", "4xx", "non-json", "slow")
+FAIL_MODES = ("5xx", "429", "4xx", "non-json", "slow", "drop")
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,8 @@ class SearchApiStandIn:
             return 400, b'{"message":"bad request"}', "application/json", 0.0
         if mode == "non-json":
             return 200, b"<html><body>maintenance</body></html>", "text/html", 0.0
+        if mode == "drop":
+            return 0, b"", "", 0.0
         delay = behaviour.slow_seconds if mode == "slow" else 0.0
         return 200, search_body(self.shop, keywords, behaviour.result_bytes), "application/json", delay
 
@@ -134,6 +137,9 @@ class SearchApiStandIn:
                     return
                 keywords = parse_qs(url.query).get("keywords", [""])[0]
                 status, body, content_type, delay = standin._next_answer(keywords, self.headers.get("X-Api-Key"))
+                if status == 0:  # "drop": hang up without a status line
+                    self.close_connection = True
+                    return
                 if delay:
                     time.sleep(delay)
                 self._send(status, body, content_type)

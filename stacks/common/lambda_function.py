@@ -79,6 +79,8 @@ class PythonFunction(Construct):
                 "POWERTOOLS_SERVICE_NAME": props.service,
                 "POWERTOOLS_METRICS_NAMESPACE": props.metrics_namespace,
                 "POWERTOOLS_LOG_LEVEL": "INFO",
+                # Responses can be megabytes of user data: keep them out of X-Ray (64 KB segment limit).
+                "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
                 **props.environment,
             },
         )

@@ -55,13 +55,20 @@ class PayloadBucket(Construct):
         )
 
     def grant_prefix(self, role: iam.IRole, prefix: str, *, read: bool = False, write: bool = False) -> None:
-        """Allow exactly s3:GetObject and/or s3:PutObject on keys under `prefix` (e.g. "searches/")."""
+        """Allow exactly s3:GetObject and/or s3:PutObject on keys under `prefix` (e.g. "searches/").
+
+        Readers also get s3:ListBucket on the bucket: without it S3 answers a missing
+        key with 403 AccessDenied instead of 404, and "expired" could not be told
+        from "forbidden".
+        """
         actions = (["s3:GetObject"] if read else []) + (["s3:PutObject"] if write else [])
         if not actions or not prefix.endswith("/"):
             raise ValueError("grant_prefix needs read and/or write, and a prefix ending in '/'")
         role.add_to_principal_policy(
             iam.PolicyStatement(actions=actions, resources=[self.bucket.arn_for_objects(f"{prefix}*")])
         )
+        if read:
+            role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[self.bucket.bucket_arn]))
         acknowledge_wildcard_resource(
             role,
             f"{arn_token(self.bucket)}/{prefix}*",

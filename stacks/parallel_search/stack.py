@@ -12,7 +12,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from stacks.common.bundling import python_code_asset, target_platform
-from stacks.common.config import StageConfig
+from stacks.common.config import ConfigError, StageConfig
 from stacks.common.lambda_function import PythonFunction, PythonFunctionProps
 from stacks.common.notifications import NotificationTopic, NotificationTopicProps
 from stacks.common.payload_bucket import PayloadBucket, PayloadBucketProps
@@ -25,6 +25,14 @@ SETTINGS_KEY = "parallel_search"
 
 # Exception class names raised by lambda_src/parallel_search/parallel_search/errors.py.
 RETRYABLE_API_ERRORS = ["SearchApiThrottled", "SearchApiUnavailable", "SearchApiTimeout"]
+# Transient Lambda service errors, throttling included (CDK's default retry omits it and has no jitter).
+LAMBDA_SERVICE_ERRORS = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Lambda.ClientExecutionTimeoutException",
+]
 INVALID_INPUT_ERROR = "InvalidSearchInput"
 
 
@@ -35,6 +43,9 @@ class ParallelSearchStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, stage: StageConfig, **kwargs) -> None:
         super().__init__(scope, construct_id, description="parallel-search: two search APIs in parallel, merged (claim-check payloads)", **kwargs)
         self.settings = stage.workflow_settings(SETTINGS_KEY, ParallelSearchSettings)
+        for api in (self.settings.api_a, self.settings.api_b):
+            if stage.name != "local" and not api.endpoint.startswith("https://"):
+                raise ConfigError(f"{api.name}: endpoint {api.endpoint} must be https:// (the API key travels with each request)")
         self.notices = NotificationTopic(self, "Notices", props=NotificationTopicProps(display_name="parallel-search notices", removal_policy=stage.removal_policy))
         self.payloads = PayloadBucket(self, "Payloads", props=PayloadBucketProps(expire_after_days=1, removal_policy=stage.removal_policy))
         code = python_code_asset(LAMBDA_SOURCE, target_platform(stage))
@@ -114,16 +125,25 @@ class ParallelSearchStack(Stack):
         self.payloads.grant_prefix(merge.role, "merged/", write=True)
         return merge
 
-    def _invoke(self, construct_id: str, function: lambda_.IFunction, payload: dict, **kwargs) -> tasks.LambdaInvoke:
-        return tasks.LambdaInvoke(
+    def _invoke(self, construct_id: str, function: lambda_.IFunction, payload: dict) -> tasks.LambdaInvoke:
+        invoke = tasks.LambdaInvoke(
             self,
             construct_id,
             lambda_function=function,
             payload=sfn.TaskInput.from_object(payload),
             payload_response_only=True,  # the result only: no invocation metadata in the payload
+            retry_on_service_exceptions=False,  # replaced by the jittered retry below
             task_timeout=sfn.Timeout.duration(Duration.seconds(self.settings.function_timeout_seconds + 10)),
-            **kwargs,
         )
+        invoke.add_retry(
+            errors=LAMBDA_SERVICE_ERRORS,
+            interval=Duration.seconds(self.settings.retry_interval_seconds),
+            max_attempts=self.settings.retry_max_attempts,
+            backoff_rate=2,
+            max_delay=Duration.seconds(self.settings.retry_max_delay_seconds),
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        return invoke
 
     def _build_definition(self) -> sfn.IChainable:
         on_failure = notify_failure_then_fail(self, notices=self.notices, workflow=WORKFLOW)
@@ -158,8 +178,10 @@ class ParallelSearchStack(Stack):
             sfn.Condition.is_string("$.keywords"),
             sfn.Condition.not_(sfn.Condition.string_equals("$.keywords", "")),
         )
+        # Only the keywords go on: other input fields would ride along through every state.
+        keep_keywords = sfn.Pass(self, "KeepKeywords", parameters={"keywords.$": "$.keywords"})
         return (
             sfn.Choice(self, "ValidateInput")
-            .when(has_keywords, search_all.next(merge))
+            .when(has_keywords, keep_keywords.next(search_all).next(merge))
             .otherwise(invalid_input)
         )

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from stacks.parallel_search.stack import INVALID_INPUT_ERROR, LAMBDA_SOURCE, RETRYABLE_API_ERRORS
+from stacks.parallel_search.stack import INVALID_INPUT_ERROR, LAMBDA_SERVICE_ERRORS, LAMBDA_SOURCE, RETRYABLE_API_ERRORS
 from tests.templates.cfn import all_states, as_list, only_resource, policy_statements, resources_of_type, state_machine_definition
 
 STACK = "ParallelSearch"
@@ -64,6 +64,15 @@ def test_api_errors_are_retried_with_backoff_and_full_jitter(definition):
         assert retry["MaxDelaySeconds"] >= retry["IntervalSeconds"]
 
 
+def test_every_lambda_task_retries_lambda_service_errors_and_throttling_with_jitter(definition):
+    lambda_tasks = [state for _, state in all_states(definition) if state.get("Resource", "").startswith("<Fn::GetAtt")]
+    assert len(lambda_tasks) == 3
+    for task in lambda_tasks:
+        (service_retry,) = [r for r in task["Retry"] if "Lambda.TooManyRequestsException" in r["ErrorEquals"]]
+        assert set(service_retry["ErrorEquals"]) == set(LAMBDA_SERVICE_ERRORS)
+        assert service_retry["JitterStrategy"] == "FULL"
+
+
 def test_failures_are_caught_notified_on_sns_and_fail_with_the_original_error(definition):
     states = dict(all_states(definition))
     catchers = [state for state in states.values() if state.get("Catch")]
@@ -83,6 +92,11 @@ def test_missing_keywords_fail_fast_with_a_named_error(definition):
     assert start["Type"] == "Choice"
     invalid = definition["States"][start["Default"]]
     assert invalid["Type"] == "Fail" and invalid["Error"] == INVALID_INPUT_ERROR
+    # valid input continues with the keywords alone: nothing else rides through the states
+    (valid,) = start["Choices"]
+    keep = definition["States"][valid["Next"]]
+    assert keep["Type"] == "Pass" and keep["Parameters"] == {"keywords.$": "$.keywords"}
+    assert definition["States"][keep["Next"]]["Type"] == "Parallel"
 
 
 def test_error_names_in_the_definition_are_exception_classes_of_the_handlers():
@@ -140,11 +154,14 @@ def test_iam_is_least_privilege(template):
             assert all(a.startswith(("xray:", "logs:")) for a in actions), (logical_id, actions)
     for role in resources_of_type(template, "AWS::IAM::Role").values():
         assert "ManagedPolicyArns" not in role["Properties"]
-    # S3 access is per key prefix
+    # S3 object access is per key prefix; the reader may also list (so a missing key is a 404, not a 403)
     s3_statements = [s for _, s in policy_statements(template) if any(a.startswith("s3:") for a in as_list(s["Action"]))]
-    assert sorted(as_list(s["Action"])[0] for s in s3_statements) == ["s3:GetObject", "s3:PutObject", "s3:PutObject", "s3:PutObject"]
-    for statement in s3_statements:
+    object_statements = [s for s in s3_statements if s["Action"] != "s3:ListBucket"]
+    assert sorted(s["Action"] for s in object_statements) == ["s3:GetObject", "s3:PutObject", "s3:PutObject", "s3:PutObject"]
+    for statement in object_statements:
         assert statement["Resource"]["Fn::Join"][1][-1] in ("/searches/*", "/merged/*")
+    (list_bucket,) = [s for s in s3_statements if s["Action"] == "s3:ListBucket"]
+    assert list(list_bucket["Resource"]) == ["Fn::GetAtt"]
 
 
 def test_publishing_to_the_encrypted_topic_is_granted_its_kms_key(template):
@@ -182,3 +199,18 @@ def test_inline_threshold_leaves_room_for_both_branches(template):
     }
     (threshold,) = thresholds
     assert 2 * threshold + 16 * 1024 < STATE_PAYLOAD_LIMIT
+
+
+def test_outside_local_an_api_endpoint_must_be_https():
+    import aws_cdk as cdk
+
+    from stacks.common.config import ConfigError, StageConfig
+    from stacks.parallel_search import ParallelSearchStack
+
+    # GIVEN a prod stage whose API endpoint is plain HTTP
+    stage = StageConfig.from_context(
+        {"prod": {"workflows": {"parallel_search": {"api_a": {"name": "a", "endpoint": "http://api.example/items"}}}}}, "prod"
+    )
+    # THEN the stack refuses it: the API key would travel in clear text
+    with pytest.raises(ConfigError, match="https"):
+        ParallelSearchStack(cdk.App(), "Probe", stage=stage)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
+import uuid
 
 import pytest
 
@@ -72,17 +74,38 @@ def test_large_results_travel_through_s3_by_reference(workflow, result_bytes):
     assert len(items) == report.output["item_count"] > 1_000
 
 
-def test_concurrent_runs_use_their_own_keys(workflow):
-    first = workflow.run({"keywords": "tea"}, standins={"*": {"result_bytes": "300000"}})
-    second = workflow.run({"keywords": "tea"}, standins={"*": {"result_bytes": "300000"}})
-    assert first.output["result"]["key"] != second.output["result"]["key"]
+def test_concurrent_executions_never_overwrite_each_other(workflow):
+    # GIVEN large results, and two executions started at once with different keywords
+    workflow.scenario.configure({"*": {"result_bytes": "300000"}})
+    sfn = workflow.emulator.client("stepfunctions")
+    names = [f"concurrent-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    arns = [
+        sfn.start_execution(stateMachineArn=workflow.state_machine_arn, name=name, input=json.dumps({"keywords": f"tea {i}"}))["executionArn"]
+        for i, name in enumerate(names)
+    ]
+    deadline = time.monotonic() + 120
+    while any(sfn.describe_execution(executionArn=arn)["status"] == "RUNNING" for arn in arns):
+        assert time.monotonic() < deadline, "executions did not finish"
+        time.sleep(0.2)
+    # THEN each wrote its own search and merged objects, and each result holds its own keywords
+    s3 = workflow.emulator.client("s3")
+    for i, (name, arn) in enumerate(zip(names, arns)):
+        execution = sfn.describe_execution(executionArn=arn)
+        assert execution["status"] == "SUCCEEDED"
+        output = json.loads(execution["output"])
+        bucket = output["result"]["bucket"]
+        searches = s3.list_objects_v2(Bucket=bucket, Prefix=f"searches/{name}/")["Contents"]
+        assert sorted(obj["Key"] for obj in searches) == [f"searches/{name}/shop-a.json", f"searches/{name}/shop-b.json"]
+        assert output["result"]["key"] == f"merged/{name}.json"
+        assert all(item["title"].startswith(f"tea {i} ") for item in merged_items(workflow, output))
 
 
 def test_an_api_failing_then_recovering_is_retried(workflow, notices):
     # GIVEN shop-a answers 503 twice, then works
     report = workflow.run({"keywords": "tea"}, standins={"shop-a": {"fail_mode": "5xx", "fail_times": "2"}})
-    # THEN the retry policy absorbs it
+    # THEN the retry policy absorbs it, and each retry is billed as a transition
     assert report.status == "SUCCEEDED", report.cause
+    assert report.state_transitions == 7 + 2
     assert report.outside_world["api_requests"] == {"shop-a": 3, "shop-b": 1}
     assert report.lambda_invocations == 5
     retried = [e for e in report.events if e.type == "LambdaFunctionFailed" and e.state == "Search shop-a"]
@@ -95,6 +118,14 @@ def test_a_slow_api_times_out_and_is_retried(workflow):
     assert report.status == "SUCCEEDED", report.cause
     assert report.outside_world["api_requests"]["shop-b"] == 2
     assert any("SearchApiTimeout" in e.detail for e in report.events if e.type == "LambdaFunctionFailed")
+
+
+def test_a_dropped_connection_is_retried_as_unavailable(workflow):
+    report = workflow.run({"keywords": "tea"}, standins={"shop-a": {"fail_mode": "drop", "fail_times": "1"}})
+    assert report.status == "SUCCEEDED", report.cause
+    assert any("SearchApiUnavailable" in e.detail for e in report.events if e.type == "LambdaFunctionFailed")
+    # 6 transitions plus the retry, billed as one more
+    assert report.state_transitions == 8
 
 
 def test_an_api_failing_for_good_is_caught_notified_and_failed(workflow, notices):

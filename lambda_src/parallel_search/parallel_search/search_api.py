@@ -6,12 +6,13 @@ Contract expected from the API: `GET {endpoint}?keywords=...` with header
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from parallel_search.errors import (
@@ -44,7 +45,7 @@ class SearchApiClient:
 
     name: str
     endpoint: str
-    api_key: str
+    api_key: str = field(repr=False)
     timeout_s: float = 10.0
 
     def search(self, keywords: str) -> list[dict[str, Any]]:
@@ -61,6 +62,8 @@ class SearchApiClient:
             if isinstance(exc.reason, (TimeoutError, socket.timeout)):
                 raise SearchApiTimeout(f"{self.name}: no answer within {self.timeout_s:g}s") from exc
             raise SearchApiUnavailable(f"{self.name}: cannot reach the API ({exc.reason})") from exc
+        except (OSError, http.client.HTTPException) as exc:  # hung up mid-answer: reset, incomplete read
+            raise SearchApiUnavailable(f"{self.name}: connection lost ({type(exc).__name__})") from exc
         return self._items(body)
 
     def _status_error(self, status: int) -> Exception:

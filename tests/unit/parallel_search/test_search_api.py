@@ -30,7 +30,7 @@ def test_returns_items_of_about_the_requested_size(search_api):
 @pytest.mark.parametrize(
     ("fail_mode", "error"),
     [("5xx", SearchApiUnavailable), ("429", SearchApiThrottled), ("4xx", SearchApiRejected),
-     ("non-json", SearchApiBadResponse), ("slow", SearchApiTimeout)],
+     ("non-json", SearchApiBadResponse), ("slow", SearchApiTimeout), ("drop", SearchApiUnavailable)],
 )
 def test_failures_map_to_named_errors(search_api, fail_mode, error):
     search_api.configure(fail_mode=fail_mode, fail_times=1, slow_seconds=2.0)
@@ -53,6 +53,10 @@ def test_unreachable_api_is_unavailable():
 def test_unusable_keywords_are_invalid_input(value):
     with pytest.raises(InvalidSearchInput):
         validate_keywords(value)
+
+
+def test_api_key_is_not_in_the_clients_repr(search_api):
+    assert API_KEY not in repr(client(search_api))
 
 
 def test_keywords_are_stripped():
