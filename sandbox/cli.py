@@ -11,9 +11,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from sandbox.emulator import DeployError
 from sandbox.engine_limits import UnsupportedByLocalEngine
 from sandbox.execution import TimelineEvent
 from sandbox.session import RunReport, Sandbox
+from sandbox.synth import SynthError
 from sandbox.workflows import WORKFLOWS, ScenarioError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Run the Step Functions workflows offline, in an embedded AWS emulator.")
@@ -103,6 +105,9 @@ def run(
     except UnsupportedByLocalEngine as exc:
         console.print(f"[red]The local engine cannot run {workflow}:[/red]\n{exc}")
         raise typer.Exit(3) from None
+    except (DeployError, SynthError) as exc:
+        console.print(f"[red]{type(exc).__name__}:[/red] {exc}")
+        raise typer.Exit(4) from None
     except ScenarioError as exc:
         raise typer.BadParameter(str(exc)) from None
     console.print(_summary(report))

@@ -302,3 +302,40 @@ def test_deploy_fails_clearly_when_function_code_is_missing(emulator: Emulator, 
         emulator.deploy(stack_name="BadStack", template_path=bad, assets_manifest_path=ASSETS)
     assert err.value.resource == "FnA"
     assert "missing.zip" in str(err.value)
+
+
+def test_deploy_names_engine_gaps_that_moto_would_refuse_with_a_trace(emulator: Emulator, tmp_path: Path):
+    # GIVEN a stack whose Distributed Map batches items (moto refuses ItemBatcher at CreateStateMachine)
+    definition = {
+        "StartAt": "CopyAll",
+        "States": {
+            "CopyAll": {
+                "Type": "Map",
+                "ItemReader": {"Resource": "arn:aws:states:::s3:listObjectsV2", "Parameters": {"Bucket": "b", "Prefix": "p/"}},
+                "ItemBatcher": {"MaxItemsPerBatch": 10},
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                    "StartAt": "Noop",
+                    "States": {"Noop": {"Type": "Pass", "End": True}},
+                },
+                "End": True,
+            }
+        },
+    }
+    template = {
+        "Resources": {
+            "Machine": {
+                "Type": "AWS::StepFunctions::StateMachine",
+                "Properties": {"RoleArn": "arn:aws:iam::123456789012:role/fake", "DefinitionString": json.dumps(definition)},
+            }
+        }
+    }
+    template_path = tmp_path / "GapStack.template.json"
+    template_path.write_text(json.dumps(template))
+    manifest_path = tmp_path / "GapStack.assets.json"
+    manifest_path.write_text(json.dumps({"version": "36.0.0", "files": {}, "dockerImages": {}}))
+    # WHEN deployed, THEN the sandbox names the state and the feature instead of a moto trace
+    with pytest.raises(UnsupportedByLocalEngine) as raised:
+        emulator.deploy(stack_name="GapStack", template_path=template_path, assets_manifest_path=manifest_path)
+    assert [(gap.state, gap.feature) for gap in raised.value.gaps] == [("CopyAll", "ItemBatcher")]
+    assert "CopyAll: ItemBatcher" in str(raised.value)
