@@ -135,15 +135,19 @@ class ParallelSearchStack(Stack):
             retry_on_service_exceptions=False,  # replaced by the jittered retry below
             task_timeout=sfn.Timeout.duration(Duration.seconds(self.settings.function_timeout_seconds + 10)),
         )
-        invoke.add_retry(
-            errors=LAMBDA_SERVICE_ERRORS,
+        self._retry_with_jitter(invoke, LAMBDA_SERVICE_ERRORS)
+        return invoke
+
+    def _retry_with_jitter(self, task: sfn.TaskStateBase, errors: list[str]) -> None:
+        """Bounded exponential backoff with full jitter, from the workflow's settings."""
+        task.add_retry(
+            errors=errors,
             interval=Duration.seconds(self.settings.retry_interval_seconds),
             max_attempts=self.settings.retry_max_attempts,
             backoff_rate=2,
             max_delay=Duration.seconds(self.settings.retry_max_delay_seconds),
             jitter_strategy=sfn.JitterType.FULL,
         )
-        return invoke
 
     def _build_definition(self) -> sfn.IChainable:
         on_failure = notify_failure_then_fail(self, notices=self.notices, workflow=WORKFLOW)
@@ -154,14 +158,7 @@ class ParallelSearchStack(Stack):
                 function,
                 {"keywords.$": "$.keywords", "execution_name.$": "$$.Execution.Name"},
             )
-            search.add_retry(
-                errors=RETRYABLE_API_ERRORS,
-                interval=Duration.seconds(self.settings.retry_interval_seconds),
-                max_attempts=self.settings.retry_max_attempts,
-                backoff_rate=2,
-                max_delay=Duration.seconds(self.settings.retry_max_delay_seconds),
-                jitter_strategy=sfn.JitterType.FULL,
-            )
+            self._retry_with_jitter(search, RETRYABLE_API_ERRORS)
             search_all.branch(search)
         search_all.add_catch(on_failure, errors=["States.ALL"], result_path="$.error")
 

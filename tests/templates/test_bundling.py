@@ -1,0 +1,54 @@
+"""Docker-free bundling: what goes into a function's asset for each stage."""
+
+from __future__ import annotations
+
+import json
+
+from stacks.common.bundling import RUNTIME_PROVIDED, TargetPlatform, content_hash
+from stacks.parallel_search.stack import LAMBDA_SOURCE
+
+
+def asset_dirs(stage) -> list:
+    manifest = json.loads((stage.assembly_dir / "ParallelSearch.assets.json").read_text())
+    return [stage.assembly_dir / asset["source"]["path"] for asset in manifest["files"].values() if asset["source"].get("packaging") == "zip"]
+
+
+def test_one_asset_per_workflow_holds_code_and_dependencies(stage):
+    (asset,) = asset_dirs(stage)
+    assert (asset / "parallel_search" / "handlers" / "search.py").is_file()
+    assert (asset / "aws_lambda_powertools").is_dir() and (asset / "aws_xray_sdk").is_dir()
+    # what the Lambda runtime already has is left out
+    assert not [name for name in RUNTIME_PROVIDED if (asset / name).exists()]
+
+
+def test_prod_bundles_binary_wheels_for_lambda_arm64_python_3_14(prod_stage):
+    (asset,) = asset_dirs(prod_stage)
+    binaries = sorted(path.name for path in asset.rglob("*.so"))
+    assert binaries and all("cpython-314-aarch64" in name for name in binaries), binaries
+
+
+def test_local_bundles_for_this_host(local_stage):
+    (asset,) = asset_dirs(local_stage)
+    host = TargetPlatform.host()
+    binaries = sorted(path.name for path in asset.rglob("*.so"))
+    assert binaries and all(f"cpython-{host.python_version.replace('.', '')}" in name for name in binaries), binaries
+
+
+def test_asset_hash_follows_source_and_platform(tmp_path):
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "handler.py").write_text("def handler(event, context):\n    return 1\n")
+    lambda_arm = TargetPlatform()
+    first = content_hash(source, lambda_arm)
+    assert content_hash(source, lambda_arm) == first  # stable
+    assert content_hash(source, TargetPlatform.host()) != first  # platform is part of the key
+    (source / "__pycache__").mkdir()
+    (source / "__pycache__" / "handler.cpython-311.pyc").write_bytes(b"\0")
+    assert content_hash(source, lambda_arm) == first  # caches do not count
+    (source / "handler.py").write_text("def handler(event, context):\n    return 2\n")
+    assert content_hash(source, lambda_arm) != first  # any source byte does
+
+
+def test_the_workflow_source_has_pinned_requirements():
+    lines = [line for line in (LAMBDA_SOURCE / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")]
+    assert lines and all("==" in line for line in lines)
