@@ -28,8 +28,11 @@ CDK_JSON = Path(__file__).resolve().parent / "cdk.json"
 
 
 def cdk_context(**overrides: Any) -> dict[str, Any]:
-    """cdk.json's context (the CLI passes it; tests and the sandbox build the App themselves)."""
-    return {**json.loads(CDK_JSON.read_text())["context"], **overrides}
+    """cdk.json's context, as the CLI passes it, for code that builds the App itself (tests, sandbox, bench).
+
+    Like the CLI without --debug, construct creation stack traces are off (they slow synth down).
+    """
+    return {"aws:cdk:disable-stack-trace": True, **json.loads(CDK_JSON.read_text())["context"], **overrides}
 
 
 def build_app(app: cdk.App | None = None) -> cdk.App:
