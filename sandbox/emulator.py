@@ -34,6 +34,10 @@ from sandbox.engine_limits import UnsupportedByLocalEngine, find_engine_gaps
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SANDBOX_CACHE_DIR = REPO_ROOT / ".sandbox"
 
+# The sandbox's own clients (deploy, polling, test setup) carry this in their User-Agent, so that
+# request_counts() reports what the workflow did, not what the harness did around it.
+HARNESS_USER_AGENT = "sandbox-harness"
+
 FAKE_ACCESS_KEY_ID = "testing"
 FAKE_SECRET_ACCESS_KEY = "testing"
 
@@ -176,6 +180,8 @@ class _CountingMiddleware:
         self._lock = lock
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        if HARNESS_USER_AGENT in environ.get("HTTP_USER_AGENT", ""):
+            return self._app(environ, start_response)
         try:
             if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
                 length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -367,10 +373,13 @@ class Emulator:
         return boto3.client(
             service, endpoint_url=self.endpoint_url, region_name=self.region,
             aws_access_key_id=FAKE_ACCESS_KEY_ID, aws_secret_access_key=FAKE_SECRET_ACCESS_KEY,
-            config=Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=900),
+            config=Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=900,
+                          user_agent_extra=HARNESS_USER_AGENT),
         )
 
     def request_counts(self) -> collections.Counter[str]:
+        """Requests made by the workflow (its handlers and the Step Functions engine), by
+        service and by "service:Operation"; calls through `client()` are not counted."""
         with self._counter_lock:
             return collections.Counter(self._counter)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import boto3
 import pytest
 
 from sandbox.emulator import DeployedStack, Emulator, deterministic_zip
@@ -178,10 +179,23 @@ def test_request_counts_include_worker_s3_calls(emulator: Emulator, stack: Deplo
     assert "START RequestId" in result.logs and "action=s3" in result.logs
 
 
+def test_request_counts_leave_out_the_sandboxs_own_calls(emulator: Emulator, stack: DeployedStack):
+    # GIVEN fresh counters; WHEN the harness itself lists buckets and reads a stack
+    emulator.reset_request_counts()
+    emulator.client("s3").list_buckets()
+    emulator.client("cloudformation").describe_stacks(StackName=stack.stack_name)
+    # THEN nothing is attributed to the workflow
+    assert emulator.request_counts() == {}
+    # WHILE a handler's call right after is counted
+    emulator.lambda_runtime.invoke_direct(stack.resources["FnA"], {"action": "s3"})
+    assert emulator.request_counts()["s3"] == 2
+
+
 def test_invoke_through_lambda_api_returns_function_error(emulator: Emulator, stack: DeployedStack):
-    # GIVEN the Lambda API of the emulator; WHEN a caller invokes a function that raises
-    resp = emulator.client("lambda").invoke(FunctionName=stack.resources["FnA"],
-                                            Payload=json.dumps({"action": "bad"}).encode())
+    # GIVEN the Lambda API of the emulator; WHEN a caller (not the harness) invokes a function that raises
+    caller = boto3.client("lambda", endpoint_url=emulator.endpoint_url, region_name=emulator.region,
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    resp = caller.invoke(FunctionName=stack.resources["FnA"], Payload=json.dumps({"action": "bad"}).encode())
 
     # THEN the response is a function error with the AWS error payload, and it was counted
     assert resp.get("FunctionError")
