@@ -90,8 +90,8 @@ def bench_parallel_search(sandbox: Sandbox) -> None:
 
 
 def _handler_modules(assembly: Path) -> list[tuple[str, Path, dict[str, str]]]:
-    """(module, asset dir, environment) of every Lambda function in the local cloud assembly."""
-    found = []
+    """(module, asset dir, environment) of every handler module in the local cloud assembly, once each."""
+    found: dict[tuple[str, Path], dict[str, str]] = {}
     for template_path in sorted(assembly.glob("*.template.json")):
         template = json.loads(template_path.read_text())
         assets = json.loads(template_path.with_name(template_path.name.replace(".template.json", ".assets.json")).read_text())
@@ -102,10 +102,8 @@ def _handler_modules(assembly: Path) -> list[tuple[str, Path, dict[str, str]]]:
             props = resource["Properties"]
             module = props["Handler"].rsplit(".", 1)[0]
             env = {k: v for k, v in props.get("Environment", {}).get("Variables", {}).items() if isinstance(v, str)}
-            entry = (module, asset_dirs[props["Code"]["S3Key"]], env)
-            if entry[:2] not in [f[:2] for f in found]:
-                found.append(entry)
-    return found
+            found.setdefault((module, asset_dirs[props["Code"]["S3Key"]]), env)
+    return [(module, asset_dir, env) for (module, asset_dir), env in found.items()]
 
 
 def bench_imports(assembly: Path, repeats: int = 5) -> None:

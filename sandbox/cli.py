@@ -57,6 +57,10 @@ def _print_event(event: TimelineEvent) -> None:
     console.print(f"[{style}]{line}[/{style}]" if style else line)
 
 
+def _print_synth(sandbox: Sandbox) -> None:
+    console.print(f"[dim]synth: {'cached' if sandbox.synth.cached else 'done'} in {sandbox.synth.seconds:.1f} s[/dim]")
+
+
 def _summary(report: RunReport) -> Table:
     table = Table(title=f"{report.workflow}: {report.status}", show_header=False)
     rows = [
@@ -99,7 +103,7 @@ def run(
     options = _parse_standins(standin)
     try:
         with Sandbox() as sandbox:
-            console.print(f"[dim]synth: {'cached' if sandbox.synth.cached else 'done'} in {sandbox.synth.seconds:.1f} s[/dim]")
+            _print_synth(sandbox)
             deployed = sandbox.deploy(workflow)
             report = deployed.run(execution_input, standins=options, on_event=_print_event)
     except UnsupportedByLocalEngine as exc:
@@ -122,7 +126,7 @@ def demo() -> None:
     table = Table("workflow", "status", "duration", "transitions", "Lambda invocations", "largest payload", "est. cost")
     failed = False
     with Sandbox() as sandbox:
-        console.print(f"[dim]synth: {'cached' if sandbox.synth.cached else 'done'} in {sandbox.synth.seconds:.1f} s[/dim]")
+        _print_synth(sandbox)
         for name in WORKFLOWS:
             console.rule(name)
             try:

@@ -229,7 +229,7 @@ def run_execution(emulator: "Emulator", *, state_machine_arn: str, execution_inp
         cause = cause or follower.final_cause
     report = ExecutionReport(
         execution_arn=execution_arn, status=desc["status"], output=output, error=error, cause=cause,
-        duration_s=duration, state_transitions=follower.transitions, lambda_invocations=follower.lambda_invocations,
+        duration_s=round(duration, 3), state_transitions=follower.transitions, lambda_invocations=follower.lambda_invocations,
         max_state_payload_bytes=max(follower.max_payload, len(json.dumps(execution_input).encode("utf-8"))),
         events=tuple(follower.events),
     )

@@ -319,9 +319,7 @@ class LocalLambdaRuntime:
             "AWS_EXECUTION_ENV": f"AWS_Lambda_python{sys.version_info.major}.{sys.version_info.minor}",
             "_HANDLER": spec.handler,
             "LAMBDA_TASK_ROOT": "",  # filled per code dir below
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "PYTHONUNBUFFERED": "1",
-            "PYTHONDONTWRITEBYTECODE": "1",
+            "POWERTOOLS_TRACE_DISABLED": "true",  # X-Ray is not emulated
         })
         env.update(self.extra_env)
         return env

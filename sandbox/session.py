@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -21,29 +21,19 @@ from sandbox.workflows import Scenario, WorkflowSpec, get_workflow
 
 
 @dataclass(frozen=True)
-class RunReport:
-    """What one execution did (the `--json` output of `python -m sandbox run`)."""
+class RunReport(ExecutionReport):
+    """An execution's report plus what the sandbox saw around it (the `--json` output of `run`)."""
 
     workflow: str
-    status: str
-    output: Any
-    error: str | None
-    cause: str | None
-    duration_s: float
-    state_transitions: int
-    lambda_invocations: int
-    max_state_payload_bytes: int
-    aws_requests: dict[str, int]
-    outside_world: dict[str, Any]
+    aws_requests: dict[str, int]  # per service, made by the workflow (not by the sandbox)
+    outside_world: dict[str, Any]  # what the stand-ins saw
     estimated_cost_usd: dict[str, float]
     not_emulated: list[str]  # resource types in the stack that moto does not emulate
-    execution_arn: str
-    events: tuple[TimelineEvent, ...] = field(repr=False, default=())
 
     def to_json(self) -> str:
         data = asdict(self)
         data.pop("events")
-        return json.dumps(data, default=str, ensure_ascii=False)
+        return json.dumps({"workflow": data.pop("workflow"), **data}, default=str, ensure_ascii=False)
 
 
 class DeployedWorkflow:
@@ -79,25 +69,15 @@ class DeployedWorkflow:
             timeout_s=timeout_s,
         )
         counts = self.emulator.request_counts()
-        requests = {key: count for key, count in sorted(counts.items()) if ":" not in key}
         return RunReport(
+            **{f.name: getattr(report, f.name) for f in fields(ExecutionReport)},
             workflow=self.spec.name,
-            status=report.status,
-            output=report.output,
-            error=report.error,
-            cause=report.cause,
-            duration_s=round(report.duration_s, 3),
-            state_transitions=report.state_transitions,
-            lambda_invocations=report.lambda_invocations,
-            max_state_payload_bytes=report.max_state_payload_bytes,
-            aws_requests=requests,
+            aws_requests={key: count for key, count in sorted(counts.items()) if ":" not in key},
             outside_world=self.scenario.stats(),
             estimated_cost_usd=estimate_cost_usd(
                 report, counts, lambda_gb_seconds=runtime.billed_gb_seconds - gb_seconds_before
             ),
             not_emulated=sorted(set(self.stack.not_emulated.values())),
-            execution_arn=report.execution_arn,
-            events=report.events,
         )
 
 

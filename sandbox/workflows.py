@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+import typing
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Protocol
@@ -53,12 +54,13 @@ def function_environments(emulator: Emulator, stack: DeployedStack) -> dict[str,
 
 
 def _coerce(settings_type: type, raw: Mapping[str, str], where: str) -> dict[str, Any]:
-    fields = {f.name: f.type for f in dataclasses.fields(settings_type)}
+    """Command-line strings to the types of a settings dataclass's fields."""
+    fields = typing.get_type_hints(settings_type)
     values: dict[str, Any] = {}
     for key, text in raw.items():
         if key not in fields:
             raise ScenarioError(f"{where}: unknown setting {key!r}; known: {', '.join(fields)}")
-        kind = {"int": int, "float": float, "str": str}.get(str(fields[key]), str)
+        kind = fields[key] if fields[key] in (int, float, str) else str
         try:
             values[key] = kind(text)
         except ValueError as exc:

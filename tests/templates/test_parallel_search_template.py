@@ -116,7 +116,7 @@ def test_state_machine_logs_all_events_traces_and_alarms(template):
     assert props["LoggingConfiguration"]["Level"] == "ALL"
     alarms = resources_of_type(template, "AWS::CloudWatch::Alarm").values()
     assert {a["Properties"]["MetricName"] for a in alarms} == {"ExecutionsFailed", "ExecutionsTimedOut"}
-    _, topic_id = None, only_resource(template, "AWS::SNS::Topic")[0]
+    topic_id, _ = only_resource(template, "AWS::SNS::Topic")
     for alarm in alarms:
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
 
