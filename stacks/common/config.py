@@ -8,6 +8,7 @@ forked stack carries its settings with it.
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Mapping, TypeVar
 
@@ -87,7 +88,7 @@ def parse_dataclass(settings_type: type[T], raw: Mapping[str, Any], *, where: st
     unknown = sorted(set(raw) - set(fields))
     if unknown:
         raise ConfigError(f"{where}: unknown setting(s) {', '.join(unknown)}")
-    hints = _resolved_hints(settings_type)
+    hints = typing.get_type_hints(settings_type)
     values: dict[str, Any] = {}
     for key, value in raw.items():
         hint = hints.get(key)
@@ -98,9 +99,3 @@ def parse_dataclass(settings_type: type[T], raw: Mapping[str, Any], *, where: st
                 raise ConfigError(f"{where}.{key} must be {hint.__name__}, got {value!r}")
         values[key] = value
     return settings_type(**values)
-
-
-def _resolved_hints(settings_type: type) -> dict[str, Any]:
-    import typing
-
-    return typing.get_type_hints(settings_type)

@@ -26,7 +26,8 @@ def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
 def arn_token(resource: IConstruct) -> str:
     """How cdk-nag writes `Fn::GetAtt [<logical id>, Arn]` in a finding id."""
     cfn = resource.node.default_child if not isinstance(resource, CfnResource) else resource
-    assert isinstance(cfn, CfnResource), f"{resource.node.path} has no CloudFormation resource"
+    if not isinstance(cfn, CfnResource):
+        raise ValueError(f"{resource.node.path} has no CloudFormation resource to name in a finding")
     return f"<{Stack.of(cfn).resolve(cfn.logical_id)}.Arn>"
 
 
