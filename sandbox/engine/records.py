@@ -1,0 +1,78 @@
+"""What the sandbox's engine extensions record about each Map Run and its child executions.
+
+moto runs child workflows inside the parent's process without creating executions, so nothing in
+the Step Functions API shows them. These records do: the runner prices child executions from them
+(Express: requests and duration; Standard: state transitions) and ResultWriter writes them.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass
+class ChildExecution:
+    index: int
+    name: str
+    arn: str
+    execution_type: str  # STANDARD | EXPRESS
+    input: Any
+    items: int  # items of the reader in this child (the batch size, or 1)
+    status: str = "RUNNING"  # SUCCEEDED | FAILED | TIMED_OUT | ABORTED
+    output: Any = None
+    error: str | None = None
+    cause: str | None = None
+    start: datetime | None = None
+    stop: datetime | None = None
+    transitions: int = 0  # states entered in the child's own history
+
+    @property
+    def duration_ms(self) -> float:
+        if self.start is None or self.stop is None:
+            return 0.0
+        return (self.stop - self.start).total_seconds() * 1000
+
+
+@dataclass
+class MapRunLog:
+    map_run_arn: str
+    execution_arn: str
+    state_machine_arn: str
+    state: str
+    execution_type: str
+    item_count: int = 0
+    batched: bool = False  # children get {"Items": [...], "BatchInput": ...}
+    children: dict[int, ChildExecution] = field(default_factory=dict)
+    failed_items: int = 0
+    outcome: str = "RUNNING"  # SUCCEEDED | FAILED
+
+    def ordered_children(self) -> list[ChildExecution]:
+        return [self.children[i] for i in sorted(self.children)]
+
+
+_LOCK = threading.Lock()
+_RUNS: dict[str, MapRunLog] = {}  # map run ARN -> log
+
+
+def register(run: MapRunLog) -> None:
+    with _LOCK:
+        _RUNS[run.map_run_arn] = run
+
+
+def get(map_run_arn: str) -> MapRunLog | None:
+    with _LOCK:
+        return _RUNS.get(map_run_arn)
+
+
+def map_runs(execution_arn: str) -> list[MapRunLog]:
+    """Map Runs of one (parent) execution, in start order."""
+    with _LOCK:
+        return [run for run in _RUNS.values() if run.execution_arn == execution_arn]
+
+
+def clear() -> None:
+    with _LOCK:
+        _RUNS.clear()
