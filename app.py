@@ -11,11 +11,13 @@ import aws_cdk as cdk
 
 from stacks.common.config import StageConfig
 from stacks.common.nag import add_nag_checks
+from stacks.distributed_copy import DistributedCopyStack
 from stacks.parallel_search import ParallelSearchStack
 
 # Workflow short name -> (stack id, stack class). The sandbox reads this too.
 WORKFLOW_STACKS = {
     "parallel-search": ("ParallelSearch", ParallelSearchStack),
+    "distributed-copy": ("DistributedCopy", DistributedCopyStack),
 }
 
 
