@@ -12,6 +12,8 @@ from typing import Any, Callable, Mapping
 
 from sandbox.emulator import DeployedStack, Emulator
 from sandbox.scenarios.base import Scenario, ScenarioError, validate_standin_options
+from sandbox.scenarios.distributed_copy import STANDIN_SETTINGS as DISTRIBUTED_COPY_STANDINS
+from sandbox.scenarios.distributed_copy import DistributedCopyScenario
 from sandbox.scenarios.parallel_search import STANDIN_SETTINGS as PARALLEL_SEARCH_STANDINS
 from sandbox.scenarios.parallel_search import ParallelSearchScenario
 
@@ -40,6 +42,14 @@ WORKFLOWS: dict[str, WorkflowSpec] = {
             sample_input={"keywords": "wireless earbuds"},
             scenario=ParallelSearchScenario,
             standin_settings=PARALLEL_SEARCH_STANDINS,
+        ),
+        WorkflowSpec(
+            name="distributed-copy",
+            stack_id="DistributedCopy",
+            summary="Distributed Map over an S3 prefix: yesterday's objects, batched, verified copy then delete",
+            sample_input={},  # target date: yesterday in Asia/Tokyo; the sandbox fills 50 + 10 objects
+            scenario=DistributedCopyScenario,
+            standin_settings=DISTRIBUTED_COPY_STANDINS,
         ),
     )
 }

@@ -28,6 +28,7 @@ class ChildExecution:
     start: datetime | None = None
     stop: datetime | None = None
     transitions: int = 0  # states entered in the child's own history
+    lambda_invocations: int = 0  # Lambda functions scheduled in the child's own history
 
     @property
     def duration_ms(self) -> float:
@@ -71,6 +72,20 @@ def map_runs(execution_arn: str) -> list[MapRunLog]:
     """Map Runs of one (parent) execution, in start order."""
     with _LOCK:
         return [run for run in _RUNS.values() if run.execution_arn == execution_arn]
+
+
+def children_summary(execution_arn: str) -> dict[str, float]:
+    """What the child executions of an execution's Map Runs did, for pricing: their count by type,
+    summed duration (ms), state transitions and Lambda invocations."""
+    children = [child for run in map_runs(execution_arn) for child in run.children.values()]
+    return {
+        "child_executions": len(children),
+        "express_children": sum(1 for c in children if c.execution_type == "EXPRESS"),
+        "standard_children": sum(1 for c in children if c.execution_type != "EXPRESS"),
+        "child_duration_ms": round(sum(c.duration_ms for c in children), 3),
+        "child_transitions": sum(c.transitions for c in children),
+        "child_lambda_invocations": sum(c.lambda_invocations for c in children),
+    }
 
 
 def clear() -> None:

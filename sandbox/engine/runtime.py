@@ -187,8 +187,9 @@ def eval_job(self: Any, env: Any, job: Any) -> None:
         child.status, child.error, child.cause = "FAILED", "States.Runtime", str(exc)
     finally:
         child.stop = datetime.now(timezone.utc)
-        child.transitions = sum(1 for event in env.event_manager.get_event_history()
-                                if str(event.get("type", "")).endswith("StateEntered"))
+        history = env.event_manager.get_event_history()
+        child.transitions = sum(1 for event in history if str(event.get("type", "")).endswith("StateEntered"))
+        child.lambda_invocations = sum(1 for event in history if str(event.get("type", "")) == "LambdaFunctionScheduled")
         counter = {"SUCCEEDED": "succeeded", "FAILED": "failed", "TIMED_OUT": "timed_out",
                    "ABORTED": "aborted"}.get(child.status, "failed")
         getattr(record.item_counter, counter).count(n_items)

@@ -164,13 +164,13 @@ class DistributedCopyStack(Stack):
             jitter_strategy=sfn.JitterType.FULL,
         )
 
-    def _invoke(self, construct_id: str, function: lambda_.IFunction, payload: sfn.TaskInput, *, timeout_seconds: int,
+    def _invoke(self, construct_id: str, function: lambda_.IFunction, payload: sfn.TaskInput | None, *, timeout_seconds: int,
                 result_path: str | None = None) -> tasks.LambdaInvoke:
         invoke = tasks.LambdaInvoke(
             self,
             construct_id,
             lambda_function=function,
-            payload=payload,
+            payload=payload,  # None: the state's whole input
             payload_response_only=True,
             retry_on_service_exceptions=False,  # replaced by the jittered retry below
             result_path=result_path,
@@ -181,7 +181,7 @@ class DistributedCopyStack(Stack):
 
     def _build_copy_map(self) -> sfn.DistributedMap:
         s = self.settings
-        copy_batch = self._invoke("CopyBatch", self.copy_function, sfn.TaskInput.from_json_path_at("$"),
+        copy_batch = self._invoke("CopyBatch", self.copy_function, None,
                                   timeout_seconds=s.copy_timeout_seconds)
         self._retry_with_jitter(copy_batch, RETRYABLE_COPY_ERRORS)
         copy_map = sfn.DistributedMap(
@@ -211,7 +211,7 @@ class DistributedCopyStack(Stack):
 
     def _build_definition(self) -> sfn.IChainable:
         on_failure = notify_failure_then_fail(self, notices=self.notices, workflow=WORKFLOW)
-        plan = self._invoke("PlanCopy", self.plan_function, sfn.TaskInput.from_json_path_at("$"),
+        plan = self._invoke("PlanCopy", self.plan_function, None,
                             timeout_seconds=30, result_path="$.plan")
         plan.add_catch(on_failure, errors=["States.ALL"], result_path="$.error")
 

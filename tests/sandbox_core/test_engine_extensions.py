@@ -183,6 +183,9 @@ def test_prod_map_runs_batched_paginated_express_with_results_written(aws):
     assert set(first["Items"][0]) == {"Etag", "Key", "LastModified", "Size", "StorageClass"}
     assert isinstance(first["Items"][0]["LastModified"], int)
     assert all(c.transitions == 3 and c.duration_ms >= 0 for c in run_log.children.values())
+    summary = engine.children_summary(described["executionArn"])
+    assert summary["child_executions"] == summary["express_children"] == 63
+    assert summary["child_transitions"] == 63 * 3 and summary["child_lambda_invocations"] == 0
     # AND ResultWriter wrote the manifest and the result files like AWS, and the output points at it
     manifest_key = output["ResultWriterDetails"]["Key"]
     assert output["ResultWriterDetails"]["Bucket"] == BUCKET and manifest_key.startswith("results/")
