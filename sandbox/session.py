@@ -19,6 +19,7 @@ from typing import Any, Callable, Mapping
 from sandbox.costs import cost_lines, estimate_cost_usd, step_functions_cost
 from sandbox.coverage import StateCoverage, entered_states
 from sandbox.emulator import SANDBOX_CACHE_DIR, DeployedStack, Emulator
+from sandbox.engine.distributed_map import child_entered_states
 from sandbox.execution import ExecutionReport, TimelineEvent, run_execution
 from sandbox.lambda_runtime import prune_code_cache
 from sandbox.scheduler import Schedule, ScheduleError, fire_times, render_input, schedules_in
@@ -201,6 +202,7 @@ class DeployedWorkflow:
                 for execution in page["executions"]:
                     history = sfn.get_execution_history(executionArn=execution["executionArn"])["events"]
                     entered |= entered_states(history)
+                    entered |= child_entered_states(execution["executionArn"])  # Distributed Map children
             coverage.append(StateCoverage.of(self.spec.name, logical_id, definition, entered))
         return coverage
 

@@ -36,11 +36,11 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 from sandbox.engine.definition import EngineExtensionRefused, MapExtension, rewrite_definition_text
-from sandbox.engine.records import ChildExecution, MapRunLog, children_summary, map_runs
+from sandbox.engine.records import ChildExecution, MapRunLog, child_entered_states, children_summary, map_runs
 
 PINNED_MOTO = "5.2.5"
 
-__all__ = ["ChildExecution", "children_summary", "EngineExtensionRefused", "MapExtension", "MapRunLog", "distributed_map_extensions",
+__all__ = ["ChildExecution", "child_entered_states", "children_summary", "EngineExtensionRefused", "MapExtension", "MapRunLog", "distributed_map_extensions",
            "installed", "map_runs"]
 
 _LOCK = threading.Lock()

@@ -29,6 +29,7 @@ class ChildExecution:
     stop: datetime | None = None
     transitions: int = 0  # states entered in the child's own history
     lambda_invocations: int = 0  # Lambda functions scheduled in the child's own history
+    entered: frozenset[str] = frozenset()  # names of the states the child entered (state coverage)
 
     @property
     def duration_ms(self) -> float:
@@ -86,6 +87,11 @@ def children_summary(execution_arn: str) -> dict[str, float]:
         "child_transitions": sum(c.transitions for c in children),
         "child_lambda_invocations": sum(c.lambda_invocations for c in children),
     }
+
+
+def child_entered_states(execution_arn: str) -> set[str]:
+    """States entered by any child execution of an execution's Map Runs (moto keeps no history of them)."""
+    return {name for run in map_runs(execution_arn) for child in run.children.values() for name in child.entered}
 
 
 def clear() -> None:

@@ -189,6 +189,8 @@ def eval_job(self: Any, env: Any, job: Any) -> None:
         child.stop = datetime.now(timezone.utc)
         history = env.event_manager.get_event_history()
         child.transitions = sum(1 for event in history if str(event.get("type", "")).endswith("StateEntered"))
+        child.entered = frozenset(event["stateEnteredEventDetails"]["name"] for event in history
+                                  if "stateEnteredEventDetails" in event)
         child.lambda_invocations = sum(1 for event in history if str(event.get("type", "")) == "LambdaFunctionScheduled")
         counter = {"SUCCEEDED": "succeeded", "FAILED": "failed", "TIMED_OUT": "timed_out",
                    "ABORTED": "aborted"}.get(child.status, "failed")

@@ -93,18 +93,21 @@ def _metadata(source: dict[str, Any], etag: str, size: int) -> dict[str, str]:
     return {**(source.get("Metadata") or {}), SOURCE_ETAG: etag.strip('"'), SOURCE_SIZE: str(size)}
 
 
-def _copy_single(s3: Any, bucket: str, key: str, dest: str, source: dict[str, Any]) -> None:
-    etag, size = source["ETag"], source["ContentLength"]
+def _copy_single(s3: Any, bucket: str, key: str, dest: str, etag: str, source: dict[str, Any] | None) -> None:
+    """CopyObject, conditional on the listed ETag. A single-part source keeps its metadata (its ETag
+    verifies the copy); a multipart source's copy records the source ETag in its metadata."""
     kwargs: dict[str, Any] = {"Bucket": bucket, "Key": dest, "CopySource": {"Bucket": bucket, "Key": key},
-                              "CopySourceIfMatch": etag, "MetadataDirective": "REPLACE",
-                              "Metadata": _metadata(source, etag, size)}
-    if source.get("ContentType"):
-        kwargs["ContentType"] = source["ContentType"]
+                              "CopySourceIfMatch": etag}
+    if source is not None:
+        kwargs.update(MetadataDirective="REPLACE", Metadata=_metadata(source, etag, source["ContentLength"]))
+        if source.get("ContentType"):
+            kwargs["ContentType"] = source["ContentType"]
     s3.copy_object(**kwargs)
 
 
 def _copy_multipart(s3: Any, bucket: str, key: str, dest: str, source: dict[str, Any], part_size: int) -> str:
-    """UploadPartCopy in parts (each conditional on the source ETag); returns the expected ETag."""
+    """UploadPartCopy in parts (each conditional on the source ETag); returns the ETag the completed
+    copy must have (the composite of the parts' MD5s)."""
     etag, size = source["ETag"], source["ContentLength"]
     part_size = max(part_size, -(-size // MAX_PARTS))
     kwargs: dict[str, Any] = {"Bucket": bucket, "Key": dest, "Metadata": _metadata(source, etag, size)}
@@ -132,31 +135,36 @@ def _copy_multipart(s3: Any, bucket: str, key: str, dest: str, source: dict[str,
 def move_object(s3: Any, *, bucket: str, key: str, dest: str, listed_etag: str | None, listed_size: int | None,
                 settings: CopySettings) -> dict[str, Any]:
     """Copy `key` to `dest`, verify, delete `key`. Re-running after any partial run converges:
-    a verified copy is not copied again, and a missing source with a verified copy counts as moved."""
+    a verified copy is not copied again (its source is only deleted), and a missing source whose
+    verified copy exists counts as moved."""
     if len(dest.encode("utf-8")) > MAX_KEY_BYTES:
         return result(key, "failed", reason="DestinationKeyTooLong", destination=dest)
     try:
-        source = _head(s3, bucket, key)
-        if source is None:  # already moved by an earlier run, or vanished
-            existing = _head(s3, bucket, dest)
-            if listed_etag and listed_size is not None and verified(existing, size=listed_size, etag=listed_etag):
-                return result(key, "moved", reason="AlreadyMoved", destination=dest)
-            return result(key, "failed", reason="SourceVanished", destination=dest)
-        etag, size = source["ETag"], source["ContentLength"]
-        existing = _head(s3, bucket, dest)
-        copied = False
-        if not verified(existing, size=size, etag=etag):
-            if size > settings.multipart_threshold_bytes:
-                expected = _copy_multipart(s3, bucket, key, dest, source, settings.part_size_bytes)
-            else:
-                _copy_single(s3, bucket, key, dest, source)
-                expected = None
-            copied = True
-            existing = _head(s3, bucket, dest)
-            if not verified(existing, size=size, etag=etag) or (expected and existing.get("ETag") != expected):
-                return result(key, "failed", reason="CopyNotVerified", destination=dest, copied=True)
+        source = None
+        if not listed_etag or listed_size is None:  # not from a listObjectsV2 reader: ask S3
+            source = _head(s3, bucket, key)
+            if source is None:
+                return result(key, "failed", reason="SourceVanished", destination=dest)
+            listed_etag, listed_size = source["ETag"], source["ContentLength"]
+        etag, size = listed_etag, listed_size
+        if verified(_head(s3, bucket, dest), size=size, etag=etag):  # copied by an earlier run
+            s3.delete_object(Bucket=bucket, Key=key)  # no error when that run deleted it already
+            return result(key, "moved", reason="AlreadyCopied", destination=dest)
+        multipart = size > settings.multipart_threshold_bytes
+        if (multipart or "-" in etag) and source is None:
+            source = _head(s3, bucket, key)  # its metadata and content type travel with the copy
+            if source is None:
+                return result(key, "failed", reason="SourceVanished", destination=dest)
+        expected = None
+        if multipart:
+            expected = _copy_multipart(s3, bucket, key, dest, source, settings.part_size_bytes)
+        else:
+            _copy_single(s3, bucket, key, dest, etag, source if "-" in etag else None)
+        copy = _head(s3, bucket, dest)
+        if not verified(copy, size=size, etag=etag) or (expected and copy.get("ETag") != expected):
+            return result(key, "failed", reason="CopyNotVerified", destination=dest, copied=True)
         s3.delete_object(Bucket=bucket, Key=key)
-        return result(key, "moved", destination=dest, copied=copied)
+        return result(key, "moved", destination=dest, copied=True)
     except ClientError as error:
         _raise_if_throttled(error)
         code = _code(error)
