@@ -11,7 +11,7 @@ from contextlib import ExitStack
 from importlib.metadata import version
 from typing import Callable, ContextManager
 
-from sandbox.engine import distributed_map, payload_size
+from sandbox.engine import distributed_map, fail_state, payload_size
 
 PINNED_MOTO = "5.2.5"
 
@@ -19,6 +19,7 @@ PINNED_MOTO = "5.2.5"
 EXTENSIONS: list[Callable[[], ContextManager[None]]] = [
     payload_size.utf8_payload_quota,
     distributed_map.distributed_map_extensions,  # ItemBatcher, tolerances, EXPRESS children, reader, ResultWriter
+    fail_state.fail_state_rethrows_states_errors,  # Fail with ErrorPath -> States.* (a caught error re-raised)
 ]
 
 

@@ -232,3 +232,23 @@ def test_empty_prefix_reads_no_items(aws):
     manifest_key = json.loads(described["output"])["ResultWriterDetails"]["Key"]
     manifest = json.loads(s3.get_object(Bucket=BUCKET, Key=manifest_key)["Body"].read())
     assert manifest["ResultFiles"] == {"FAILED": [], "PENDING": [], "SUCCEEDED": []}
+
+
+def test_fail_state_rethrows_a_caught_states_error(aws):
+    from sandbox.engine.fail_state import fail_state_rethrows_states_errors
+
+    s3, sfn = aws
+    # GIVEN a Map that exceeds its tolerance, caught and re-raised by a Fail with ErrorPath
+    put_keys(s3, ["in/bad-0"])
+    definition = batch_machine(tolerance=None, batch=None, execution_type="STANDARD", writer=False)
+    definition["States"]["Copy"].pop("End")
+    definition["States"]["Copy"]["Next"] = "Done"
+    definition["States"]["Copy"]["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Failed"}]
+    definition["States"]["Done"] = {"Type": "Succeed"}
+    definition["States"]["Failed"] = {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
+    # WHEN it runs with the extension
+    with fail_state_rethrows_states_errors():
+        described = run(sfn, definition, {"prefix": "in/", "day": "d"})
+    # THEN the execution fails with the caught error's own name (moto alone says States.Runtime)
+    assert described["status"] == "FAILED"
+    assert described["error"] == "States.ExceedToleratedFailureThreshold"
