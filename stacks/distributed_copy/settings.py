@@ -36,6 +36,7 @@ class DistributedCopySettings:
         objects takes seconds); defaults 512 MB, 240 s (at most 240 s with EXPRESS children, which
         last at most 5 minutes: use STANDARD children to copy objects of hundreds of GB).
     s3_max_attempts: botocore standard-mode attempts per S3 call; default 5.
+    copy_threads: objects of a batch moved at once by one invocation (I/O-bound); default 8.
     notice_max_keys: failed keys named inline in the SNS notice; above, the full list goes to S3
         and the notice carries its reference; default 50 (50 keys of 1,024 bytes fit SNS's 256 KiB).
     results_retention_days: ResultWriter files and failed-key lists expire after; default 30.
@@ -58,6 +59,7 @@ class DistributedCopySettings:
     copy_memory_mb: int = 512
     copy_timeout_seconds: int = 240
     s3_max_attempts: int = 5
+    copy_threads: int = 8
     notice_max_keys: int = 50
     results_retention_days: int = 30
     retry_interval_seconds: int = 2
@@ -89,7 +91,7 @@ class DistributedCopySettings:
         if self.child_execution_type == "EXPRESS" and self.copy_timeout_seconds > EXPRESS_TASK_MAX_SECONDS:
             raise ValueError(f"copy_timeout_seconds must be <= {EXPRESS_TASK_MAX_SECONDS} with EXPRESS children "
                              "(an Express execution lasts at most 5 minutes); use STANDARD for longer copies")
-        for name in ("part_size_bytes", "copy_memory_mb", "copy_timeout_seconds", "s3_max_attempts", "notice_max_keys",
+        for name in ("part_size_bytes", "copy_memory_mb", "copy_timeout_seconds", "s3_max_attempts", "copy_threads", "notice_max_keys",
                      "results_retention_days", "retry_interval_seconds", "retry_max_attempts",
                      "retry_max_delay_seconds", "execution_timeout_seconds"):
             value = getattr(self, name)

@@ -117,6 +117,7 @@ class DistributedCopyStack(Stack):
                 "MULTIPART_THRESHOLD_BYTES": str(s.multipart_threshold_bytes),
                 "PART_SIZE_BYTES": str(s.part_size_bytes),
                 "S3_MAX_ATTEMPTS": str(s.s3_max_attempts),
+                "COPY_THREADS": str(s.copy_threads),
             },
         )
         source = self.source_bucket.arn_for_objects(f"{s.source_prefix}*")

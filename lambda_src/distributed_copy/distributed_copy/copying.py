@@ -1,8 +1,9 @@
 """Move one object: copy, verify, then delete the source. Idempotent; failures are results.
 
 Verification before any delete:
-* always: the copy's size equals the source's;
-* a single-part source copied with CopyObject: the copy's ETag (MD5 of the bytes) equals the source's;
+* a single-part source copied with CopyObject: the copy's ETag (MD5 of its bytes, in CopyObject's
+  answer) equals the source's listed ETag (equal bytes, so equal sizes);
+* an existing copy (re-runs): its size and ETag (or recorded source ETag) match the listing;
 * otherwise (multipart source, or a multipart copy above the part threshold): the copy carries the
   source's ETag in its metadata (`source-etag`), written only by a copy made *conditional* on that
   ETag (`CopySourceIfMatch` on CopyObject / every UploadPartCopy), and a multipart copy's own ETag
@@ -93,7 +94,7 @@ def _metadata(source: dict[str, Any], etag: str, size: int) -> dict[str, str]:
     return {**(source.get("Metadata") or {}), SOURCE_ETAG: etag.strip('"'), SOURCE_SIZE: str(size)}
 
 
-def _copy_single(s3: Any, bucket: str, key: str, dest: str, etag: str, source: dict[str, Any] | None) -> None:
+def _copy_single(s3: Any, bucket: str, key: str, dest: str, etag: str, source: dict[str, Any] | None) -> dict[str, Any]:
     """CopyObject, conditional on the listed ETag. A single-part source keeps its metadata (its ETag
     verifies the copy); a multipart source's copy records the source ETag in its metadata."""
     kwargs: dict[str, Any] = {"Bucket": bucket, "Key": dest, "CopySource": {"Bucket": bucket, "Key": key},
@@ -102,7 +103,7 @@ def _copy_single(s3: Any, bucket: str, key: str, dest: str, etag: str, source: d
         kwargs.update(MetadataDirective="REPLACE", Metadata=_metadata(source, etag, source["ContentLength"]))
         if source.get("ContentType"):
             kwargs["ContentType"] = source["ContentType"]
-    s3.copy_object(**kwargs)
+    return s3.copy_object(**kwargs)
 
 
 def _copy_multipart(s3: Any, bucket: str, key: str, dest: str, source: dict[str, Any], part_size: int) -> str:
@@ -155,13 +156,19 @@ def move_object(s3: Any, *, bucket: str, key: str, dest: str, listed_etag: str |
             source = _head(s3, bucket, key)  # its metadata and content type travel with the copy
             if source is None:
                 return result(key, "failed", reason="SourceVanished", destination=dest)
-        expected = None
         if multipart:
             expected = _copy_multipart(s3, bucket, key, dest, source, settings.part_size_bytes)
+            copy = _head(s3, bucket, dest)
+            ok = verified(copy, size=size, etag=etag) and copy.get("ETag") == expected
+        elif "-" in etag:
+            _copy_single(s3, bucket, key, dest, etag, source)
+            ok = verified(_head(s3, bucket, dest), size=size, etag=etag)
         else:
-            _copy_single(s3, bucket, key, dest, etag, source if "-" in etag else None)
-        copy = _head(s3, bucket, dest)
-        if not verified(copy, size=size, etag=etag) or (expected and copy.get("ETag") != expected):
+            # A single-part source's ETag is the MD5 of its bytes, and CopyObject answers the copy's:
+            # equal ETags are equal bytes (and so equal sizes), without another request.
+            answer = _copy_single(s3, bucket, key, dest, etag, None)
+            ok = answer.get("CopyObjectResult", {}).get("ETag") == etag
+        if not ok:
             return result(key, "failed", reason="CopyNotVerified", destination=dest, copied=True)
         s3.delete_object(Bucket=bucket, Key=key)
         return result(key, "moved", destination=dest, copied=True)

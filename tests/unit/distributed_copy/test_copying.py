@@ -117,8 +117,8 @@ def test_batch_returns_one_result_per_item(s3):
     event = load_event("batch")
     for item in event["Items"]:
         item.update(put(s3, item["Key"], b"12345"))
-    # WHEN processed
-    outcome = process_batch(s3, event, SMALL)
+    # WHEN processed (with threads)
+    outcome = process_batch(s3, event, SMALL, threads=4)
     # THEN one result per item, in order; only the target date moved
     assert [r["status"] for r in outcome["results"]] == ["moved", "skipped"]
     assert (outcome["moved"], outcome["skipped"], outcome["failed"]) == (1, 1, 0)

@@ -34,7 +34,7 @@ def copy_settings() -> CopySettings:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    outcome = process_batch(s3_client(), event, copy_settings())
+    outcome = process_batch(s3_client(), event, copy_settings(), threads=int(os.environ.get("COPY_THREADS", "8")))
     for status in ("moved", "skipped", "failed"):
         metrics.add_metric(name=f"Objects{status.capitalize()}", unit=MetricUnit.Count, value=outcome[status])
     failed = [r for r in outcome["results"] if r["status"] == "failed"]
