@@ -189,7 +189,8 @@ class DistributedCopyStack(Stack):
             self,
             "CopyObjects",
             comment="Lists the source prefix; each child moves one batch of objects",
-            item_reader=sfn.S3ObjectsItemReader(bucket=self.source_bucket, prefix=s.source_prefix),
+            # The plan's prefix: the configured one, or one below it from the input (checked by PlanCopy).
+            item_reader=sfn.S3ObjectsItemReader(bucket=self.source_bucket, prefix=sfn.JsonPath.string_at("$.plan.sourcePrefix")),
             item_batcher=sfn.ItemBatcher(
                 max_items_per_batch=s.max_items_per_batch,
                 max_input_bytes_per_batch=s.max_input_bytes_per_batch,

@@ -59,9 +59,9 @@ def resource_text(resource) -> str:
 
 def test_distributed_map_reads_batches_tolerates_and_writes_results(definition, settings, template):
     state = copy_map(definition)
-    # THEN an S3 listObjectsV2 reader over the configured bucket and prefix
+    # THEN an S3 listObjectsV2 reader over the configured bucket and the plan's prefix (checked by PlanCopy)
     assert state["ItemReader"]["Resource"].endswith(":states:::s3:listObjectsV2")
-    assert state["ItemReader"]["Parameters"] == {"Bucket": settings.source_bucket, "Prefix": settings.source_prefix}
+    assert state["ItemReader"]["Parameters"] == {"Bucket": settings.source_bucket, "Prefix.$": "$.plan.sourcePrefix"}
     # AND batches of the configured size, each carrying the plan
     assert state["ItemBatcher"]["MaxItemsPerBatch"] == settings.max_items_per_batch
     assert state["ItemBatcher"]["MaxInputBytesPerBatch"] == settings.max_input_bytes_per_batch

@@ -145,6 +145,15 @@ def test_malformed_target_date_is_a_named_error_and_nothing_is_deleted(workflow,
     assert len(scenario.keys(scenario.source_prefix)) == 6 and scenario.keys(scenario.destination_prefix) == []
 
 
+def test_a_prefix_outside_the_configured_one_is_refused(workflow, scenario, notices):
+    # GIVEN a filled source; WHEN the input names a prefix the roles do not cover
+    report = workflow.run({"sourcePrefix": "elsewhere/"}, standins={"source": {"objects": "2", "other_dates": "0"}})
+    # THEN it is refused by name before anything is listed or moved
+    assert report.status == "FAILED" and report.error == "InvalidCopyInput"
+    assert notices()[0]["error"] == "InvalidCopyInput"
+    assert len(scenario.keys(scenario.source_prefix)) == 2
+
+
 def test_given_target_date_moves_that_day(workflow, scenario):
     report = workflow.run({"targetDate": "2024-02-29"},
                           standins={"source": {"objects": "3", "other_dates": "2", "target_date": "2024-02-29"}})

@@ -40,21 +40,34 @@ def parse_target_date(value: Any) -> str:
         raise InvalidCopyInput(f"targetDate {value!r} is not a calendar date") from exc
 
 
+def _prefix(event: dict[str, Any], field: str, allowed: str) -> str:
+    """The configured prefix, or a prefix below it given in the input (the roles allow no other)."""
+    value = event.get(field, allowed)
+    if not isinstance(value, str) or not value.startswith(allowed) or not value.endswith("/") or "//" in value:
+        raise InvalidCopyInput(f"{field} must be a prefix ending in '/' under the configured {allowed!r} "
+                               f"(the roles are scoped to it), got {value!r}")
+    return value
+
+
 def plan_copy(event: Any, *, bucket: str, source_prefix: str, destination_prefix: str, now: datetime,
               timezone: str) -> CopyPlan:
-    """The plan for an execution input: only `targetDate` may come from the input (the roles are
-    scoped to the configured bucket and prefixes)."""
+    """The plan for an execution input. The input may give `targetDate`, and `sourcePrefix` /
+    `destinationPrefix` below the configured ones; the bucket is the configured one (the roles are
+    scoped to it and to those prefixes)."""
     if event is None:
         event = {}
     if not isinstance(event, dict):
         raise InvalidCopyInput("the execution input must be a JSON object")
-    unknown = set(event) - {"targetDate"}
+    unknown = set(event) - {"targetDate", "sourcePrefix", "destinationPrefix"}
     if unknown:
-        raise InvalidCopyInput(f"unknown input field(s) {sorted(unknown)}; the bucket and prefixes come from "
-                               "the stack's settings (its roles are scoped to them)")
+        raise InvalidCopyInput(f"unknown input field(s) {sorted(unknown)}; the bucket comes from the stack's "
+                               "settings (its roles are scoped to it)")
     target = parse_target_date(event["targetDate"]) if "targetDate" in event else default_target_date(now, timezone)
-    return CopyPlan(bucket=bucket, source_prefix=source_prefix, destination_prefix=destination_prefix,
-                    target_date=target)
+    source = _prefix(event, "sourcePrefix", source_prefix)
+    destination = _prefix(event, "destinationPrefix", destination_prefix)
+    if source.startswith(destination) or destination.startswith(source):
+        raise InvalidCopyInput("sourcePrefix and destinationPrefix must not overlap")
+    return CopyPlan(bucket=bucket, source_prefix=source, destination_prefix=destination, target_date=target)
 
 
 def name_of(key: str, source_prefix: str) -> str:

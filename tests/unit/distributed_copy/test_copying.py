@@ -142,6 +142,13 @@ def test_plan_defaults_to_yesterday_in_tokyo_and_rejects_bad_dates():
         with pytest.raises(InvalidCopyInput):
             plan_copy({"targetDate": bad}, bucket="b", source_prefix="in/", destination_prefix="out/", now=now,
                       timezone="Asia/Tokyo")
+    narrowed = plan_copy({"sourcePrefix": "in/team-a/", "destinationPrefix": "out/team-a/"}, bucket="b",
+                         source_prefix="in/", destination_prefix="out/", now=now, timezone="Asia/Tokyo")
+    assert (narrowed.source_prefix, narrowed.destination_prefix) == ("in/team-a/", "out/team-a/")
+    for bad in ({"sourcePrefix": "other/"}, {"sourcePrefix": "in/x"}, {"destinationPrefix": "in/"},
+                {"sourcePrefix": 3}, {"destinationPrefix": "out//"}):
+        with pytest.raises(InvalidCopyInput):
+            plan_copy(bad, bucket="b", source_prefix="in/", destination_prefix="out/", now=now, timezone="Asia/Tokyo")
     with pytest.raises(InvalidCopyInput, match="unknown input"):
         plan_copy({"bucket": "other"}, bucket="b", source_prefix="in/", destination_prefix="out/", now=now,
                   timezone="Asia/Tokyo")

@@ -1,6 +1,7 @@
 """Validate the execution input and fix the plan: bucket, prefixes and target date.
 
-Event: the execution input, `{}` or `{"targetDate": "YYYY-MM-DD"}`.
+Event: the execution input, `{}` or `{"targetDate": "YYYY-MM-DD", "sourcePrefix": ..., "destinationPrefix": ...}`
+(prefixes below the configured ones).
 Result: {"bucket", "sourcePrefix", "destinationPrefix", "targetDate"}; InvalidCopyInput otherwise.
 """
 
