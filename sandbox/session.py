@@ -16,10 +16,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from sandbox.costs import cost_lines, estimate_cost_usd, step_functions_cost
+from sandbox.costs import cost_lines, estimate_cost_usd, step_functions_cost, with_map_children
 from sandbox.coverage import StateCoverage, entered_states
 from sandbox.emulator import SANDBOX_CACHE_DIR, DeployedStack, Emulator
-from sandbox.engine.distributed_map import child_entered_states
+from sandbox.engine.distributed_map import child_entered_states, map_runs
 from sandbox.execution import ExecutionReport, TimelineEvent, run_execution
 from sandbox.lambda_runtime import prune_code_cache
 from sandbox.scheduler import Schedule, ScheduleError, fire_times, render_input, schedules_in
@@ -125,8 +125,10 @@ class DeployedWorkflow:
             workflow=self.spec.name,
             aws_requests=_per_service(counts),
             outside_world=self.scenario.stats(),
-            estimated_cost_usd=estimate_cost_usd(
-                report, counts, lambda_gb_seconds=runtime.billed_gb_seconds - gb_seconds_before
+            estimated_cost_usd=with_map_children(  # Distributed Map children: not in the history, priced apart
+                estimate_cost_usd(report, counts, lambda_gb_seconds=runtime.billed_gb_seconds - gb_seconds_before),
+                [(c.execution_type, c.duration_ms / 1000, c.transitions, c.lambda_invocations)
+                 for run in map_runs(report.execution_arn) for c in run.children.values()],
             ),
             not_emulated=sorted(set(self.stack.not_emulated.values())),
         )

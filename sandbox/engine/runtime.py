@@ -191,7 +191,7 @@ def eval_job(self: Any, env: Any, job: Any) -> None:
         child.transitions = sum(1 for event in history if str(event.get("type", "")).endswith("StateEntered"))
         child.entered = frozenset(event["stateEnteredEventDetails"]["name"] for event in history
                                   if "stateEnteredEventDetails" in event)
-        child.lambda_invocations = sum(1 for event in history if str(event.get("type", "")) == "LambdaFunctionScheduled")
+        child.lambda_invocations = sum(1 for event in history if str(event.get("type", "")).endswith("LambdaFunctionScheduled"))
         counter = {"SUCCEEDED": "succeeded", "FAILED": "failed", "TIMED_OUT": "timed_out",
                    "ABORTED": "aborted"}.get(child.status, "failed")
         getattr(record.item_counter, counter).count(n_items)

@@ -66,6 +66,16 @@ def test_mixed_dates_only_the_target_date_moves_byte_identical(workflow, scenari
     # AND the per-object results stayed in S3 (ResultWriter), the execution's payloads small
     assert report.output["results"]["Key"].endswith("/manifest.json")
     assert report.max_state_payload_bytes < 2_000
+    # AND the one EXPRESS child (60 objects, one batch) is priced as Express, its Lambda request counted
+    from sandbox.costs import PRICE_PER_EXPRESS_REQUEST, PRICE_PER_LAMBDA_REQUEST, PRICE_PER_STATE_TRANSITION, express_duration_cost
+    from sandbox.engine.distributed_map import map_runs
+
+    ((child,),) = [list(run.children.values()) for run in map_runs(report.execution_arn)]
+    assert child.execution_type == "EXPRESS" and child.lambda_invocations == 1
+    expected = (report.state_transitions * PRICE_PER_STATE_TRANSITION + PRICE_PER_EXPRESS_REQUEST
+                + express_duration_cost(child.duration_ms / 1000))
+    assert report.estimated_cost_usd["step_functions"] == round(expected, 8)
+    assert report.estimated_cost_usd["lambda_requests"] == round(3 * PRICE_PER_LAMBDA_REQUEST, 8)
 
 
 def test_second_run_is_idempotent(workflow, scenario, notices):
