@@ -16,7 +16,7 @@ from constructs import Construct
 from stacks.common.bundling import python_code_asset, target_platform
 from stacks.common.config import StageConfig
 from stacks.common.lambda_function import PythonFunction, PythonFunctionProps
-from stacks.common.nag import acknowledge, acknowledge_wildcard_resource, arn_token
+from stacks.common.nag import acknowledge_wildcard_resource
 from stacks.common.notifications import NotificationTopic, NotificationTopicProps
 from stacks.common.payload_bucket import PayloadBucket, PayloadBucketProps
 from stacks.common.state_machine import MonitoredStateMachine, MonitoredStateMachineProps, notify_failure_then_fail
