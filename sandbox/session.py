@@ -120,15 +120,17 @@ class DeployedWorkflow:
         if settle is not None:  # e.g. wait for an event-source consumer the execution fed
             settle(timeout_s)
         counts = self.emulator.request_counts()
+        # Distributed Map children run outside the execution's history: counted and priced apart.
+        children = [c for run in map_runs(report.execution_arn) for c in run.children.values()]
         return RunReport(
-            **{f.name: getattr(report, f.name) for f in fields(ExecutionReport)},
+            **{f.name: getattr(report, f.name) for f in fields(ExecutionReport) if f.name != "lambda_invocations"},
+            lambda_invocations=report.lambda_invocations + sum(c.lambda_invocations for c in children),
             workflow=self.spec.name,
             aws_requests=_per_service(counts),
             outside_world=self.scenario.stats(),
-            estimated_cost_usd=with_map_children(  # Distributed Map children: not in the history, priced apart
+            estimated_cost_usd=with_map_children(
                 estimate_cost_usd(report, counts, lambda_gb_seconds=runtime.billed_gb_seconds - gb_seconds_before),
-                [(c.execution_type, c.duration_ms / 1000, c.transitions, c.lambda_invocations)
-                 for run in map_runs(report.execution_arn) for c in run.children.values()],
+                [(c.execution_type, c.duration_ms / 1000, c.transitions, c.lambda_invocations) for c in children],
             ),
             not_emulated=sorted(set(self.stack.not_emulated.values())),
         )

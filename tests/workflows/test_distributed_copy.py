@@ -75,6 +75,7 @@ def test_mixed_dates_only_the_target_date_moves_byte_identical(workflow, scenari
     expected = (report.state_transitions * PRICE_PER_STATE_TRANSITION + PRICE_PER_EXPRESS_REQUEST
                 + express_duration_cost(child.duration_ms / 1000))
     assert report.estimated_cost_usd["step_functions"] == round(expected, 8)
+    assert report.lambda_invocations == 3  # plan, the child's copy batch, summarize
     assert report.estimated_cost_usd["lambda_requests"] == round(3 * PRICE_PER_LAMBDA_REQUEST, 8)
 
 
