@@ -107,9 +107,12 @@ def _install() -> None:
 
 
 def _uninstall() -> None:
+    from sandbox.engine import records
+
     for (owner, name), original in _ORIGINALS.items():
         setattr(owner, name, original)
     _ORIGINALS.clear()
+    records.clear()  # the Map Run logs of this emulator's executions
 
 
 @contextmanager

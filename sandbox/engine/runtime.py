@@ -128,6 +128,7 @@ def map_run(self: Any, env: Any, eval_input: Any) -> None:
                           tolerated_count=eval_input.tolerated_failure_count,
                           tolerated_percentage=eval_input.tolerated_failure_percentage):
         run.outcome = "FAILED"
+        _write_results_of_failed_run(ext, run, env)  # AWS writes them for a failed Map Run too
         raise _fail(EXCEED_THRESHOLD, "The specified tolerated failure threshold was exceeded", env)
     run.outcome = "SUCCEEDED"
     env.stack.append([closed.job_output for closed in job_pool.get_closed_jobs()])
@@ -267,6 +268,22 @@ def write_results(s3: Any, *, bucket: str, prefix: str, run: records.MapRunLog) 
     key = f"{base}manifest.json"
     s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(manifest, indent=2).encode("utf-8"))
     return key
+
+
+def _write_results_of_failed_run(ext: MapExtension, run: records.MapRunLog, env: Any) -> None:
+    """ResultWriter's files for a Map Run that failed its tolerance (moto evaluates the writer only
+    after a successful run): its Parameters evaluated against the Map's input."""
+    writer = ext.result_writer or {}
+    if not str(writer.get("Resource", "")).endswith(":s3:putObject") or not isinstance(writer.get("Parameters"), dict):
+        return
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.credentials import StateCredentials
+
+    context = env.states.context_object.context_object_data
+    parameters = resolve_template(writer["Parameters"], env.states.get_input(), context, extract_json)
+    region = run.execution_arn.split(":")[3]
+    s3 = boto_client_for(region=region, service="s3",
+                         state_credentials=StateCredentials(role_arn=env.aws_execution_details.role_arn))
+    write_results(s3, bucket=parameters["Bucket"], prefix=parameters.get("Prefix", ""), run=run)
 
 
 def put_object(env: Any, resource_runtime_part: Any, state_credentials: Any) -> None:

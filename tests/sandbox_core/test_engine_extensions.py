@@ -206,10 +206,16 @@ def test_integer_tolerance_is_applied(aws):
     # GIVEN 100 objects, 10 bad, a tolerance of 5 % and batches of 1
     put_keys(s3, [f"in/bad-{i}" for i in range(10)] + [f"in/ok-{i:02d}" for i in range(90)])
     # WHEN it runs
-    described = run(sfn, batch_machine(tolerance=5, batch=1, writer=False), {"prefix": "in/", "day": "d"})
+    described = run(sfn, batch_machine(tolerance=5, batch=1), {"prefix": "in/", "day": "d"})
     # THEN 10 % failed > 5 %: the Map fails with AWS's error name
     assert described["status"] == "FAILED"
     assert described["error"] == "States.ExceedToleratedFailureThreshold"
+    # AND, as AWS does for a failed Map Run, the results were written: 10 failed, 90 succeeded
+    (manifest_key,) = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="results/")["Contents"]
+                       if o["Key"].endswith("manifest.json")]
+    manifest = json.loads(s3.get_object(Bucket=BUCKET, Key=manifest_key)["Body"].read())
+    failed = json.loads(s3.get_object(Bucket=BUCKET, Key=manifest["ResultFiles"]["FAILED"][0]["Key"])["Body"].read())
+    assert len(failed) == 10
 
 
 def test_failed_child_without_tolerance_fails_the_map(aws):
