@@ -3,7 +3,8 @@
 Rules (the workflow's contract, property-tested in tests/unit/bucket_usage):
 
 * Only the key's last path segment (after the last "/") matters.
-* Extensions are case-insensitive: `A.JPG` and `b.jpg` are both `jpg`.
+* Extensions are case-insensitive: `A.JPG` and `b.jpg` are both `jpg` (Unicode case folding,
+  `str.casefold`, so `.ẞ` and `.ss` are one group too).
 * Only the last suffix counts (`a.tar.gz` is `gz`), unless a configured compound
   extension matches the end of the name (`tar.gz` configured: `a.tar.gz` is `tar.gz`);
   the longest configured match wins, and it needs a non-empty stem before it.
@@ -29,7 +30,7 @@ def normalise_compounds(compounds: Iterable[str]) -> tuple[str, ...]:
     """Validate configured compound extensions ("tar.gz"), lower-cased, longest first."""
     result = set()
     for raw in compounds:
-        value = str(raw).strip().lower().lstrip(".")
+        value = str(raw).strip().casefold().lstrip(".")
         parts = value.split(".")
         if len(parts) < 2 or len(parts) > MAX_COMPOUND_PARTS or not all(parts) or "/" in value:
             raise ValueError(f"compound extension {raw!r} must look like 'tar.gz' (2-{MAX_COMPOUND_PARTS} non-empty parts)")
@@ -38,11 +39,11 @@ def normalise_compounds(compounds: Iterable[str]) -> tuple[str, ...]:
 
 
 def extension_group(key: str, compounds: tuple[str, ...] = ()) -> str:
-    """The group `key` counts in: a lower-case extension without its dot, `(none)` or `(dotfile)`.
+    """The group `key` counts in: a case-folded extension without its dot, `(none)` or `(dotfile)`.
 
     `compounds` must come from `normalise_compounds` (lower-case, longest first).
     """
-    name = key.rsplit("/", 1)[-1].lower()
+    name = key.rsplit("/", 1)[-1].casefold()
     if not name:
         return NO_EXTENSION
     for compound in compounds:

@@ -36,7 +36,7 @@ def summarize(
         if status == SCANNED:
             scanned += 1
         else:
-            failures.append({"bucket": bucket, "status": status, "error": _short(item.get("error") or result.get("error"))})
+            failures.append({"bucket": bucket, "status": status, "error": short_error(item.get("error") or result.get("error"))})
         objects += int(item.get("objects", 0))
         size += int(item.get("bytes", 0))
         for group, entry in (item.get("extensions") or {}).items():
@@ -69,7 +69,8 @@ def message(summary: Mapping[str, Any]) -> str:
     return json.dumps({"workflow": "bucket-usage", **summary}, ensure_ascii=False)
 
 
-def _short(text: Any, limit: int = 300) -> str | None:
+def short_error(text: Any, limit: int = 300) -> str | None:
+    """A failure's text, at most `limit` characters; a Lambda error object (JSON) becomes its errorMessage."""
     if text is None:
         return None
     text = str(text)

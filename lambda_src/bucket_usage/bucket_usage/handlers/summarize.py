@@ -18,14 +18,14 @@ from bucket_usage.request import parse_request
 from bucket_usage.results import ResultsTable
 from bucket_usage.scanner import FAILED
 from bucket_usage.settings import SummarySettings
-from bucket_usage.summary import map_results, message, subject, summarize
+from bucket_usage.summary import map_results, message, short_error, subject, summarize
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -40,7 +40,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     for result in results:
         if result.get("status") == FAILED:
             table.put_bucket(scan_id=request.scan_id, bucket=result["bucket"], status=FAILED, execution=execution,
-                             error=f"{result.get('error')}: {result.get('cause')}")
+                             error=f"{result.get('error')}: {short_error(result.get('cause'))}")
     summary = summarize(scan_id=request.scan_id, execution=execution, results=results,
                         items=table.scan_items(request.scan_id), top=settings.top_extensions)
     client("sns").publish(TopicArn=settings.topic_arn, Subject=subject(summary), Message=message(summary))
