@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 from sandbox.emulator import DeployedStack, Emulator
 from sandbox.s3_access import S3AccessEmulation, S3AccessRules
-from sandbox.standins.bucket_fleet import BucketFleetSettings, FleetBucket, create_fleet, delete_bucket
+from sandbox.standins.bucket_fleet import BucketFleetSettings, FleetBucket, create_fleet, delete_bucket, emulator_put_object
 from sandbox.workflows import ScenarioError, _coerce  # TODO(lead): use sandbox/scenarios/base.py once it lands
 
 STANDIN = "fleet"
@@ -63,7 +63,8 @@ class BucketUsageScenario:
             intact = settings == self.settings and not self.rules.vanished
             if not intact:
                 self._teardown()
-                self.fleet = create_fleet(self._s3, settings, self._emulator.region)
+                self.fleet = create_fleet(self._s3, settings, self._emulator.region,
+                                          put_object=emulator_put_object(self._emulator.account_id))
                 self.settings = settings
             kinds = {b.name: b.kind for b in self.fleet}
             self.rules.denied = {name for name, kind in kinds.items() if kind == "denied"}

@@ -11,11 +11,9 @@ storage_classes[i % len(storage_classes)]. Tests recompute the expected totals f
 from __future__ import annotations
 
 import hashlib
-import math
 import re
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 STORAGE_CLASSES = {"STANDARD", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER", "DEEP_ARCHIVE", "GLACIER_IR", "REDUCED_REDUNDANCY"}
 LIST_PAGE = 1000  # keys per ListObjectsV2 page: a vanishing bucket gets one more, so it has a second page
@@ -126,22 +124,31 @@ def plan_fleet(settings: BucketFleetSettings, home_region: str) -> list[FleetBuc
     ]
 
 
-def create_fleet(s3: Any, settings: BucketFleetSettings, home_region: str) -> list[FleetBucket]:
-    """Create the buckets and their objects with the harness client `s3` (not counted, not access-checked)."""
+PutObject = Callable[[str, str, bytes, str], None]  # (bucket, key, body, storage class)
+
+
+def emulator_put_object(account_id: str) -> PutObject:
+    """Write objects straight into moto's S3 backend (in this process): the fleet's thousands of
+    objects are set-up, not workflow traffic, and HTTP round trips made set-up take a minute."""
+    from moto.s3.models import s3_backends
+
+    def put(bucket: str, key: str, body: bytes, storage_class: str) -> None:
+        partition, owner = s3_backends.bucket_accounts.get(bucket, ("aws", account_id))
+        s3_backends[owner][partition].put_object(bucket, key, body, storage=storage_class)
+
+    return put
+
+
+def create_fleet(s3: Any, settings: BucketFleetSettings, home_region: str, *, put_object: PutObject | None = None) -> list[FleetBucket]:
+    """Create the buckets with the harness client `s3` (not counted, not access-checked), then their objects
+    with `put_object` (default: `s3.put_object`)."""
     fleet = plan_fleet(settings, home_region)
-    uploads = []
+    put = put_object or (lambda bucket, key, body, cls: s3.put_object(Bucket=bucket, Key=key, Body=body, StorageClass=cls))
     for index, bucket in enumerate(fleet):
         config = {} if bucket.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": bucket.region}}
         s3.create_bucket(Bucket=bucket.name, **config)
-        uploads += [(bucket.name, key, size, cls) for key, size, cls in object_plan(index, bucket.objects, settings)]
-
-    def put(upload: tuple[str, str, int, str]) -> None:
-        name, key, size, cls = upload
-        s3.put_object(Bucket=name, Key=key, Body=b"u" * size, StorageClass=cls)
-
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        for _ in pool.map(put, uploads, chunksize=max(1, math.ceil(len(uploads) / 64))):
-            pass
+        for key, size, cls in object_plan(index, bucket.objects, settings):
+            put(bucket.name, key, b"u" * size, cls)
     return fleet
 
 
