@@ -229,3 +229,28 @@ def test_a_scan_id_the_handlers_refuse_is_caught_notified_and_failed(workflow, n
     (notice,) = notices()
     assert notice["workflow"] == "bucket-usage" and notice["error"] == "InvalidScanInput"
     assert notice["execution"] == report.execution_arn
+
+
+def test_the_sandbox_emulates_denied_buckets_and_regional_endpoints_for_non_harness_clients(workflow):
+    # GIVEN the mixed fleet, and a client like a handler's (no harness tag in its User-Agent)
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    workflow.scenario.configure({"fleet": MIXED})
+    emulator = workflow.emulator
+
+    def client(region: str):
+        return boto3.client("s3", endpoint_url=emulator.endpoint_url, region_name=region, aws_access_key_id="testing",
+                            aws_secret_access_key="testing", config=Config(retries={"max_attempts": 1}))
+
+    (denied,), (other,) = fleet_names(workflow, "denied"), fleet_names(workflow, "other-region")
+    # WHEN it lists a denied bucket, and the other-region bucket through the wrong and the right region
+    with pytest.raises(ClientError) as refused:
+        client("us-east-1").list_objects_v2(Bucket=denied)
+    client("us-east-1").list_objects_v2(Bucket=other)  # botocore follows the 301 by itself
+    client("eu-west-1").list_objects_v2(Bucket=other)
+    # THEN the denied bucket answers AccessDenied, the wrong region is redirected (and counted), the harness passes
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    assert workflow.scenario.rules.wrong_region_requests == 1 and workflow.scenario.rules.denied_requests == 1
+    assert emulator.client("s3").list_objects_v2(Bucket=denied)["KeyCount"] > 0
