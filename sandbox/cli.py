@@ -123,7 +123,7 @@ def run(
 @app.command()
 def demo() -> None:
     """Run every workflow once with its sample input and print one table."""
-    table = Table("workflow", "status", "duration", "transitions", "Lambda invocations", "largest payload", "est. cost")
+    table = Table("workflow", "status", "duration", "transitions", "Lambda invocations", "largest payload", "est. cost", "result")
     failed = False
     with Sandbox() as sandbox:
         _print_synth(sandbox)
@@ -133,7 +133,7 @@ def demo() -> None:
                 report = sandbox.deploy(name).run(on_event=_print_event)
             except UnsupportedByLocalEngine as exc:
                 console.print(f"[red]{exc}[/red]")
-                table.add_row(name, "UNSUPPORTED LOCALLY", "-", "-", "-", "-", "-")
+                table.add_row(name, "UNSUPPORTED LOCALLY", "-", "-", "-", "-", "-", "-")
                 failed = True
                 continue
             failed |= report.status != "SUCCEEDED"
@@ -141,6 +141,7 @@ def demo() -> None:
                 name, report.status, f"{report.duration_s:.2f} s", str(report.state_transitions),
                 str(report.lambda_invocations), f"{report.max_state_payload_bytes:,} B",
                 f"${report.estimated_cost_usd['total']:.6f}",
+                WORKFLOWS[name].headline(report.output) if WORKFLOWS[name].headline and report.status == "SUCCEEDED" else "-",
             )
     out.print(table)
     raise typer.Exit(1 if failed else 0)

@@ -39,6 +39,8 @@ class WorkflowSpec:
     summary: str
     sample_input: Mapping[str, Any]
     scenario: Callable[[Emulator, DeployedStack], Scenario]
+    # One line about a successful run's output for the demo table (None: nothing to show).
+    headline: Callable[[Any], str] | None = None
 
 
 def function_environments(emulator: Emulator, stack: DeployedStack) -> dict[str, dict[str, str]]:
@@ -117,6 +119,11 @@ class ParallelSearchScenario:
         return {"api_requests": {shop: len(standin.requests) for shop, standin in self.standins.items()}}
 
 
+def _bucket_usage_headline(output: Any) -> str:
+    top = ", ".join(f"{t['extension']} {t['bytes']:,} B" for t in output.get("top_extensions", [])[:3])
+    return f"{output.get('buckets_scanned')}/{output.get('buckets')} buckets scanned; top: {top or 'none'}"
+
+
 def _bucket_usage_scenario(emulator: Emulator, stack: DeployedStack) -> Scenario:
     # Imported here: the scenario module imports ScenarioError from this one.  TODO(lead): sandbox/scenarios/
     from sandbox.scenarios.bucket_usage import BucketUsageScenario
@@ -141,6 +148,7 @@ WORKFLOWS: dict[str, WorkflowSpec] = {
             # The account also holds the CDK asset bucket and other stacks' buckets: the sample scans the fleet only.
             sample_input={"name_prefix": "usage-"},
             scenario=_bucket_usage_scenario,
+            headline=_bucket_usage_headline,
         ),
     )
 }
