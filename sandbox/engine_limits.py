@@ -12,7 +12,9 @@ Each rule was checked against moto 5.2.5 (in-process ``mock_aws`` with execution
 * ``ToleratedFailurePercentage: 5``     -> ASLParserException "no viable alternative" (blocking);
   ``5.5``, ``ToleratedFailureCount`` and the ``...Path`` forms parse but have no effect (note)
 * ``QueryLanguage: JSONata``            -> execution fails with States.Runtime TypeError (blocking)
-* ``Assign`` (workflow variables)       -> execution fails with States.Runtime TypeError (blocking)
+* ``Assign`` (setting variables)        -> runs (the values are stored)
+* reading a variable (``"$x"``)          -> States.Runtime TypeError in a Pass/Task; a Choice rule on it silently
+  falls through to Default (blocking)
 * ``arn:aws:states:::http:invoke``      -> CreateStateMachine: "Unknown service 'http'" (blocking)
 * ``aws-sdk:sfn:startSyncExecution``    -> StartSyncExecution is not implemented (blocking)
 * S3 ``listObjectsV2`` ItemReader       -> one call, no pagination (<= 1000 keys) (note)
@@ -22,8 +24,11 @@ Each rule was checked against moto 5.2.5 (in-process ``mock_aws`` with execution
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
+
+from sandbox.asl import walk_states
 
 LONG_WAIT_SECONDS = 30
 
@@ -49,26 +54,38 @@ class UnsupportedByLocalEngine(Exception):
         where = f" {state_machine}" if state_machine else ""
         lines = [f"state machine{where} uses {len(self.gaps)} feature(s) the local engine (moto) cannot run:"]
         lines += [f"  - {g.state}: {g.feature}: {g.detail}" for g in self.gaps]
-        lines.append("Adjust the 'local' stage of the stack (see DESIGN.md, 'Limits of moto's interpreter').")
+        lines.append("See README.md, 'Limits of the local engine'.")
         super().__init__("\n".join(lines))
 
+    def summary(self) -> str:
+        """One line: the state machine, then each state and feature."""
+        where = f"state machine {self.state_machine}: " if self.state_machine else ""
+        return where + "; ".join(f"{g.state}: {g.feature} ({g.detail})" for g in self.gaps) + " - see README.md, 'Limits of the local engine'"
 
-def _walk(states: dict[str, Any], prefix: str, query_language: str) -> Iterator[tuple[str, dict[str, Any], str]]:
-    for name, state in (states or {}).items():
-        if not isinstance(state, dict):
-            continue
-        path = f"{prefix}{name}"
-        ql = state.get("QueryLanguage", query_language)
-        yield path, state, ql
-        if state.get("Type") == "Parallel":
-            for i, branch in enumerate(state.get("Branches") or [], start=1):
-                yield from _walk(branch.get("States") or {}, f"{path}/branch {i}/",
-                                 branch.get("QueryLanguage", ql))
-        if state.get("Type") == "Map":
-            for key in ("ItemProcessor", "Iterator"):
-                proc = state.get(key)
-                if isinstance(proc, dict):
-                    yield from _walk(proc.get("States") or {}, f"{path}/{key}/", proc.get("QueryLanguage", ql))
+
+
+_VARIABLE = re.compile(r"(?:^|[\s(,])\$([A-Za-z_][A-Za-z0-9_]*)")
+_NESTED_STATES = ("Branches", "ItemProcessor", "Iterator")
+
+
+def variables_read(state: dict[str, Any]) -> set[str]:
+    """Names of workflow variables a state reads (`$x`, `$x.field`, `States.Format('{}', $x)`), in any
+    path-valued field (keys ending in `.$` or `Path`, and `Variable`); nested states not included."""
+    found: set[str] = set()
+
+    def visit(value: Any, key: str = "") -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if k not in _NESTED_STATES:
+                    visit(v, k)
+        elif isinstance(value, list):
+            for item in value:
+                visit(item, key)
+        elif isinstance(value, str) and (key.endswith((".$", "Path")) or key == "Variable"):
+            found.update(match.group(1) for match in _VARIABLE.finditer(value))
+
+    visit(state)
+    return found
 
 
 def _resource_gaps(path: str, resource: str) -> list[EngineGap]:
@@ -96,15 +113,17 @@ def find_engine_gaps(definition: dict[str, Any]) -> list[EngineGap]:
         gaps.append(EngineGap("(state machine)", "JSONata",
                               "moto's JSONata evaluation is a stub (executions fail with States.Runtime); "
                               "write the definition in JSONPath"))
-    for path, state, ql in _walk(definition.get("States") or {}, "", top_ql):
+    for path, _name, state, ql in walk_states(definition):
         typ = state.get("Type")
         if ql == "JSONata" and top_ql != "JSONata":
             gaps.append(EngineGap(path, "JSONata",
                                   "moto's JSONata evaluation is a stub (the state fails with States.Runtime); use JSONPath"))
-        if "Assign" in state:
-            gaps.append(EngineGap(path, "Assign (variables)",
-                                  "moto fails any state with Assign (States.Runtime TypeError); "
-                                  "carry values in the state's JSON instead"))
+        reads = sorted(variables_read(state))
+        if reads:
+            gaps.append(EngineGap(path, "reading workflow variables",
+                                  f"moto cannot read {', '.join('$' + v for v in reads)} (a Pass or Task fails with "
+                                  "States.Runtime TypeError; a Choice silently takes Default); setting them with Assign "
+                                  "works; carry values in the state's JSON instead"))
         resource = state.get("Resource")
         if typ == "Task" and isinstance(resource, str):
             gaps.extend(_resource_gaps(path, resource))

@@ -7,7 +7,6 @@ keep the same buckets (so two runs can scan the same fleet), other settings repl
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from contextlib import ExitStack
 from typing import Any, Mapping
@@ -15,9 +14,17 @@ from typing import Any, Mapping
 from sandbox.emulator import DeployedStack, Emulator
 from sandbox.s3_access import S3AccessEmulation, S3AccessRules
 from sandbox.standins.bucket_fleet import BucketFleetSettings, FleetBucket, create_fleet, delete_bucket, emulator_put_object
-from sandbox.workflows import ScenarioError, _coerce  # TODO(lead): use sandbox/scenarios/base.py once it lands
+from sandbox.scenarios.base import ScenarioError
 
 STANDIN = "fleet"
+# Stand-in name -> settings type (`--standin fleet.buckets=5`, or `--standin buckets=5`).
+STANDIN_SETTINGS = {STANDIN: BucketFleetSettings}
+
+
+def headline(output: Any) -> str:
+    """The demo table's line for a successful run: buckets scanned and the top extensions by bytes."""
+    top = ", ".join(f"{t['extension']} {t['bytes']:,} B" for t in output.get("top_extensions", [])[:3])
+    return f"{output.get('buckets_scanned')}/{output.get('buckets')} buckets scanned; top: {top or 'none'}"
 
 
 class BucketUsageScenario:
@@ -50,15 +57,11 @@ class BucketUsageScenario:
         self._teardown()
         self._exit.close()
 
-    def configure(self, options: Mapping[str, Mapping[str, str]]) -> None:
-        unknown = set(options) - {STANDIN, "*"}
-        if unknown:
-            raise ScenarioError(f"unknown stand-in(s) {', '.join(sorted(unknown))}; known: *, {STANDIN}")
-        raw = {**options.get("*", {}), **options.get(STANDIN, {})}
-        try:
-            settings = BucketFleetSettings(**{**dataclasses.asdict(BucketFleetSettings()), **_coerce(BucketFleetSettings, raw, STANDIN)})
-        except ValueError as exc:
-            raise ScenarioError(f"{STANDIN}: {exc}") from exc
+    def configure(self, settings: Mapping[str, Any]) -> None:
+        """`settings`: {"fleet": BucketFleetSettings} (validated by sandbox.scenarios.base); default settings if absent."""
+        settings = settings.get(STANDIN) or BucketFleetSettings()
+        if not isinstance(settings, BucketFleetSettings):
+            raise ScenarioError(f"{STANDIN}: expected BucketFleetSettings, got {type(settings).__name__}")
         with self._lock:
             intact = settings == self.settings and not self.rules.vanished
             if not intact:

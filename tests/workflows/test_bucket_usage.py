@@ -185,7 +185,7 @@ def test_a_bucket_over_the_pass_limit_is_recorded_incomplete_with_partial_counts
 
 
 def test_an_explicit_list_is_scanned_as_given_and_an_unknown_bucket_is_missing(workflow):
-    workflow.scenario.configure({"fleet": MIXED})
+    workflow.scenario.configure(workflow.spec.validate_standins({"fleet": MIXED}))
     chosen = fleet_names(workflow, "ordinary")[:2]
     report = workflow.run({"buckets": [*chosen, "no-such-bucket-here"], "scan_id": "explicit"}, standins={"fleet": MIXED})
     assert report.status == "SUCCEEDED", report.cause
@@ -197,7 +197,7 @@ def test_an_explicit_list_is_scanned_as_given_and_an_unknown_bucket_is_missing(w
 
 def test_without_a_filter_every_bucket_of_the_account_is_scanned(workflow):
     # GIVEN the account's buckets: the fleet, the CDK asset bucket and any other stack's buckets
-    workflow.scenario.configure({"fleet": {**MIXED, "denied_buckets": "0"}})
+    workflow.scenario.configure(workflow.spec.validate_standins({"fleet": {**MIXED, "denied_buckets": "0"}}))
     every = [b["Name"] for b in workflow.emulator.client("s3").list_buckets()["Buckets"]]
     report = workflow.run({"scan_id": "everything"}, standins={"fleet": {**MIXED, "denied_buckets": "0"}})
     assert report.status == "SUCCEEDED", report.cause
@@ -237,7 +237,7 @@ def test_the_sandbox_emulates_denied_buckets_and_regional_endpoints_for_non_harn
     from botocore.config import Config
     from botocore.exceptions import ClientError
 
-    workflow.scenario.configure({"fleet": MIXED})
+    workflow.scenario.configure(workflow.spec.validate_standins({"fleet": MIXED}))
     emulator = workflow.emulator
 
     def client(region: str):

@@ -1,0 +1,1 @@
+"""Per-workflow scenarios: what a deployed stack expects outside it (secrets, stand-in servers), one module each."""
