@@ -40,7 +40,10 @@ LAMBDA_SERVICE_ERRORS = [
     "Lambda.TooManyRequestsException",
     "Lambda.ClientExecutionTimeoutException",
 ]
-LIST_BUCKETS_ERRORS = ["S3.SdkClientException", "S3.InternalErrorException", "S3.SlowDownException", "States.Timeout"]
+# SDK-integration errors are "S3." + the SDK's exception: 500/503/SlowDown arrive as the generic S3.S3Exception
+# (so does AccessDenied, which the bounded retry then repeats three times before the Catch), network errors as
+# S3.SdkClientException.
+LIST_BUCKETS_ERRORS = ["S3.S3Exception", "S3.SdkClientException", "States.Timeout"]
 # Read-only S3: the scan lists keys and asks a bucket's region; the state machine lists buckets.
 SCAN_S3_ACTIONS = ["s3:ListBucket", "s3:GetBucketLocation"]
 LIST_BUCKETS_ACTION = "s3:ListAllMyBuckets"
