@@ -140,4 +140,5 @@ def bench_bucket_usage(sandbox: Any) -> None:
             str(seed["transitions"]), str(seed["lambda"]), f"{seed['polls']} / >= {seed['wall_seconds']} s",
         )
     console.print(table)
-    console.print("[dim]'reported' differs while sandbox/execution.py counts phantom retries for concurrent Map iterations (issue 5).[/dim]")
+    console.print("[dim]transitions: the start plus every state entered, from the history; shown as 'reported' too when the "
+                  "sandbox's own count differs. Seed: its outer and inner machines walked from their definitions.[/dim]")
