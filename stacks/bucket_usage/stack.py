@@ -44,6 +44,8 @@ LAMBDA_SERVICE_ERRORS = [
 # (so does AccessDenied, which the bounded retry then repeats three times before the Catch), network errors as
 # S3.SdkClientException.
 LIST_BUCKETS_ERRORS = ["S3.S3Exception", "S3.SdkClientException", "States.Timeout"]
+# Merged over the execution input for every Map iteration (see ScanBuckets' ItemSelector).
+REQUEST_OVERRIDES = {"request_overrides": {"buckets": []}}
 # Read-only S3: the scan lists keys and asks a bucket's region; the state machine lists buckets.
 SCAN_S3_ACTIONS = ["s3:ListBucket", "s3:GetBucketLocation"]
 LIST_BUCKETS_ACTION = "s3:ListAllMyBuckets"
@@ -179,7 +181,7 @@ class BucketUsageStack(Stack):
             iam_action=LIST_BUCKETS_ACTION,
             iam_resources=["*"],
             parameters=parameters,
-            result_selector={"names.$": "$.Buckets[*].Name"},
+            result_selector={"names.$": "$.Buckets[*].Name", **REQUEST_OVERRIDES},
             result_path="$.targets",
             task_timeout=sfn.Timeout.duration(Duration.seconds(30)),
             comment=comment,
@@ -243,7 +245,8 @@ class BucketUsageStack(Stack):
             max_concurrency=s.max_concurrency,
             item_selector={
                 "bucket.$": "$$.Map.Item.Value",
-                "request.$": "$$.Execution.Input",
+                # The execution input without its bucket list: each iteration carries a few bytes, not the whole list.
+                "request.$": "States.JsonMerge($$.Execution.Input, $.targets.request_overrides, false)",
                 "execution.$": "$$.Execution.Name",
                 "scan": {"pass": 0, "done": False},
             },
@@ -264,7 +267,7 @@ class BucketUsageStack(Stack):
         summarize.add_catch(on_failure, errors=["States.ALL"], result_path="$.error")
         scan_buckets.next(summarize)
 
-        given = sfn.Pass(self, "UseGivenBuckets", parameters={"names.$": "$.buckets"}, result_path="$.targets")
+        given = sfn.Pass(self, "UseGivenBuckets", parameters={"names.$": "$.buckets", **REQUEST_OVERRIDES}, result_path="$.targets")
         by_prefix = self._list_buckets("ListBucketsByPrefix", {"Prefix.$": "$.name_prefix"}, "Buckets whose name starts with name_prefix")
         every = self._list_buckets("ListAllBuckets", {}, "Every bucket of the account")
         for step in (given, by_prefix, every):

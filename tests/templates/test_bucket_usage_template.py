@@ -62,12 +62,16 @@ def test_buckets_come_from_the_listbuckets_integration_or_the_input_and_feed_one
     listings = [s for s in states.values() if s.get("Resource", "").endswith(":states:::aws-sdk:s3:listBuckets")]
     assert len(listings) == 2
     assert sorted(json.dumps(s["Parameters"]) for s in listings) == ['{"Prefix.$": "$.name_prefix"}', "{}"]
-    (given,) = [s for s in states.values() if s["Type"] == "Pass" and s.get("Parameters") == {"names.$": "$.buckets"}]
+    (given,) = [s for s in states.values() if s["Type"] == "Pass" and s.get("Parameters", {}).get("names.$") == "$.buckets"]
     (scan_map,) = [s for s in states.values() if s["Type"] == "Map"]
     for step in (*listings, given):
         assert step["ResultPath"] == "$.targets" and states[step["Next"]] is scan_map
     for listing in listings:
-        assert listing["ResultSelector"] == {"names.$": "$.Buckets[*].Name"}
+        assert listing["ResultSelector"]["names.$"] == "$.Buckets[*].Name"
+    # every path drops the (possibly long) bucket list from what each iteration carries
+    for step in (*listings, given):
+        assert (step.get("ResultSelector") or step["Parameters"])["request_overrides"] == {"buckets": []}
+    assert scan_map["ItemSelector"]["request.$"] == "States.JsonMerge($$.Execution.Input, $.targets.request_overrides, false)"
     assert scan_map["ItemsPath"] == "$.targets.names" and scan_map["ItemProcessor"]["ProcessorConfig"]["Mode"] == "INLINE"
     assert scan_map["ItemSelector"]["bucket.$"] == "$$.Map.Item.Value"
     assert 1 <= scan_map["MaxConcurrency"] <= 40
