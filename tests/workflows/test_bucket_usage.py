@@ -195,6 +195,11 @@ def test_an_explicit_list_is_scanned_as_given_and_an_unknown_bucket_is_missing(w
     found = items(workflow, "explicit")
     assert set(found) == {*chosen, "no-such-bucket-here"} and found["no-such-bucket-here"]["status"] == "missing"
     assert report.lambda_invocations == 4 and transitions(report) == 3 * 3 + 5
+    # each iteration carries the request without the list (it would grow every iteration's payload with N)
+    history = workflow.emulator.client("stepfunctions").get_execution_history(executionArn=report.execution_arn, maxResults=1000)["events"]
+    scan_inputs = [json.loads(e["stateEnteredEventDetails"]["input"]) for e in history
+                   if e["type"] == "TaskStateEntered" and e["stateEnteredEventDetails"]["name"] == "ScanPass"]
+    assert len(scan_inputs) == 3 and all(i["request"] == {"buckets": [], "scan_id": "explicit"} for i in scan_inputs)
 
 
 def test_without_a_filter_every_bucket_of_the_account_is_scanned(workflow):
