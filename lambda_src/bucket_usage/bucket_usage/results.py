@@ -59,8 +59,14 @@ class ResultsTable:
         counts: UsageCounts | None = None,
         passes: int = 0,
         error: str | None = None,
-    ) -> dict[str, Any]:
-        """Write the bucket's whole item; return it (as plain JSON)."""
+        keep_if_same_execution: bool = False,
+    ) -> dict[str, Any] | None:
+        """Write the bucket's whole item; return it (as plain JSON).
+
+        `keep_if_same_execution`: leave an item this execution already wrote (return None). The summary
+        records a failed scan this way, so a scan Lambda that wrote its item and then timed out is not
+        overwritten by its own failure.
+        """
         now = self._clock()
         item: dict[str, Any] = {
             "scan_id": scan_id,
@@ -77,9 +83,18 @@ class ResultsTable:
             item["error"] = error[:1000]
         if counts is not None:
             item.update(objects=counts.objects, bytes=counts.bytes, **counts.to_json())
+        request: dict[str, Any] = {"TableName": self._table, "Item": {k: self._serialize(v) for k, v in item.items()}}
+        if keep_if_same_execution:
+            request.update(
+                ConditionExpression="attribute_not_exists(scan_id) OR #execution <> :execution",
+                ExpressionAttributeNames={"#execution": "execution"},
+                ExpressionAttributeValues={":execution": {"S": execution}},
+            )
         try:
-            self._dynamodb.put_item(TableName=self._table, Item={k: self._serialize(v) for k, v in item.items()})
+            self._dynamodb.put_item(**request)
         except Exception as exc:
+            if keep_if_same_execution and error_code(exc) == "ConditionalCheckFailedException":
+                return None
             if error_code(exc) in RETRYABLE_CODES:
                 raise ResultsStoreUnavailable(f"PutItem {scan_id}/{bucket}: {error_code(exc)}") from exc
             raise

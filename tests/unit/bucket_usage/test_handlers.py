@@ -131,3 +131,26 @@ def test_summary_records_failed_buckets_sums_this_runs_buckets_and_publishes(aws
 def test_summary_rejects_results_that_are_not_per_bucket_results(aws, lambda_context):
     with pytest.raises(InvalidScanState):
         summarize.handler({**load_event("summarize"), "results": [{"no": "bucket"}]}, lambda_context)
+
+
+def test_a_failure_result_does_not_overwrite_an_item_the_same_execution_wrote(aws, lambda_context):
+    # GIVEN a scan Lambda that wrote its item and then failed (e.g. timed out before returning)
+    put_objects(aws["s3"], "photos-archive", [("a.jpg", 200)])
+    _loop(load_event("scan_first_pass"), lambda_context)
+    event = load_event("summarize")
+    event["results"] = [{"bucket": "photos-archive", "status": "error", "done": True, "error": "Sandbox.Timedout", "cause": "late"}]
+    # WHEN summarized
+    summary = summarize.handler(event, lambda_context)
+    # THEN the item keeps its counts, and the bucket counts as scanned
+    assert _item("weekly-2026-47", "photos-archive")["status"] == "scanned"
+    assert summary["buckets_scanned"] == 1 and summary["failures"] == []
+
+
+def test_a_failure_result_replaces_an_item_left_by_an_earlier_execution(aws, lambda_context):
+    put_objects(aws["s3"], "photos-archive", [("a.jpg", 200)])
+    _loop({**load_event("scan_first_pass"), "execution": "earlier-run"}, lambda_context)
+    event = load_event("summarize")
+    event["results"] = [{"bucket": "photos-archive", "status": "error", "done": True, "error": "Boom", "cause": "x"}]
+    summary = summarize.handler(event, lambda_context)
+    assert _item("weekly-2026-47", "photos-archive")["status"] == "error"
+    assert summary["failures"] == [{"bucket": "photos-archive", "status": "error", "error": "Boom: x"}]

@@ -40,7 +40,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     for result in results:
         if result.get("status") == FAILED:
             table.put_bucket(scan_id=request.scan_id, bucket=result["bucket"], status=FAILED, execution=execution,
-                             error=f"{result.get('error')}: {short_error(result.get('cause'))}")
+                             error=f"{result.get('error')}: {short_error(result.get('cause'))}", keep_if_same_execution=True)
     summary = summarize(scan_id=request.scan_id, execution=execution, results=results,
                         items=table.scan_items(request.scan_id), top=settings.top_extensions)
     client("sns").publish(TopicArn=settings.topic_arn, Subject=subject(summary), Message=message(summary))
