@@ -28,9 +28,13 @@ def summarize(
     """
     totals: dict[str, dict[str, int]] = {}
     failures, scanned, objects, size, buckets = [], 0, 0, 0, 0
+    seen: set[str] = set()
     for result in results:
-        buckets += 1
         bucket = result["bucket"]
+        if bucket in seen:  # a name given twice in an explicit list: one item, counted once
+            continue
+        seen.add(bucket)
+        buckets += 1
         item = items.get(bucket) or {}
         status = item.get("status") or result.get("status") or FAILED
         if status == SCANNED:

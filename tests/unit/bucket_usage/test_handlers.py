@@ -154,3 +154,12 @@ def test_a_failure_result_replaces_an_item_left_by_an_earlier_execution(aws, lam
     summary = summarize.handler(event, lambda_context)
     assert _item("weekly-2026-47", "photos-archive")["status"] == "error"
     assert summary["failures"] == [{"bucket": "photos-archive", "status": "error", "error": "Boom: x"}]
+
+
+def test_a_bucket_named_twice_counts_once_in_the_summary(aws, lambda_context):
+    put_objects(aws["s3"], "photos-archive", [("a.jpg", 200)])
+    _loop(load_event("scan_first_pass"), lambda_context)
+    event = load_event("summarize")
+    event["results"] = [event["results"][0], event["results"][0]]
+    summary = summarize.handler(event, lambda_context)
+    assert summary["buckets"] == 1 and summary["bytes"] == 200 and summary["top_extensions"][0]["bytes"] == 200
