@@ -41,9 +41,10 @@ class SettingNotConfigured(ConfigError):
     """A setting still holds its placeholder: it must be set before deploying."""
 
 
-# Placeholders a deploy must not go out with: any host under the reserved `.example` TLD
-# (RFC 2606; it never resolves), or this explicit sentinel as a setting's whole value.
-PLACEHOLDER_TLD = "example"
+# Placeholders a deploy must not go out with: any host under a name reserved for examples
+# (RFC 2606: the `.example` and `.invalid` TLDs, example.com/.net/.org), or this explicit
+# sentinel as a setting's whole value.
+PLACEHOLDER_DOMAINS = ("example", "invalid", "example.com", "example.net", "example.org")
 NOT_CONFIGURED = "NOT-CONFIGURED"
 
 
@@ -55,7 +56,7 @@ class UnconfiguredSetting(NamedTuple):
 
 
 def is_placeholder(value: Any) -> bool:
-    """True for the sentinel and for URLs or bare host names under the `.example` TLD."""
+    """True for the sentinel and for URLs or bare host names under a reserved example name."""
     if not isinstance(value, str):
         return False
     text = value.strip()
@@ -66,7 +67,7 @@ def is_placeholder(value: Any) -> bool:
     except ValueError:
         return False
     host = (host or "").lower().rstrip(".")
-    return host == PLACEHOLDER_TLD or host.endswith("." + PLACEHOLDER_TLD)
+    return any(host == domain or host.endswith("." + domain) for domain in PLACEHOLDER_DOMAINS)
 
 
 def unconfigured_settings(settings: Any, where: str) -> list[UnconfiguredSetting]:

@@ -22,16 +22,17 @@ from stacks.preflight import EXIT_NOT_CONFIGURED, EXIT_USAGE, run
 # Shared with the Lambda's copy of the rule (tests/unit/parallel_search/test_not_configured.py).
 PLACEHOLDERS = [
     "https://search.shop-a.example/v1/items", "https://EXAMPLE/", "http://api.example:8443/x", "search.example",
-    "https://api.example./v1", NOT_CONFIGURED, f"  {NOT_CONFIGURED} ",
+    "https://api.example./v1", "https://api.example.com/v1", "https://example.org/", "https://x.invalid/",
+    NOT_CONFIGURED, f"  {NOT_CONFIGURED} ",
 ]
 REAL_VALUES = [
-    "https://api.example.com/v1", "https://example.org/", "https://myexample/v1", "https://search.shop.jp/items",
+    "https://myexample/v1", "https://search.shop.jp/items", "https://example.co.jp/", "https://notexample.com/",
     "http://127.0.0.1:0/v1/items", "parallel-search/shop-a/api-key", "", "http://[::1/",
 ]
 
 
 @pytest.mark.parametrize("value", PLACEHOLDERS)
-def test_hosts_under_the_reserved_example_tld_and_the_sentinel_are_placeholders(value):
+def test_hosts_under_reserved_example_names_and_the_sentinel_are_placeholders(value):
     assert is_placeholder(value)
 
 

@@ -33,7 +33,7 @@ class SearchApiTimeout(SearchWorkflowError):
 
 
 class SearchApiNotConfigured(SearchWorkflowError):
-    """The API endpoint is still a placeholder (a host under the reserved `.example` TLD):
+    """The API endpoint is still a placeholder (e.g. a host under the reserved `.example` TLD):
     the setting it names must be set in cdk.json and the stack deployed again. Never retried."""
 
 

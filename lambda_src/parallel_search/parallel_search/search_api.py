@@ -27,8 +27,8 @@ from parallel_search.errors import (
 
 MAX_KEYWORDS_LENGTH = 256
 # Same rule as stacks/common/config.py `is_placeholder` (Lambda code cannot import the CDK app;
-# a unit test runs both over the same cases): hosts under the reserved `.example` TLD, or the sentinel.
-PLACEHOLDER_TLD = "example"
+# a unit test runs both over the same cases): hosts under names reserved for examples, or the sentinel.
+PLACEHOLDER_DOMAINS = ("example", "invalid", "example.com", "example.net", "example.org")
 NOT_CONFIGURED = "NOT-CONFIGURED"
 
 
@@ -41,7 +41,7 @@ def is_placeholder_endpoint(endpoint: str) -> bool:
     except ValueError:
         return False
     host = (host or "").lower().rstrip(".")
-    return host == PLACEHOLDER_TLD or host.endswith("." + PLACEHOLDER_TLD)
+    return any(host == domain or host.endswith("." + domain) for domain in PLACEHOLDER_DOMAINS)
 
 
 def require_configured_endpoint(name: str, endpoint: str, setting: str) -> None:
