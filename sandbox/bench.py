@@ -2,6 +2,8 @@
 
 1. synth time of the whole app (stage prod) and of an empty `cdk.App()`, each in a
    fresh process (both pay the jsii start-up), best of N; their ratio (goal <= 2.0);
+   then each stack's marginal cost in one fresh process (sandbox/benches/synth_cost.py):
+   first vs later synths, construct build vs synth, and what the rest is made of;
 2. parallel-search at API result sizes 1 KB, 300 KB, 5 MB, 10 MB: largest state
    payload (must stay under 262,144 bytes), S3 requests, state transitions, wall time;
 3. cold import time of every handler module, each in a fresh isolated interpreter
@@ -23,6 +25,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from sandbox.benches.synth_cost import bench_synth_cost
 from sandbox.lambda_runtime import ensure_runtime_deps
 from sandbox.session import Sandbox
 from sandbox.synth import REPO_ROOT, SANDBOX_DIR
@@ -130,6 +133,7 @@ def bench_imports(assembly: Path, repeats: int = 5) -> None:
 def main() -> None:
     console.print(f"[dim]{sys.version.split()[0]} on {os.uname().machine}, {os.cpu_count()} cores[/dim]")
     bench_synth()
+    bench_synth_cost()
     with Sandbox() as sandbox:
         bench_parallel_search(sandbox)
         bench_imports(sandbox.cloud_assembly)
