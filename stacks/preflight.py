@@ -66,7 +66,9 @@ def check(stage: StageConfig, stack_classes: Iterable[type]) -> Preflight:
     for stack_class in stack_classes:
         key, settings_type = getattr(stack_class, "settings_key", None), getattr(stack_class, "settings_type", None)
         if key is None or settings_type is None:
-            raise ConfigError(f"{stack_class.__name__} declares no settings_key/settings_type: preflight cannot check its settings")
+            raise ConfigError(
+                f"{stack_class.__name__} declares no settings_key/settings_type: preflight cannot check its settings"
+            )
         settings = stage.workflow_settings(key, settings_type)
         result.unconfigured.extend(unconfigured_settings(settings, stage.workflow_path(key)))
         result.secrets.extend(secret_name_settings(settings, stage.workflow_path(key)))

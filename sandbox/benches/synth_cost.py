@@ -15,7 +15,11 @@ Beside the wall times, every phase reports what it spent where, by timers wrappe
 jsii's node round trip (`_NodeProcess.send`: time the node side worked plus the pipe),
 the Docker-free bundling callback (`_PipLocalBundling.try_bundle`: copying dependencies and
 sources into the asset folder) and the asset content hash (`content_hash`). What is left is
-Python-side work (our constructs' code, jsii (de)serialisation).
+Python-side work (our constructs' code, jsii (de)serialisation). CPU time (this process plus its
+live child processes, read from /proc in 10 ms ticks) is reported beside wall time: on a busy
+machine only CPU compares between runs. Node's background threads (WebAssembly tier-up, GC) may
+keep working after a phase returns; their CPU lands in the next phase, so a fresh-process total
+(`bench_synth`'s CPU column) is the figure to trust for a whole cold synth.
 
 `python -m sandbox.benches.synth_cost [--stage prod] [--repeats 3]` prints the figures as JSON;
 `bench_synth_cost()` runs that in a fresh interpreter and prints the table and notes.
@@ -233,7 +237,9 @@ def _cpu(cost: SynthCost, label: str, kind: str) -> float | None:
     return phase.cpu_s if phase else None
 
 
-def notes(cost: SynthCost, without_builtin_validation: SynthCost | None = None, without_nag: SynthCost | None = None) -> list[str]:
+def notes(
+    cost: SynthCost, without_builtin_validation: SynthCost | None = None, without_nag: SynthCost | None = None
+) -> list[str]:
     """What the figures say would cut the rest; every number is a measurement or a difference of two.
 
     CPU seconds (this process + the jsii node runtime), not wall time: other work on the machine
@@ -300,7 +306,9 @@ def notes(cost: SynthCost, without_builtin_validation: SynthCost | None = None, 
     return lines
 
 
-def _measure_in_fresh_process(stage: str, repeats: int, env_overrides: dict[str, str] | None = None, *, nag: bool = True) -> SynthCost:
+def _measure_in_fresh_process(
+    stage: str, repeats: int, env_overrides: dict[str, str] | None = None, *, nag: bool = True
+) -> SynthCost:
     from sandbox.synth import REPO_ROOT
 
     command = [sys.executable, "-m", "sandbox.benches.synth_cost", "--stage", stage, "--repeats", str(repeats)]
@@ -337,7 +345,7 @@ def bench_synth_cost(stage: str = STAGE, repeats: int = REPEATS) -> SynthCost:
             _ms(later.wall_s if later else None), _ms(later.cpu_s if later else None),
             f"{shown.round_trips:,}", _ms(shown.node_s), _ms(shown.node_cpu_s), _ms(shown.bundling_s),
         )
-    console.print("[dim]round trips, waiting on node, node CPU and bundling are of the later runs (first where there are none)[/dim]")
+    console.print("[dim]round trips, waiting on node, node CPU and bundling: of the later runs (first where none)[/dim]")
     console.print(table)
     for line in notes(cost, without_builtin_validation, without_nag):
         console.print(f"- {line}")

@@ -158,8 +158,9 @@ def test_error_names_in_the_definition_are_exception_classes_of_the_handlers(def
 def test_every_error_class_is_retried_caught_by_name_or_deliberately_terminal(definition):
     # GIVEN every error class the handlers raise on purpose
     errors = _errors_module()
+    base = errors.SearchWorkflowError
     classes = {name for name, value in vars(errors).items()
-               if isinstance(value, type) and issubclass(value, errors.SearchWorkflowError) and value is not errors.SearchWorkflowError}
+               if isinstance(value, type) and issubclass(value, base) and value is not base}
     retried = {name for _, state in all_states(definition) for name in _retried(state)}
     caught = {name for _, state in all_states(definition) for rule in state.get("Catch", []) for name in rule["ErrorEquals"]}
     # THEN each is retried in the definition, caught there by name, or listed here as deliberately terminal
@@ -180,11 +181,9 @@ def test_the_errors_module_holds_exception_classes_only():
 
 def test_each_search_function_names_the_setting_of_its_endpoint(template, stage):
     # a placeholder endpoint fails with SearchApiNotConfigured naming this setting
-    settings = {
-        f["Properties"]["Environment"]["Variables"]["SEARCH_API_NAME"]: f["Properties"]["Environment"]["Variables"]["SEARCH_API_ENDPOINT_SETTING"]
-        for f in resources_of_type(template, "AWS::Lambda::Function").values()
-        if "SEARCH_API_NAME" in f["Properties"]["Environment"]["Variables"]
-    }
+    functions = resources_of_type(template, "AWS::Lambda::Function").values()
+    environments = [f["Properties"]["Environment"]["Variables"] for f in functions]
+    settings = {env["SEARCH_API_NAME"]: env["SEARCH_API_ENDPOINT_SETTING"] for env in environments if "SEARCH_API_NAME" in env}
     where = f"stages.{stage.name}.workflows.parallel_search"
     assert settings == {"shop-a": f"{where}.api_a.endpoint", "shop-b": f"{where}.api_b.endpoint"}
 

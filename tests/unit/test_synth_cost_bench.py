@@ -20,7 +20,9 @@ def _cost(empty_first: float, stack_first_synth: float) -> SynthCost:
         one_time=[_phase("import aws_cdk", 0.4), _phase("import app", 0.5)],
         phases={
             "empty App synth": {"first": _phase("e", empty_first), "later": _phase("e", 0.001)},
-            "Demo build": {"first": _phase("b", 0.7, node_cpu_s=0.45, bundling_s=0.15), "later": _phase("b", 0.3, round_trips=246)},
+            "Demo build": {
+                "first": _phase("b", 0.7, node_cpu_s=0.45, bundling_s=0.15), "later": _phase("b", 0.3, round_trips=246),
+            },
             "Demo synth": {"first": _phase("s", stack_first_synth), "later": _phase("s", 0.13)},
             "Demo synth (no cdk-nag)": {"later": _phase("s", 0.11)},
         },
@@ -49,7 +51,8 @@ def test_notes_rank_what_a_cold_synth_is_made_of_from_the_measurements():
 
 def test_child_process_cpu_is_counted():
     # GIVEN a child process that burns CPU for a while
-    child = subprocess.Popen([sys.executable, "-c", "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\ntime.sleep(5)"])
+    burn = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\ntime.sleep(5)"
+    child = subprocess.Popen([sys.executable, "-c", burn])
     try:
         deadline = time.monotonic() + 10
         while _children_cpu_s() < 0.25 and time.monotonic() < deadline:
