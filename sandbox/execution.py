@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
 from .engine.payload_size import MAX_STATE_PAYLOAD_BYTES, utf8_json_size
+from .asl import walk_states
 from .engine_limits import UnsupportedByLocalEngine, find_engine_gaps
 
 if TYPE_CHECKING:
@@ -120,18 +121,39 @@ def _detail(event_type: str, d: dict[str, Any]) -> str:
 
 
 class _HistoryFollower:
-    def __init__(self, on_event: Callable[[TimelineEvent], None] | None) -> None:
+    """Reads history events in order; `definition` (optional) lets Map/Parallel events be labelled
+    with their Map or Parallel state instead of the last state that ran inside it."""
+
+    def __init__(self, on_event: Callable[[TimelineEvent], None] | None, definition: dict[str, Any] | None = None) -> None:
         self.on_event = on_event
+        self.kind_of: dict[str, str] = {}
+        self.container_of: dict[str, str | None] = {}  # state -> the Map/Parallel state it runs inside
+        for path, name, state, _ in walk_states(definition or {}):
+            self.kind_of[name] = state.get("Type", "")
+            parents = [part for part in path.split("/")[:-1] if part not in ("ItemProcessor", "Iterator") and not part.startswith("branch ")]
+            self.container_of[name] = parents[-1] if parents else None
         self.events: list[TimelineEvent] = []
         self.last_id = 0
         self.state_of: dict[int, str | None] = {}
         self.entry_of: dict[int, int] = {}  # event id -> id of the StateEntered event it descends from
+        self.type_of: dict[int, str] = {}
         self.transitions = 0
         self.attempts_in_entry: dict[int, int] = {}  # task attempts per state entry
         self.lambda_invocations = 0
         self.max_payload = 0
         self.final_error: str | None = None
         self.final_cause: str | None = None
+
+    def _label(self, event_type: str, previous: int) -> str | None:
+        """The state an unnamed event belongs to (Task events: their state; Map/Parallel events: the Map/Parallel)."""
+        if event_type.startswith("Execution"):
+            return None
+        state = self.state_of.get(previous)
+        if not event_type.startswith(("Map", "Parallel")) or state is None or not self.kind_of:
+            return state
+        if self.kind_of.get(state) in ("Map", "Parallel") and not self.type_of.get(previous, "").endswith("StateExited"):
+            return state  # e.g. MapStateStarted right after MapStateEntered
+        return self.container_of.get(state)
 
     def emit(self, ev: TimelineEvent) -> None:
         self.events.append(ev)
@@ -148,8 +170,9 @@ class _HistoryFollower:
         previous = int(raw.get("previousEventId") or 0)
         state = d.get("name") if typ.endswith(("StateEntered", "StateExited")) else None
         if state is None:
-            state = self.state_of.get(previous)
+            state = self._label(typ, previous)
         self.state_of[eid] = state
+        self.type_of[eid] = typ
         entry = eid if typ.endswith("StateEntered") else self.entry_of.get(previous, 0)
         self.entry_of[eid] = entry
         if typ.endswith("StateEntered") or typ == "ExecutionStarted":
@@ -192,7 +215,8 @@ def run_execution(emulator: "Emulator", *, state_machine_arn: str, execution_inp
     if blocking:
         raise UnsupportedByLocalEngine(blocking, state_machine=described.get("name"))
 
-    follower = _HistoryFollower(on_event)
+    definition = json.loads(described["definition"])
+    follower = _HistoryFollower(on_event, definition)
     for gap in gaps:
         follower.emit(TimelineEvent(timestamp=datetime.now(timezone.utc), type="EngineNote", state=gap.state,
                                     detail=f"{gap.feature}: {gap.detail}", payload_bytes=None))
@@ -247,5 +271,5 @@ def run_execution(emulator: "Emulator", *, state_machine_arn: str, execution_inp
         events=tuple(follower.events),
     )
     if timed_out:
-        raise ExecutionTimeout(f"execution {execution_arn} did not finish within {timeout_s} s (stopped)", report)
+        raise ExecutionTimeout(f"execution {execution_arn} did not finish within {timeout_s:g} s (stopped)", report)
     return report
