@@ -53,7 +53,13 @@ LIST_BUCKETS_ACTION = "s3:ListAllMyBuckets"
 
 class BucketUsageStack(Stack):
     """Exposes `settings`, `notices` (topic: summaries and failure notices), `results` (DataTable),
-    `scan_function`, `summary_function` and `workflow` (the monitored state machine)."""
+    `scan_function`, `summary_function` and `workflow` (the monitored state machine).
+
+    `settings_key`/`settings_type` tell `python -m stacks.preflight` where this workflow's settings live
+    (it has no endpoint or secret to provide: every setting has a working default)."""
+
+    settings_key = SETTINGS_KEY
+    settings_type = BucketUsageSettings
 
     def __init__(self, scope: Construct, construct_id: str, *, stage: StageConfig, **kwargs) -> None:
         super().__init__(scope, construct_id, description="bucket-usage: usage per file extension of every bucket (Map, no polling)", **kwargs)
