@@ -9,6 +9,7 @@ from typing import Any, Iterable
 
 import aws_cdk as cdk
 
+from stacks.bucket_usage import BucketUsageStack
 from stacks.common.config import ConfigError, StageConfig
 from stacks.common.nag import add_nag_checks
 from stacks.parallel_search import ParallelSearchStack
@@ -16,6 +17,7 @@ from stacks.parallel_search import ParallelSearchStack
 # Workflow short name -> (stack id, stack class). The sandbox reads this too.
 WORKFLOW_STACKS = {
     "parallel-search": ("ParallelSearch", ParallelSearchStack),
+    "bucket-usage": ("BucketUsage", BucketUsageStack),
 }
 
 
