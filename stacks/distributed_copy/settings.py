@@ -16,7 +16,8 @@ class DistributedCopySettings:
     """Knobs of the distributed-copy workflow.
 
     source_bucket: existing bucket holding the objects (not created by the stack; the roles are
-        scoped to it); default "distributed-copy-source" - replace it before deploying.
+        scoped to it); default the placeholder "distributed-copy-source.example", which
+        `python -m stacks.preflight` (run by `make deploy`) refuses until it is set.
     source_prefix: objects listed under this prefix (ends in "/"); default "incoming/".
     destination_prefix: copies go to `<destination_prefix>YYYY/MM/DD/<name>` in the same bucket
         (ends in "/", must not overlap the source prefix); default "archive/".
@@ -45,7 +46,7 @@ class DistributedCopySettings:
     execution_timeout_seconds: whole execution; default 86400 (a day).
     """
 
-    source_bucket: str = "distributed-copy-source"
+    source_bucket: str = "distributed-copy-source.example"
     source_prefix: str = "incoming/"
     destination_prefix: str = "archive/"
     target_timezone: str = "Asia/Tokyo"

@@ -44,7 +44,13 @@ FAILED_KEYS_PREFIX = "failed-keys/"  # failed-key lists too long for one SNS mes
 class DistributedCopyStack(Stack):
     """Exposes `settings`, `notices` (topic), `results` (bucket of Map Run results and failed-key
     lists), `source_bucket` (the configured, existing bucket), `plan_function`, `copy_function`,
-    `summarize_function` and `workflow` (the monitored state machine)."""
+    `summarize_function` and `workflow` (the monitored state machine).
+
+    `settings_key`/`settings_type` tell `python -m stacks.preflight` where this workflow's settings
+    live (`source_bucket` must be set before deploying)."""
+
+    settings_key = SETTINGS_KEY
+    settings_type = DistributedCopySettings
 
     def __init__(self, scope: Construct, construct_id: str, *, stage: StageConfig, **kwargs) -> None:
         super().__init__(scope, construct_id, description="distributed-copy: batched, verified copy-then-delete of an S3 prefix (Distributed Map)", **kwargs)
