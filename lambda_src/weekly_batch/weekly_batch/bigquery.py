@@ -84,8 +84,9 @@ def map_error(exc: BaseException) -> WeeklyBatchError | None:
     if isinstance(exc, (gexc.Unauthorized, gexc.Forbidden)):
         reasons = {error.get("reason") for error in (getattr(exc, "errors", None) or []) if isinstance(error, dict)}
         return BigQueryQuotaExceeded(message) if reasons & _QUOTA_REASONS else BigQueryAuthFailed(message)
-    if isinstance(exc, auth_exc.RefreshError | auth_exc.TransportError):
-        return BigQueryAuthFailed(f"token exchange failed: {message}")
+    # A 401 makes the client refresh its token: a refused or impossible refresh is an auth failure.
+    if isinstance(exc, auth_exc.RefreshError | auth_exc.TransportError | auth_exc.InvalidOperation):
+        return BigQueryAuthFailed(f"BigQuery refused the credentials: {message}")
     if isinstance(exc, auth_exc.GoogleAuthError):
         return BigQueryCredentialsInvalid(message)
     if isinstance(exc, gexc.ServerError | gexc.RetryError | rexc.ConnectionError):
