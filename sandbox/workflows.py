@@ -14,6 +14,8 @@ from sandbox.emulator import DeployedStack, Emulator
 from sandbox.scenarios.base import Scenario, ScenarioError, validate_standin_options
 from sandbox.scenarios.parallel_search import STANDIN_SETTINGS as PARALLEL_SEARCH_STANDINS
 from sandbox.scenarios.parallel_search import ParallelSearchScenario
+from sandbox.scenarios.weekly_batch import STANDIN_SETTINGS as WEEKLY_BATCH_STANDINS
+from sandbox.scenarios.weekly_batch import WeeklyBatchScenario
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,14 @@ WORKFLOWS: dict[str, WorkflowSpec] = {
             sample_input={"keywords": "wireless earbuds"},
             scenario=ParallelSearchScenario,
             standin_settings=PARALLEL_SEARCH_STANDINS,
+        ),
+        WorkflowSpec(
+            name="weekly-batch",
+            stack_id="WeeklyBatch",
+            summary="weekly schedule; wait (bounded) for yesterday's BigQuery rows; idempotent MERGE of the week; Slack notices",
+            sample_input={"targetDate": "2026-11-18"},
+            scenario=WeeklyBatchScenario,
+            standin_settings=WEEKLY_BATCH_STANDINS,
         ),
     )
 }

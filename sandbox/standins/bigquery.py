@@ -214,10 +214,11 @@ class BigQueryStandIn:
             self._server.server_close()
         self._emulator.__exit__(*exc)
 
-    def configure(self, **changes: Any) -> None:
-        """Change the behaviour and reset the counters and the query log."""
+    def configure(self, behaviour: BigQueryBehaviour | None = None, **changes: Any) -> None:
+        """Change the behaviour (a whole `BigQueryBehaviour`, or fields); reset the counters and the query log."""
+        new = replace(behaviour or self.behaviour, **changes)
         with self._lock:
-            self.behaviour = replace(self.behaviour, **changes)
+            self.behaviour = new
             self.queries.clear()
             self._checks = 0
             self._failures = 0

@@ -16,10 +16,10 @@ from __future__ import annotations
 import json
 import math
 import secrets
-import threading
-from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass, replace
 from typing import Any
+
+from sandbox.standins.http import Answer, HttpStandIn, Request
 
 FAIL_MODES = ("5xx", "429", "4xx", "drop")
 
@@ -41,103 +41,62 @@ class SlackBehaviour:
             raise ValueError("retry_after_seconds must be a number between 0 and 3600")
 
 
-@dataclass
-class SlackStandIn:
-    """Use as a context manager; `webhook_url` is the URL to store in the secret."""
+class SlackStandIn(HttpStandIn):
+    """Use as a context manager; `webhook_url` is the URL to store in the secret.
 
-    path_secret: str = field(default_factory=lambda: "T0LOCAL/B0LOCAL/" + secrets.token_urlsafe(18), repr=False)
-    behaviour: SlackBehaviour = field(default_factory=SlackBehaviour)
-    messages: list[dict[str, Any]] = field(default_factory=list)  # delivered (answered 200)
-    attempts: list[dict[str, Any]] = field(default_factory=list)  # every post, with the answer
+    `requests` logs every post with its answer; `messages` the delivered ones.
+    """
 
-    def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+    def __init__(self, behaviour: SlackBehaviour | None = None) -> None:
+        super().__init__("slack")
+        self.path_secret = "T0LOCAL/B0LOCAL/" + secrets.token_urlsafe(18)
+        self.behaviour = behaviour or SlackBehaviour()
+        self.messages: list[dict[str, Any]] = []
         self._failures = 0
 
     @property
     def webhook_url(self) -> str:
-        assert self._server, "not started"
-        return f"http://127.0.0.1:{self._server.server_address[1]}/services/{self.path_secret}"
+        return f"{self.base_url}/services/{self.path_secret}"
 
-    def configure(self, **changes: Any) -> None:
-        """Change the behaviour and reset the message log."""
-        with self._lock:
-            self.behaviour = replace(self.behaviour, **changes)
+    def configure(self, behaviour: SlackBehaviour | None = None, **changes: Any) -> None:
+        """Change the behaviour (a whole `SlackBehaviour`, or fields) and reset the logs."""
+        new = replace(behaviour or self.behaviour, **changes)
+        with self.lock:
+            self.behaviour = new
             self.messages.clear()
-            self.attempts.clear()
             self._failures = 0
-
-    def __enter__(self) -> "SlackStandIn":
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, name="standin-slack", daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+        self.reset_log()
 
     def stats(self) -> dict[str, Any]:
-        with self._lock:
+        with self.lock:
             return {
-                "posts": len(self.attempts),
+                "posts": len(self.requests),
                 "delivered": len(self.messages),
-                "messages": [f"{m.get('icon_emoji', '')} {m.get('username', '')}: {m.get('text', '')}" for m in self.messages],
+                "messages": [f"{m.get('icon_emoji') or ''} {m.get('username') or ''}: {m.get('text') or ''}" for m in self.messages],
             }
 
-    def _answer(self, path: str, body: bytes) -> tuple[int, bytes, dict[str, str]]:
-        with self._lock:
+    def answer(self, request: Request) -> Answer:
+        with self.lock:
             behaviour = self.behaviour
-            if path != f"/services/{self.path_secret}":
-                self.attempts.append({"answer": 404})
-                return 404, b"no_service", {}
-            failing = behaviour.fail_times < 0 or self._failures < behaviour.fail_times
-            if failing:
+            if request.method != "POST" or request.path != f"/services/{self.path_secret}":
+                self.requests.append({"answer": 404})
+                return Answer(404, b"no_service", "text/plain")
+            if behaviour.fail_times < 0 or self._failures < behaviour.fail_times:
                 self._failures += 1
-                self.attempts.append({"answer": behaviour.fail_mode})
-                if behaviour.fail_mode == "5xx":
-                    return 500, b"internal_error", {}
-                if behaviour.fail_mode == "429":
-                    return 429, b"rate_limited", {"Retry-After": f"{behaviour.retry_after_seconds:g}"}
-                if behaviour.fail_mode == "4xx":
-                    return 400, b"invalid_payload", {}
-                return 0, b"", {}
+                self.requests.append({"answer": behaviour.fail_mode})
+                return {
+                    "5xx": Answer(500, b"internal_error", "text/plain"),
+                    "429": Answer(429, b"rate_limited", "text/plain", headers={"Retry-After": f"{behaviour.retry_after_seconds:g}"}),
+                    "4xx": Answer(400, b"invalid_payload", "text/plain"),
+                    "drop": Answer(drop=True),
+                }[behaviour.fail_mode]
             try:
-                message = json.loads(body)
+                message = json.loads(request.body)
             except ValueError:
-                self.attempts.append({"answer": 400})
-                return 400, b"invalid_payload", {}
+                message = None
             if not isinstance(message, dict) or not message.get("text"):
-                self.attempts.append({"answer": 400})
-                return 400, b"no_text", {}
-            self.attempts.append({"answer": 200})
+                self.requests.append({"answer": 400})
+                return Answer(400, b"no_text", "text/plain")
+            self.requests.append({"answer": 200})
             self.messages.append({key: message.get(key) for key in ("username", "icon_emoji", "text")})
-            return 200, b"ok", {}
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        standin = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                status, answer, headers = standin._answer(self.path, body)
-                if status == 0:  # "drop": hang up without a status line
-                    self.close_connection = True
-                    return
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "text/plain")
-                    for key, value in headers.items():
-                        self.send_header(key, value)
-                    self.send_header("Content-Length", str(len(answer)))
-                    self.end_headers()
-                    self.wfile.write(answer)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        return Handler
+            return Answer(200, b"ok", "text/plain")

@@ -245,7 +245,9 @@ class WeeklyBatchStack(Stack):
         on_failure = notify_failure_then_fail(self, notices=self.notices, workflow=WORKFLOW)
         dates = {"targetDate.$": "$.targetDate", "weekStart.$": "$.weekStart", "weekEnd.$": "$.weekEnd"}
 
-        plan = self._invoke("ResolveTargetDate", self.plan_function, sfn.TaskInput.from_json_path_at("$"), result_path=None, timeout_s=10)
+        plan = self._invoke(
+            "ResolveTargetDate", self.plan_function, sfn.TaskInput.from_object({"input.$": "$"}), result_path=None, timeout_s=10
+        )
         plan.add_catch(on_failure, errors=["States.ALL"], result_path="$.error")
 
         acquire = tasks.DynamoPutItem(

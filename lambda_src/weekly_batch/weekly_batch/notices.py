@@ -6,6 +6,7 @@ name); the words live here, so a notice never carries a URL or a secret.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Mapping
 
 from weekly_batch.errors import InvalidNotice
@@ -35,9 +36,19 @@ def _text(kind: str, n: Mapping[str, Any]) -> str:
         return f"{n.get('weekStart', '?')}〜{n.get('weekEnd', '?')} の1週間分のデータ更新が完了しました（{n.get('rowsAffected', '?')} 行）。"
     if kind == "gave_up":
         return f"{target} のデータが {n.get('checks', '?')} 回確認しても更新されなかったので、今週のバッチを諦めます（DataNotReady）。"
-    cause = str(n.get("cause") or "")
+    cause = _readable_cause(n.get("cause"))
     cause = cause if len(cause) <= _CAUSE_CHARS else cause[:_CAUSE_CHARS] + "…"
     return f"{target} の週次バッチが失敗しました: {n.get('error', 'Unknown')}" + (f"\n> {cause}" if cause else "")
+
+
+def _readable_cause(cause: Any) -> str:
+    """A Lambda error's cause is its JSON report: show only the message (never the stack trace)."""
+    text = str(cause or "")
+    try:
+        report = json.loads(text)
+    except ValueError:
+        return text
+    return str(report.get("errorMessage", text)) if isinstance(report, dict) else text
 
 
 def _wait(seconds: Any) -> str:

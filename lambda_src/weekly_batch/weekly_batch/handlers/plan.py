@@ -1,6 +1,7 @@
 """Resolve the run's target date and week, and the run-once guard's record.
 
-Event: {"scheduledTime": ISO-8601} from the schedule, or {"targetDate": "YYYY-MM-DD", "rerun": bool} by hand.
+Event: {"input": <the execution input>}: {"scheduledTime": ISO-8601} from the schedule, or
+{"targetDate": "YYYY-MM-DD", "rerun": bool} by hand.
 Result: {"targetDate", "weekStart", "weekEnd", "rerunnableStatus", "guardExpiresAt", "checks": 0, "notices": {}}
 Raises InvalidTargetDate on a malformed date or time (nothing is written).
 """
@@ -29,9 +30,10 @@ RERUNNABLE = "FAILED"
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = PlanSettings.from_env()
-    week = resolve_target_week(event, zone=settings.business_timezone)
-    rerun = isinstance(event, dict) and event.get("rerun") is True
-    logger.info("run planned", extra={**week.as_dict(), "rerun": rerun, "scheduled": "scheduledTime" in event})
+    execution_input = event.get("input") if isinstance(event, dict) else None
+    week = resolve_target_week(execution_input, zone=settings.business_timezone)
+    rerun = execution_input.get("rerun") is True
+    logger.info("run planned", extra={**week.as_dict(), "rerun": rerun, "scheduled": "targetDate" not in execution_input})
     return {
         **week.as_dict(),
         "rerunnableStatus": RERUNNABLE if rerun else "NONE",

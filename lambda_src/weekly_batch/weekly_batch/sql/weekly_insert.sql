@@ -1,5 +1,5 @@
 -- The week's summary, idempotent: one MERGE statement (atomic) makes the target's
--- rows for @week_start exactly the aggregate of the source's week, however often it runs.
+-- rows for the week exactly the aggregate of the source's week, however often it runs.
 MERGE `${project}.${dataset}.${target_table}` AS target
 USING (
   SELECT @week_start AS week_start, @week_end AS week_end, user_id,
