@@ -85,8 +85,11 @@ def ensure_spatial_extension() -> None:
     """Install DuckDB's spatial extension from the wheel's file (bqemulator loads it; no internet here)."""
     import duckdb
     import duckdb_extension_spatial
+    from filelock import FileLock
 
-    with duckdb.connect() as connection:
+    lock_dir = Path.home() / ".duckdb"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(lock_dir / "spatial-install.lock"), timeout=120), duckdb.connect() as connection:
         installed = connection.execute(
             "SELECT installed FROM duckdb_extensions() WHERE extension_name = 'spatial'"
         ).fetchone()
