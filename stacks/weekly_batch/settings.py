@@ -14,7 +14,8 @@ _IDENTIFIER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_\-]{0,1023}")
 class BigQuerySettings:
     """Where the rows are and how to reach BigQuery.
 
-    project: Google Cloud project id; default "my-gcp-project" (a placeholder to replace).
+    project: Google Cloud project id; default "NOT-CONFIGURED" (a placeholder: `make deploy` refuses it,
+        and a deployed function raises BigQueryNotConfigured naming this setting).
     dataset: default "analytics".
     source_table: the daily rows (`event_date DATE, user_id STRING, amount INT64`); default "events".
     target_table: the weekly summary the MERGE writes; default "weekly_summary".
@@ -31,7 +32,7 @@ class BigQuerySettings:
     sql_templates_prefix: key prefix in that bucket; default "weekly-batch/sql/".
     """
 
-    project: str = "my-gcp-project"
+    project: str = "NOT-CONFIGURED"
     dataset: str = "analytics"
     source_table: str = "events"
     target_table: str = "weekly_summary"

@@ -53,7 +53,12 @@ NOTICE_KINDS = ("starting", "waiting", "succeeded", "failed", "gave_up")
 
 class WeeklyBatchStack(Stack):
     """Exposes `settings`, `notices` (topic), `guard` (table), `plan_function`, `check_function`,
-    `insert_function`, `notify_function`, `notifier_errors_alarm`, `workflow` and `schedule`."""
+    `insert_function`, `notify_function`, `notifier_errors_alarm`, `workflow` and `schedule`.
+
+    `settings_key`/`settings_type` tell `python -m stacks.preflight` where the settings live."""
+
+    settings_key = SETTINGS_KEY
+    settings_type = WeeklyBatchSettings
 
     def __init__(self, scope: Construct, construct_id: str, *, stage: StageConfig, **kwargs) -> None:
         super().__init__(scope, construct_id, description="weekly-batch: weekly BigQuery check-and-wait, idempotent insert, Slack notices", **kwargs)
@@ -128,6 +133,7 @@ class WeeklyBatchStack(Stack):
         bq = self.settings.bigquery
         environment = {
             "BIGQUERY_PROJECT": bq.project,
+            "BIGQUERY_PROJECT_SETTING": f"{stage.workflow_path(SETTINGS_KEY)}.bigquery.project",
             "BIGQUERY_DATASET": bq.dataset,
             "BIGQUERY_SOURCE_TABLE": bq.source_table,
             "BIGQUERY_TARGET_TABLE": bq.target_table,

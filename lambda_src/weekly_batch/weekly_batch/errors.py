@@ -18,6 +18,15 @@ class MissingSetting(WeeklyBatchError):
     """A required environment variable is not set, or has a bad value: the function is misconfigured."""
 
 
+class BigQueryNotConfigured(WeeklyBatchError):
+    """`bigquery.project` is still the placeholder NOT-CONFIGURED: the setting it names must be set
+    in cdk.json and the stack deployed again. Never retried."""
+
+
+class SlackWebhookNotConfigured(WeeklyBatchError):
+    """The webhook secret cannot be read (not created yet, or no access). Never retried."""
+
+
 class BigQueryCredentialsInvalid(WeeklyBatchError):
     """The credentials secret is missing, not JSON, or of the wrong kind for the configured mode. Not retried."""
 

@@ -6,8 +6,9 @@ import os
 import re
 from dataclasses import dataclass
 
-from weekly_batch.errors import MissingSetting
+from weekly_batch.errors import BigQueryNotConfigured, MissingSetting
 
+NOT_CONFIGURED = "NOT-CONFIGURED"  # the placeholder the stack ships (see stacks/common/config.py)
 CREDENTIAL_MODES = ("workload_identity_federation", "service_account_key", "anonymous")
 # BigQuery project/dataset/table identifiers: no backticks, quotes, dots or spaces can slip into the SQL.
 _IDENTIFIER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_\-]{0,1023}")
@@ -73,6 +74,10 @@ class BigQuerySettings:
         secret_name = os.environ.get("BIGQUERY_CREDENTIALS_SECRET_NAME", "").strip()
         if credentials != "anonymous" and not secret_name:
             raise MissingSetting(f"BIGQUERY_CREDENTIALS_SECRET_NAME is required with BIGQUERY_CREDENTIALS={credentials}")
+        project = _required("BIGQUERY_PROJECT")
+        if project == NOT_CONFIGURED:  # before the secret: it may not exist yet either
+            setting = os.environ.get("BIGQUERY_PROJECT_SETTING", "").strip() or "BIGQUERY_PROJECT"
+            raise BigQueryNotConfigured(f"{setting} is the placeholder {NOT_CONFIGURED!r}; set the Google Cloud project in cdk.json and deploy again")
         return cls(
             project=_identifier("BIGQUERY_PROJECT"),
             dataset=_identifier("BIGQUERY_DATASET"),

@@ -12,6 +12,7 @@ from weekly_batch import bigquery as bq
 from weekly_batch.errors import (
     BigQueryAuthFailed,
     BigQueryCredentialsInvalid,
+    BigQueryNotConfigured,
     BigQueryQuotaExceeded,
     BigQueryRejected,
     BigQueryTimeout,
@@ -181,3 +182,20 @@ def test_templates_can_come_from_s3(aws):
     assert load(COUNT_ROWS, settings, s3_client=lambda: s3) == "SELECT 1 FROM `p.d.events`"
     with pytest.raises(SqlTemplateMissing):
         load(WEEKLY_INSERT, settings, s3_client=lambda: s3)
+
+
+def test_an_unconfigured_project_is_a_named_error_naming_the_setting(bigquery, lambda_context, monkeypatch):
+    # GIVEN the stack deployed with the shipped placeholder project
+    monkeypatch.setenv("BIGQUERY_PROJECT", "NOT-CONFIGURED")
+    monkeypatch.setenv("BIGQUERY_PROJECT_SETTING", "stages.prod.workflows.weekly_batch.bigquery.project")
+    # THEN the check fails at once, naming where to set it, without calling BigQuery
+    with pytest.raises(BigQueryNotConfigured, match=r"stages\.prod\.workflows\.weekly_batch\.bigquery\.project"):
+        check.handler({"targetDate": "2026-10-07"}, lambda_context)
+    assert bigquery.queries == []
+
+
+def test_a_missing_credentials_secret_is_a_named_error(bigquery, lambda_context, monkeypatch, aws):
+    monkeypatch.setenv("BIGQUERY_CREDENTIALS", "workload_identity_federation")
+    monkeypatch.setenv("BIGQUERY_CREDENTIALS_SECRET_NAME", "weekly-batch/bigquery/credentials")
+    with pytest.raises(BigQueryCredentialsInvalid, match="cannot be read"):
+        check.handler({"targetDate": "2026-10-07"}, lambda_context)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from weekly_batch.errors import InvalidNotice, SlackRateLimited, SlackRejected, SlackUnavailable
+from weekly_batch.errors import InvalidNotice, SlackRateLimited, SlackRejected, SlackUnavailable, SlackWebhookNotConfigured
 from weekly_batch.handlers import notify
 from weekly_batch.notices import KINDS, build_message
 from weekly_batch.slack import SlackWebhook, validate_webhook_url
@@ -71,3 +71,9 @@ def test_a_failure_notice_shows_the_error_message_not_the_stack_trace():
     cause = '{"errorMessage": "403 quota", "errorType": "BigQueryQuotaExceeded", "stackTrace": ["File x"]}'
     text = build_message({"kind": "failed", "targetDate": "2026-11-25", "error": "BigQueryQuotaExceeded", "cause": cause})["text"]
     assert "BigQueryQuotaExceeded" in text and "403 quota" in text and "stackTrace" not in text
+
+
+def test_a_missing_webhook_secret_is_a_named_error(aws, monkeypatch, lambda_context):
+    monkeypatch.setenv("SLACK_WEBHOOK_SECRET_NAME", "weekly-batch/slack/not-created")
+    with pytest.raises(SlackWebhookNotConfigured, match="not-created"):
+        notify.handler(load_event("notice_waiting"), lambda_context)

@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities import parameters
 
 from weekly_batch import bigquery, sql_templates
 from weekly_batch.aws import s3_client
+from weekly_batch.errors import BigQueryCredentialsInvalid
 from weekly_batch.settings import BigQuerySettings
 
 CREDENTIALS_CACHE_SECONDS = 300
@@ -22,7 +23,12 @@ def runner(config: BigQuerySettings) -> bigquery.QueryRunner:
     def client() -> Any:
         secret = None
         if config.credentials != "anonymous":
-            secret = parameters.get_secret(config.credentials_secret_name, max_age=CREDENTIALS_CACHE_SECONDS)
+            try:
+                secret = parameters.get_secret(config.credentials_secret_name, max_age=CREDENTIALS_CACHE_SECONDS)
+            except parameters.GetParameterError as exc:
+                raise BigQueryCredentialsInvalid(
+                    f"secret {config.credentials_secret_name} cannot be read (create it: see README, weekly-batch)"
+                ) from exc
         return _client(config, secret)
 
     return bigquery.QueryRunner(client_factory=client, timeout_s=config.query_timeout_s)

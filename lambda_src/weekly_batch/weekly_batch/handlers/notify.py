@@ -14,6 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from weekly_batch.errors import SlackWebhookNotConfigured
 from weekly_batch.notices import build_message
 from weekly_batch.settings import SlackSettings
 from weekly_batch.slack import SlackWebhook, validate_webhook_url
@@ -29,7 +30,11 @@ metrics = Metrics()
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     message = build_message(event)
     settings = SlackSettings.from_env()
-    url = validate_webhook_url(str(parameters.get_secret(settings.webhook_secret_name, max_age=settings.secret_cache_s)))
+    try:
+        secret = parameters.get_secret(settings.webhook_secret_name, max_age=settings.secret_cache_s)
+    except parameters.GetParameterError as exc:
+        raise SlackWebhookNotConfigured(f"secret {settings.webhook_secret_name} cannot be read (create it: see README, weekly-batch)") from exc
+    url = validate_webhook_url(str(secret))
     result = SlackWebhook(url=url, timeout_s=settings.timeout_s).post(
         message, remaining_s=lambda: context.get_remaining_time_in_millis() / 1000
     )
