@@ -18,7 +18,7 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -40,16 +40,23 @@ SEED_DEFINITION: dict[str, Any] = {
     "StartAt": "CheckYesterdayRows",
     "States": {
         "CheckYesterdayRows": {"Type": "Task", "Resource": "lambda", "Next": "RowsChecked"},
-        "RowsChecked": {"Type": "Choice", "Choices": [
-            {"Rule": "statusCode == 200 and return_value > 0", "Next": "NotifyInsertStarting"},
-            {"Rule": "statusCode == 500", "Next": "NotifyFailure"},
-            {"Rule": "statusCode == 200 and return_value == 0", "Next": "NotifyWaiting"}]},
+        "RowsChecked": {
+            "Type": "Choice",
+            "Choices": [
+                {"Rule": "statusCode == 200 and return_value > 0", "Next": "NotifyInsertStarting"},
+                {"Rule": "statusCode == 500", "Next": "NotifyFailure"},
+                {"Rule": "statusCode == 200 and return_value == 0", "Next": "NotifyWaiting"},
+            ],
+        },
         "NotifyWaiting": {"Type": "Task", "Resource": "lambda", "Next": "Wait600"},
         "Wait600": {"Type": "Wait", "Seconds": 600, "Next": "CheckYesterdayRows"},
         "NotifyInsertStarting": {"Type": "Task", "Resource": "lambda", "Next": "InsertWeek"},
         "InsertWeek": {"Type": "Task", "Resource": "lambda", "Next": "InsertChecked"},
-        "InsertChecked": {"Type": "Choice", "Choices": [{"Rule": "statusCode == 500", "Next": "NotifyFailure"}],
-                          "Default": "NotifyDone"},
+        "InsertChecked": {
+            "Type": "Choice",
+            "Choices": [{"Rule": "statusCode == 500", "Next": "NotifyFailure"}],
+            "Default": "NotifyDone",
+        },
         "NotifyDone": {"Type": "Task", "Resource": "lambda", "End": True},
         "NotifyFailure": {"Type": "Task", "Resource": "lambda", "End": True},
     },
@@ -71,10 +78,20 @@ def walk_seed(rows_per_check: list[int], *, max_loops: int | None = None) -> dic
         if name == "CheckYesterdayRows":
             checks += 1
             if events >= HISTORY_EVENT_LIMIT or (max_loops is not None and checks > max_loops):
-                return {"transitions": entered + 1, "lambdas": lambdas, "checks": checks, "events": events, "ended": "history limit"}
+                return {
+                    "transitions": entered + 1,
+                    "lambdas": lambdas,
+                    "checks": checks,
+                    "events": events,
+                    "ended": "history limit",
+                }
         if state["Type"] == "Choice":
             rows = rows_per_check[min(checks, len(rows_per_check)) - 1]
-            name = (state["Choices"][0]["Next"] if rows > 0 else state["Choices"][2]["Next"]) if name == "RowsChecked" else state["Default"]
+            name = (
+                (state["Choices"][0]["Next"] if rows > 0 else state["Choices"][2]["Next"])
+                if name == "RowsChecked"
+                else state["Default"]
+            )
         else:
             name = state.get("Next")
     return {"transitions": entered + 1, "lambdas": lambdas, "checks": checks, "events": events, "ended": "succeeded"}
@@ -102,26 +119,45 @@ def bench_paths(sandbox: Sandbox) -> None:
     seed_18 = walk_seed([0], max_loops=PROD_MAX_CHECKS)
     days = seed_never["checks"] * PROD_WAIT_S / 86_400
 
-    table = Table(title="weekly-batch paths: transitions / Lambda invocations (this workflow measured; the seed computed from its definition)")
+    table = Table(
+        title="weekly-batch paths: transitions / Lambda invocations "
+        "(this workflow measured; the seed computed from its definition)"
+    )
     for column in ("path", "status", "this workflow", "seed (article 001)", "wall time here"):
         table.add_column(column)
     for label, report in measured.items():
         seed = {"rows at the first check": seed_success, "rows after 2 waits": seed_two}.get(label)
-        seed_text = f"{seed['transitions']} / {seed['lambdas']}" if seed else (
-            f"never ends: at {LOCAL_MAX_CHECKS} checks {walk_seed([0], max_loops=LOCAL_MAX_CHECKS)['transitions']} / "
-            f"{walk_seed([0], max_loops=LOCAL_MAX_CHECKS)['lambdas']} and counting")
-        table.add_row(label, f"{report.status}{' ' + report.error if report.error else ''}",
-                      f"{report.state_transitions} / {report.lambda_invocations}", seed_text, f"{report.duration_s:.1f} s")
-    table.add_row(f"never, prod (max_checks {PROD_MAX_CHECKS}, {PROD_WAIT_S} s waits)", "FAILED DataNotReady (derived)",
-                  f"{prod_gave_up_t} / {prod_gave_up_l}",
-                  f"at {PROD_MAX_CHECKS} checks {seed_18['transitions']} / {seed_18['lambdas']}; unbounded: fails only at the "
-                  f"{HISTORY_EVENT_LIMIT:,}-event history limit after {seed_never['checks']:,} checks ({days:.1f} days), "
-                  f"{seed_never['transitions']:,} / {seed_never['lambdas']:,}", "-")
+        seed_text = (
+            f"{seed['transitions']} / {seed['lambdas']}"
+            if seed
+            else (
+                f"never ends: at {LOCAL_MAX_CHECKS} checks {walk_seed([0], max_loops=LOCAL_MAX_CHECKS)['transitions']} / "
+                f"{walk_seed([0], max_loops=LOCAL_MAX_CHECKS)['lambdas']} and counting"
+            )
+        )
+        table.add_row(
+            label,
+            f"{report.status}{' ' + report.error if report.error else ''}",
+            f"{report.state_transitions} / {report.lambda_invocations}",
+            seed_text,
+            f"{report.duration_s:.1f} s",
+        )
+    table.add_row(
+        f"never, prod (max_checks {PROD_MAX_CHECKS}, {PROD_WAIT_S} s waits)",
+        "FAILED DataNotReady (derived)",
+        f"{prod_gave_up_t} / {prod_gave_up_l}",
+        f"at {PROD_MAX_CHECKS} checks {seed_18['transitions']} / {seed_18['lambdas']}; unbounded: fails only at the "
+        f"{HISTORY_EVENT_LIMIT:,}-event history limit after {seed_never['checks']:,} checks ({days:.1f} days), "
+        f"{seed_never['transitions']:,} / {seed_never['lambdas']:,}",
+        "-",
+    )
     console.print(table)
-    console.print(f"[dim]per wait loop: this workflow {per_loop_t} transitions (check, count, choice, notice, wait) and "
-                  f"{per_loop_l} Lambda calls; the seed 4 transitions and 2 Lambda calls. This workflow spends 4 more "
-                  f"transitions on a run (date plan, run-once guard, outcome record, output) and one more per loop "
-                  f"(the counter that bounds it).[/dim]")
+    console.print(
+        f"[dim]per wait loop: this workflow {per_loop_t} transitions (check, count, choice, notice, wait) and "
+        f"{per_loop_l} Lambda calls; the seed 4 transitions and 2 Lambda calls. This workflow spends 4 more "
+        f"transitions on a run (date plan, run-once guard, outcome record, output) and one more per loop "
+        f"(the counter that bounds it).[/dim]"
+    )
 
 
 _IMPORT_PROBE = (
@@ -131,8 +167,19 @@ _IMPORT_PROBE = (
     "exec(sys.argv[3])\n"
     "print((time.perf_counter() - started) * 1000)\n"
 )
-_TOP_PACKAGES = ("aws_xray_sdk", "boto3", "botocore", "google.cloud.bigquery", "google.auth", "google.api_core", "requests",
-                 "aws_lambda_powertools.utilities.parameters", "aws_lambda_powertools.logging", "aws_lambda_powertools.metrics", "grpc")
+_TOP_PACKAGES = (
+    "aws_xray_sdk",
+    "boto3",
+    "botocore",
+    "google.cloud.bigquery",
+    "google.auth",
+    "google.api_core",
+    "requests",
+    "aws_lambda_powertools.utilities.parameters",
+    "aws_lambda_powertools.logging",
+    "aws_lambda_powertools.metrics",
+    "grpc",
+)
 
 
 def _asset_and_env(assembly: Path, module: str) -> tuple[Path, dict[str, str]]:
@@ -149,8 +196,13 @@ def _asset_and_env(assembly: Path, module: str) -> tuple[Path, dict[str, str]]:
 
 def _cumulative_ms(asset: Path, deps: Path, code: str, env: dict[str, str]) -> dict[str, float]:
     """`-X importtime` cumulative time of the heaviest packages, in ms."""
-    result = subprocess.run([sys.executable, "-I", "-S", "-X", "importtime", "-c", _IMPORT_PROBE, str(asset), str(deps), code],
-                            env=env, check=True, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-X", "importtime", "-c", _IMPORT_PROBE, str(asset), str(deps), code],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     costs: dict[str, float] = {}
     for line in result.stderr.splitlines():
         match = re.match(r"import time:\s+\d+ \|\s+(\d+) \|(\s*)(\S+)", line)
@@ -168,13 +220,25 @@ def bench_imports(assembly: Path, repeats: int = 5) -> None:
         (f"weekly_batch.handlers.{name}", f"weekly_batch.handlers.{name}", f"import weekly_batch.handlers.{name}")
         for name in ("plan", "notify", "check", "insert")
     ]
-    probes += [(f"{module} + google.cloud.bigquery (first query)", module,
-                f"import {module}; import google.cloud.bigquery") for module in ("weekly_batch.handlers.check",)]
+    probes += [
+        (f"{module} + google.cloud.bigquery (first query)", module, f"import {module}; import google.cloud.bigquery")
+        for module in ("weekly_batch.handlers.check",)
+    ]
     for label, module, code in probes:
         asset, env = _asset_and_env(assembly, module)
         process_env = {"PATH": os.environ.get("PATH", ""), "AWS_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true", **env}
-        samples = [float(subprocess.run([sys.executable, "-I", "-S", "-c", _IMPORT_PROBE, str(asset), str(deps), code],
-                                        env=process_env, check=True, capture_output=True, text=True).stdout) for _ in range(repeats)]
+        samples = [
+            float(
+                subprocess.run(
+                    [sys.executable, "-I", "-S", "-c", _IMPORT_PROBE, str(asset), str(deps), code],
+                    env=process_env,
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout
+            )
+            for _ in range(repeats)
+        ]
         median = statistics.median(samples)
         bigquery = "check" in module or "insert" in module
         verdict = ("met" if median <= BIGQUERY_IMPORT_GOAL_MS else "MISSED") if bigquery else "-"

@@ -36,9 +36,13 @@ class WeeklyBatchScenario:
             if not bigquery_functions or len(notifiers) != 1:
                 raise ScenarioError(f"{self._stack.stack_name}: expected BigQuery functions and one Slack notifier")
             first = next(iter(bigquery_functions.values()))
-            self.bigquery = self._exit.enter_context(BigQueryStandIn(
-                dataset=first["BIGQUERY_DATASET"], source_table=first["BIGQUERY_SOURCE_TABLE"], target_table=first["BIGQUERY_TARGET_TABLE"],
-            ))
+            self.bigquery = self._exit.enter_context(
+                BigQueryStandIn(
+                    dataset=first["BIGQUERY_DATASET"],
+                    source_table=first["BIGQUERY_SOURCE_TABLE"],
+                    target_table=first["BIGQUERY_TARGET_TABLE"],
+                )
+            )
             port = int(self.bigquery.url.rsplit(":", 1)[1])
             for name, env in bigquery_functions.items():
                 endpoint = local_endpoint(env["BIGQUERY_API_ENDPOINT"], port=port, setting="bigquery.api_endpoint")

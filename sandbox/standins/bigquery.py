@@ -90,9 +90,7 @@ def ensure_spatial_extension() -> None:
     lock_dir = Path.home() / ".duckdb"
     lock_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(str(lock_dir / "spatial-install.lock"), timeout=120), duckdb.connect() as connection:
-        installed = connection.execute(
-            "SELECT installed FROM duckdb_extensions() WHERE extension_name = 'spatial'"
-        ).fetchone()
+        installed = connection.execute("SELECT installed FROM duckdb_extensions() WHERE extension_name = 'spatial'").fetchone()
         if installed and installed[0]:
             return
         package = Path(duckdb_extension_spatial.__file__).resolve().parent
@@ -124,9 +122,24 @@ class BigQueryEmulator:
                 continue
             log = open(os.devnull, "wb")  # noqa: SIM115 - closed with the process
             process = subprocess.Popen(
-                [sys.executable, "-m", "bqemulator", "start", "--rest-port", str(rest_port), "--grpc-port", str(grpc_port),
-                 "--project", self.project, "--ephemeral", "--log-level", "error"],
-                stdout=log, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                [
+                    sys.executable,
+                    "-m",
+                    "bqemulator",
+                    "start",
+                    "--rest-port",
+                    str(rest_port),
+                    "--grpc-port",
+                    str(grpc_port),
+                    "--project",
+                    self.project,
+                    "--ephemeral",
+                    "--log-level",
+                    "error",
+                ],
+                stdout=log,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
             )
             log.close()
             self.rest_port, self._process = rest_port, process
@@ -172,7 +185,9 @@ class BigQueryEmulator:
         from google.auth.credentials import AnonymousCredentials
         from google.cloud import bigquery
 
-        return bigquery.Client(project=self.project, credentials=AnonymousCredentials(), client_options=ClientOptions(api_endpoint=self.url))
+        return bigquery.Client(
+            project=self.project, credentials=AnonymousCredentials(), client_options=ClientOptions(api_endpoint=self.url)
+        )
 
 
 @dataclass
@@ -250,13 +265,17 @@ class BigQueryStandIn:
     def set_rows(self, target: date, rows: int) -> None:
         """Make the source hold exactly `rows` rows on `target` (and, with rows, two on each of the six days before)."""
         week_start = target - timedelta(days=6)
-        self._query(f"DELETE FROM {self._table(self.source_table)} WHERE event_date BETWEEN @week_start AND @target",
-                    week_start=week_start, target=target)
+        self._query(
+            f"DELETE FROM {self._table(self.source_table)} WHERE event_date BETWEEN @week_start AND @target",
+            week_start=week_start,
+            target=target,
+        )
         if rows:
             self._query(
                 f"INSERT INTO {self._table(self.source_table)} (event_date, user_id, amount) "
                 "SELECT @target, CONCAT('u', CAST(n AS STRING)), n FROM UNNEST(GENERATE_ARRAY(1, @rows)) AS n",
-                target=target, rows=rows,
+                target=target,
+                rows=rows,
             )
             self._query(
                 f"INSERT INTO {self._table(self.source_table)} (event_date, user_id, amount) "
@@ -269,7 +288,8 @@ class BigQueryStandIn:
         """The target table's rows for one week, sorted (what the MERGE left)."""
         rows = self._query(
             f"SELECT week_start, week_end, user_id, events, amount FROM {self._table(self.target_table)} "
-            "WHERE week_start = @week_start ORDER BY user_id", week_start=week_start,
+            "WHERE week_start = @week_start ORDER BY user_id",
+            week_start=week_start,
         )
         return [tuple(row.values()) for row in rows]
 
@@ -298,7 +318,11 @@ class BigQueryStandIn:
             return {}
         if not isinstance(document, dict):
             return {}
-        query = document.get("configuration", {}).get("query", document) if isinstance(document.get("configuration"), dict) else document
+        query = (
+            document.get("configuration", {}).get("query", document)
+            if isinstance(document.get("configuration"), dict)
+            else document
+        )
         values = {}
         for parameter in query.get("queryParameters", []) or []:
             if isinstance(parameter, dict):
@@ -334,7 +358,9 @@ class BigQueryStandIn:
             connection.request(method, path, body=body or None, headers=headers)
             answer = connection.getresponse()
             data = answer.read()
-            kept = [(k, v) for k, v in answer.getheaders() if k.lower() not in ("transfer-encoding", "connection", "content-length")]
+            kept = [
+                (k, v) for k, v in answer.getheaders() if k.lower() not in ("transfer-encoding", "connection", "content-length")
+            ]
             return answer.status, kept, data
         finally:
             connection.close()
@@ -364,7 +390,9 @@ class BigQueryStandIn:
                 try:
                     status, answer_headers, data = standin._forward(self.command, self.path, headers, body)
                 except OSError:
-                    self._send(502, [("Content-Type", "application/json")], b'{"error":{"code":502,"message":"emulator unreachable"}}')
+                    self._send(
+                        502, [("Content-Type", "application/json")], b'{"error":{"code":502,"message":"emulator unreachable"}}'
+                    )
                     return
                 self._send(status, answer_headers, data)
 

@@ -72,7 +72,9 @@ class SlackStandIn(HttpStandIn):
             return {
                 "posts": len(self.requests),
                 "delivered": len(self.messages),
-                "messages": [f"{m.get('icon_emoji') or ''} {m.get('username') or ''}: {m.get('text') or ''}" for m in self.messages],
+                "messages": [
+                    f"{m.get('icon_emoji') or ''} {m.get('username') or ''}: {m.get('text') or ''}" for m in self.messages
+                ],
             }
 
     def answer(self, request: Request) -> Answer:
@@ -86,7 +88,9 @@ class SlackStandIn(HttpStandIn):
                 self.requests.append({"answer": behaviour.fail_mode})
                 return {
                     "5xx": Answer(500, b"internal_error", "text/plain"),
-                    "429": Answer(429, b"rate_limited", "text/plain", headers={"Retry-After": f"{behaviour.retry_after_seconds:g}"}),
+                    "429": Answer(
+                        429, b"rate_limited", "text/plain", headers={"Retry-After": f"{behaviour.retry_after_seconds:g}"}
+                    ),
                     "4xx": Answer(400, b"invalid_payload", "text/plain"),
                     "drop": Answer(drop=True),
                 }[behaviour.fail_mode]

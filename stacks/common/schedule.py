@@ -88,10 +88,14 @@ class StateMachineSchedule(Construct):
             retention_period=props.dlq_retention,
             removal_policy=props.removal_policy,
         )
-        acknowledge(self.dead_letter_queue, "AwsSolutions-SQS3",
+        acknowledge(
+            self.dead_letter_queue,
+            "AwsSolutions-SQS3",
             "This queue is itself the scheduler target's dead-letter queue; its depth is alarmed.",
         )
-        acknowledge(self.dead_letter_queue, "Serverless-SQSRedrivePolicy",
+        acknowledge(
+            self.dead_letter_queue,
+            "Serverless-SQSRedrivePolicy",
             "A dead-letter queue has no redrive target of its own; its depth is alarmed instead.",
         )
         self.role = iam.Role(
@@ -110,7 +114,9 @@ class StateMachineSchedule(Construct):
             iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.dead_letter_queue.queue_arn])
         )
         window = (
-            scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="FLEXIBLE", maximum_window_in_minutes=props.flexible_window_minutes)
+            scheduler.CfnSchedule.FlexibleTimeWindowProperty(
+                mode="FLEXIBLE", maximum_window_in_minutes=props.flexible_window_minutes
+            )
             if props.flexible_window_minutes
             else scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF")
         )

@@ -61,23 +61,51 @@ class WeeklyBatchStack(Stack):
     settings_type = WeeklyBatchSettings
 
     def __init__(self, scope: Construct, construct_id: str, *, stage: StageConfig, **kwargs) -> None:
-        super().__init__(scope, construct_id, description="weekly-batch: weekly BigQuery check-and-wait, idempotent insert, Slack notices", **kwargs)
+        super().__init__(
+            scope,
+            construct_id,
+            description="weekly-batch: weekly BigQuery check-and-wait, idempotent insert, Slack notices",
+            **kwargs,
+        )
         self.settings = stage.workflow_settings(SETTINGS_KEY, WeeklyBatchSettings)
         bigquery = self.settings.bigquery
         if stage.name != "local" and (bigquery.credentials == "anonymous" or bigquery.api_endpoint.startswith("http://")):
             raise ConfigError(f"{WORKFLOW}: anonymous credentials and http:// endpoints are for the local stage only")
-        self.notices = NotificationTopic(self, "Notices", props=NotificationTopicProps(display_name="weekly-batch notices", removal_policy=stage.removal_policy))
+        self.notices = NotificationTopic(
+            self,
+            "Notices",
+            props=NotificationTopicProps(display_name="weekly-batch notices", removal_policy=stage.removal_policy),
+        )
         self.guard = Table(
-            self, "RunGuard", props=TableProps(partition_key="targetDate", ttl_attribute="expiresAt", removal_policy=stage.removal_policy)
+            self,
+            "RunGuard",
+            props=TableProps(partition_key="targetDate", ttl_attribute="expiresAt", removal_policy=stage.removal_policy),
         ).table
         code = python_code_asset(LAMBDA_SOURCE, target_platform(stage))
         self.plan_function = self._function(
-            "PlanFunction", code, stage, handler="weekly_batch.handlers.plan.handler", timeout_s=10, memory_mb=256,
+            "PlanFunction",
+            code,
+            stage,
+            handler="weekly_batch.handlers.plan.handler",
+            timeout_s=10,
+            memory_mb=256,
             description="Resolves the target date and week",
-            environment={"BUSINESS_TIMEZONE": self.settings.schedule_timezone, "GUARD_TTL_DAYS": str(self.settings.guard_ttl_days)},
+            environment={
+                "BUSINESS_TIMEZONE": self.settings.schedule_timezone,
+                "GUARD_TTL_DAYS": str(self.settings.guard_ttl_days),
+            },
         )
-        self.check_function = self._bigquery_function("CheckFunction", code, stage, "check", self.settings.check_timeout_seconds, "Counts the target date's rows in BigQuery")
-        self.insert_function = self._bigquery_function("InsertFunction", code, stage, "insert", self.settings.insert_timeout_seconds, "MERGEs the week's summary in BigQuery")
+        self.check_function = self._bigquery_function(
+            "CheckFunction",
+            code,
+            stage,
+            "check",
+            self.settings.check_timeout_seconds,
+            "Counts the target date's rows in BigQuery",
+        )
+        self.insert_function = self._bigquery_function(
+            "InsertFunction", code, stage, "insert", self.settings.insert_timeout_seconds, "MERGEs the week's summary in BigQuery"
+        )
         self.notify_function = self._build_notify_function(code, stage)
         self.workflow = MonitoredStateMachine(
             self,
@@ -110,8 +138,18 @@ class WeeklyBatchStack(Stack):
 
     # ---- functions -------------------------------------------------------------------------
 
-    def _function(self, construct_id: str, code: lambda_.Code, stage: StageConfig, *, handler: str, timeout_s: int,
-                  memory_mb: int, description: str, environment: dict[str, str]) -> lambda_.Function:
+    def _function(
+        self,
+        construct_id: str,
+        code: lambda_.Code,
+        stage: StageConfig,
+        *,
+        handler: str,
+        timeout_s: int,
+        memory_mb: int,
+        description: str,
+        environment: dict[str, str],
+    ) -> lambda_.Function:
         return PythonFunction(
             self,
             construct_id,
@@ -129,7 +167,9 @@ class WeeklyBatchStack(Stack):
             ),
         ).function
 
-    def _bigquery_function(self, construct_id: str, code: lambda_.Code, stage: StageConfig, module: str, timeout_s: int, description: str) -> lambda_.Function:
+    def _bigquery_function(
+        self, construct_id: str, code: lambda_.Code, stage: StageConfig, module: str, timeout_s: int, description: str
+    ) -> lambda_.Function:
         bq = self.settings.bigquery
         environment = {
             "BIGQUERY_PROJECT": bq.project,
@@ -147,18 +187,31 @@ class WeeklyBatchStack(Stack):
         if bq.sql_templates_bucket:
             environment.update(SQL_TEMPLATES_BUCKET=bq.sql_templates_bucket, SQL_TEMPLATES_PREFIX=bq.sql_templates_prefix)
         function = self._function(
-            construct_id, code, stage, handler=f"weekly_batch.handlers.{module}.handler", timeout_s=timeout_s,
-            memory_mb=512, description=description, environment=environment,
+            construct_id,
+            code,
+            stage,
+            handler=f"weekly_batch.handlers.{module}.handler",
+            timeout_s=timeout_s,
+            memory_mb=512,
+            description=description,
+            environment=environment,
         )
         if bq.credentials != "anonymous":
-            secretsmanager.Secret.from_secret_name_v2(self, f"{construct_id}Credentials", bq.credentials_secret_name).grant_read(function)
+            secretsmanager.Secret.from_secret_name_v2(self, f"{construct_id}Credentials", bq.credentials_secret_name).grant_read(
+                function
+            )
         if bq.sql_templates_bucket:
             function.add_to_role_policy(
                 iam.PolicyStatement(
                     actions=["s3:GetObject"],
                     resources=[
-                        self.format_arn(service="s3", region="", account="", resource=bq.sql_templates_bucket,
-                                        resource_name=f"{bq.sql_templates_prefix}{name}")
+                        self.format_arn(
+                            service="s3",
+                            region="",
+                            account="",
+                            resource=bq.sql_templates_bucket,
+                            resource_name=f"{bq.sql_templates_prefix}{name}",
+                        )
                         for name in SQL_TEMPLATES
                     ],
                 )
@@ -168,9 +221,17 @@ class WeeklyBatchStack(Stack):
     def _build_notify_function(self, code: lambda_.Code, stage: StageConfig) -> lambda_.Function:
         slack = self.settings.slack
         function = self._function(
-            "NotifyFunction", code, stage, handler="weekly_batch.handlers.notify.handler", timeout_s=slack.function_timeout_seconds,
-            memory_mb=256, description="Posts the batch's Slack notices",
-            environment={"SLACK_WEBHOOK_SECRET_NAME": slack.webhook_secret_name, "SLACK_TIMEOUT_SECONDS": str(slack.http_timeout_seconds)},
+            "NotifyFunction",
+            code,
+            stage,
+            handler="weekly_batch.handlers.notify.handler",
+            timeout_s=slack.function_timeout_seconds,
+            memory_mb=256,
+            description="Posts the batch's Slack notices",
+            environment={
+                "SLACK_WEBHOOK_SECRET_NAME": slack.webhook_secret_name,
+                "SLACK_TIMEOUT_SECONDS": str(slack.http_timeout_seconds),
+            },
         )
         secretsmanager.Secret.from_secret_name_v2(self, "SlackWebhookUrl", slack.webhook_secret_name).grant_read(function)
         # A notice that fails after its retries does not stop the batch, so someone must hear about it.
@@ -199,7 +260,9 @@ class WeeklyBatchStack(Stack):
             jitter_strategy=sfn.JitterType.FULL,
         )
 
-    def _invoke(self, construct_id: str, function: lambda_.IFunction, payload: sfn.TaskInput, *, result_path: str | None, timeout_s: int) -> tasks.LambdaInvoke:
+    def _invoke(
+        self, construct_id: str, function: lambda_.IFunction, payload: sfn.TaskInput, *, result_path: str | None, timeout_s: int
+    ) -> tasks.LambdaInvoke:
         invoke = tasks.LambdaInvoke(
             self,
             construct_id,
@@ -270,7 +333,9 @@ class WeeklyBatchStack(Stack):
             # First run for the date, or a deliberate re-run ("rerun": true) of a FAILED one.
             condition_expression="attribute_not_exists(targetDate) OR #status = :rerunnable",
             expression_attribute_names={"#status": "status"},
-            expression_attribute_values={":rerunnable": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.rerunnableStatus"))},
+            expression_attribute_values={
+                ":rerunnable": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.rerunnableStatus"))
+            },
             result_path=sfn.JsonPath.DISCARD,
             task_timeout=sfn.Timeout.duration(Duration.seconds(20)),
         )
@@ -288,8 +353,11 @@ class WeeklyBatchStack(Stack):
         ).next(mark_failed)
 
         check = self._invoke(
-            "CheckRows", self.check_function, sfn.TaskInput.from_object({"targetDate.$": "$.targetDate"}),
-            result_path="$.check", timeout_s=s.check_timeout_seconds,
+            "CheckRows",
+            self.check_function,
+            sfn.TaskInput.from_object({"targetDate.$": "$.targetDate"}),
+            result_path="$.check",
+            timeout_s=s.check_timeout_seconds,
         )
         self._retry_with_jitter(check, BIGQUERY_RETRYABLE_ERRORS)
         check.add_catch(notify_failed, errors=["States.ALL"], result_path="$.error")
@@ -304,7 +372,8 @@ class WeeklyBatchStack(Stack):
         wait = sfn.Wait(self, "WaitForData", time=sfn.WaitTime.duration(Duration.seconds(s.wait_seconds)))
         wait.next(check)
         notify_waiting = self._notice(
-            "NotifyWaiting", "waiting",
+            "NotifyWaiting",
+            "waiting",
             {"targetDate.$": "$.targetDate", "checks.$": "$.checks", "maxChecks": s.max_checks, "waitSeconds": s.wait_seconds},
             wait,
         ).next(wait)
@@ -312,7 +381,10 @@ class WeeklyBatchStack(Stack):
         data_not_ready = sfn.Pass(
             self,
             "DataNotReady",
-            parameters={"Error": DATA_NOT_READY, "Cause.$": "States.Format('no rows for {} after {} checks', $.targetDate, $.checks)"},
+            parameters={
+                "Error": DATA_NOT_READY,
+                "Cause.$": "States.Format('no rows for {} after {} checks', $.targetDate, $.checks)",
+            },
             result_path="$.error",
         ).next(mark_failed)
         notify_gave_up = self._notice(
@@ -323,8 +395,12 @@ class WeeklyBatchStack(Stack):
             self,
             "BatchInserted",
             parameters={
-                "outcome": "inserted", **dates, "rowsFound.$": "$.rows", "rowsAffected.$": "$.insert.rowsAffected",
-                "checks.$": "$.checks", "notices.$": "$.notices",
+                "outcome": "inserted",
+                **dates,
+                "rowsFound.$": "$.rows",
+                "rowsAffected.$": "$.insert.rowsAffected",
+                "checks.$": "$.checks",
+                "notices.$": "$.notices",
             },
         )
         mark_succeeded = self._guard_task("MarkRunSucceeded", "SUCCEEDED")
@@ -334,8 +410,11 @@ class WeeklyBatchStack(Stack):
             "NotifySucceeded", "succeeded", {**dates, "rowsAffected.$": "$.insert.rowsAffected"}, mark_succeeded
         ).next(mark_succeeded)
         insert = self._invoke(
-            "InsertWeek", self.insert_function, sfn.TaskInput.from_object({"weekStart.$": "$.weekStart", "weekEnd.$": "$.weekEnd"}),
-            result_path="$.insert", timeout_s=s.insert_timeout_seconds,
+            "InsertWeek",
+            self.insert_function,
+            sfn.TaskInput.from_object({"weekStart.$": "$.weekStart", "weekEnd.$": "$.weekEnd"}),
+            result_path="$.insert",
+            timeout_s=s.insert_timeout_seconds,
         )
         self._retry_with_jitter(insert, BIGQUERY_RETRYABLE_ERRORS)
         insert.add_catch(notify_failed, errors=["States.ALL"], result_path="$.error")

@@ -14,7 +14,10 @@ from sandbox.emulator import Emulator
 from sandbox.engine import context_times
 
 # A definition that carries the start time into its output (json-serialised, as any task parameter is).
-START_TIME = {"StartAt": "When", "States": {"When": {"Type": "Pass", "Parameters": {"started.$": "$$.Execution.StartTime"}, "End": True}}}
+START_TIME = {
+    "StartAt": "When",
+    "States": {"When": {"Type": "Pass", "Parameters": {"started.$": "$$.Execution.StartTime"}, "End": True}},
+}
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +28,11 @@ def emulator():
 
 def _run(emulator: Emulator) -> dict:
     sfn = emulator.client("stepfunctions")
-    arn = sfn.create_state_machine(name=f"times-{uuid.uuid4().hex[:8]}", definition=json.dumps(START_TIME),
-                                   roleArn="arn:aws:iam::123456789012:role/sandbox-test")["stateMachineArn"]
+    arn = sfn.create_state_machine(
+        name=f"times-{uuid.uuid4().hex[:8]}",
+        definition=json.dumps(START_TIME),
+        roleArn="arn:aws:iam::123456789012:role/sandbox-test",
+    )["stateMachineArn"]
     execution = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
     for _ in range(100):
         described = sfn.describe_execution(executionArn=execution)
@@ -41,7 +47,9 @@ def test_the_start_time_reaches_the_definition_as_aws_formats_it(emulator):
     assert described["status"] == "SUCCEEDED", described.get("cause")
     started = json.loads(described["output"])["started"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", started)
-    assert abs(datetime.fromisoformat(started[:-1] + "+00:00") - described["startDate"].astimezone(timezone.utc)) < timedelta(seconds=1)
+    assert abs(datetime.fromisoformat(started[:-1] + "+00:00") - described["startDate"].astimezone(timezone.utc)) < timedelta(
+        seconds=1
+    )
 
 
 def test_aws_timestamp_is_utc_with_milliseconds():

@@ -33,15 +33,17 @@ def definition(template):
 
 
 def _function_id(template, handler_module: str) -> str:
-    (logical_id,) = [lid for lid, f in resources_of_type(template, "AWS::Lambda::Function").items()
-                     if f["Properties"]["Handler"] == f"weekly_batch.handlers.{handler_module}.handler"]
+    (logical_id,) = [
+        lid
+        for lid, f in resources_of_type(template, "AWS::Lambda::Function").items()
+        if f["Properties"]["Handler"] == f"weekly_batch.handlers.{handler_module}.handler"
+    ]
     return logical_id
 
 
 def _role_statements(template, function_id: str) -> list[dict]:
     role_id = resources_of_type(template, "AWS::Lambda::Function")[function_id]["Properties"]["Role"]["Fn::GetAtt"][0]
-    return [s for lid, s in policy_statements(template)
-            if {"Ref": role_id} in template["Resources"][lid]["Properties"]["Roles"]]
+    return [s for lid, s in policy_statements(template) if {"Ref": role_id} in template["Resources"][lid]["Properties"]["Roles"]]
 
 
 def test_the_schedule_is_thursday_0930_tokyo_with_the_scheduled_time_in_its_input(template):
@@ -62,14 +64,22 @@ def test_the_schedule_retries_dead_letters_to_an_encrypted_alarmed_queue(templat
     queue = template["Resources"][queue_id]
     assert queue["Type"] == "AWS::SQS::Queue" and queue["Properties"]["SqsManagedSseEnabled"] is True
     topic_id, _ = only_resource(template, "AWS::SNS::Topic")
-    dlq_alarms = [a["Properties"] for a in resources_of_type(template, "AWS::CloudWatch::Alarm").values()
-                  if a["Properties"].get("Dimensions") == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}]]
+    dlq_alarms = [
+        a["Properties"]
+        for a in resources_of_type(template, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("Dimensions") == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}]
+    ]
     (alarm,) = dlq_alarms
     assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible" and alarm["Threshold"] == 1
     assert alarm["AlarmActions"] == [{"Ref": topic_id}]
     # TLS only
-    (policy,) = [p for p in resources_of_type(template, "AWS::SQS::QueuePolicy").values() if {"Ref": queue_id} in p["Properties"]["Queues"]]
-    assert any(s["Effect"] == "Deny" and "aws:SecureTransport" in json.dumps(s) for s in policy["Properties"]["PolicyDocument"]["Statement"])
+    (policy,) = [
+        p for p in resources_of_type(template, "AWS::SQS::QueuePolicy").values() if {"Ref": queue_id} in p["Properties"]["Queues"]
+    ]
+    assert any(
+        s["Effect"] == "Deny" and "aws:SecureTransport" in json.dumps(s)
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+    )
 
 
 def test_the_schedule_role_may_only_start_this_state_machine(template):
@@ -81,11 +91,15 @@ def test_the_schedule_role_may_only_start_this_state_machine(template):
     role = template["Resources"][role_id]["Properties"]
     (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"} and "aws:SourceAccount" in json.dumps(trust["Condition"])
-    statements = [s for lid, s in policy_statements(template) if {"Ref": role_id} in template["Resources"][lid]["Properties"]["Roles"]]
-    assert sorted((s["Action"], json.dumps(s["Resource"])) for s in statements) == sorted([
-        ("states:StartExecution", json.dumps({"Ref": machine_id})),
-        ("sqs:SendMessage", json.dumps({"Fn::GetAtt": [target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0], "Arn"]})),
-    ])
+    statements = [
+        s for lid, s in policy_statements(template) if {"Ref": role_id} in template["Resources"][lid]["Properties"]["Roles"]
+    ]
+    assert sorted((s["Action"], json.dumps(s["Resource"])) for s in statements) == sorted(
+        [
+            ("states:StartExecution", json.dumps({"Ref": machine_id})),
+            ("sqs:SendMessage", json.dumps({"Fn::GetAtt": [target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0], "Arn"]})),
+        ]
+    )
 
 
 def test_the_wait_loop_is_bounded_by_a_counter_and_its_choice(definition, stage):
@@ -179,8 +193,11 @@ def test_one_notifier_function_serves_every_notice_and_its_errors_are_alarmed(te
     notify_id = _function_id(template, "notify")
     notices = [s for _, s in all_states(definition) if s["Type"] == "Task" and "kind" in s.get("Parameters", {})]
     assert {s["Resource"].split(" ")[1].split(".")[0] for s in notices} == {notify_id}
-    alarms = [a["Properties"] for a in resources_of_type(template, "AWS::CloudWatch::Alarm").values()
-              if a["Properties"].get("Dimensions") == [{"Name": "FunctionName", "Value": {"Ref": notify_id}}]]
+    alarms = [
+        a["Properties"]
+        for a in resources_of_type(template, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("Dimensions") == [{"Name": "FunctionName", "Value": {"Ref": notify_id}}]
+    ]
     (alarm,) = alarms
     assert alarm["MetricName"] == "Errors" and alarm["Threshold"] == 1
 
@@ -212,8 +229,11 @@ def test_secret_grants_are_scoped_to_the_two_secrets(template, stage):
     if stage.name == "prod":  # local uses anonymous credentials against the emulator: no secret at all
         expected |= {"check": "weekly-batch/bigquery/credentials", "insert": "weekly-batch/bigquery/credentials"}
     for module in ("plan", "check", "insert", "notify"):
-        statements = [s for s in _role_statements(template, _function_id(template, module))
-                      if any(a.startswith("secretsmanager:") for a in as_list(s["Action"]))]
+        statements = [
+            s
+            for s in _role_statements(template, _function_id(template, module))
+            if any(a.startswith("secretsmanager:") for a in as_list(s["Action"]))
+        ]
         if module not in expected:
             assert statements == [], module
             continue
@@ -227,7 +247,9 @@ def test_no_secret_values_anywhere_only_secret_names(template):
     assert "SecretString" not in text and "hooks.slack.com" not in text and "private_key" not in text
     for function in resources_of_type(template, "AWS::Lambda::Function").values():
         env = function["Properties"]["Environment"]["Variables"]
-        assert not [k for k in env if any(w in k for w in ("KEY", "TOKEN", "PASSWORD", "WEBHOOK_URL")) and not k.endswith("_SECRET_NAME")]
+        assert not [
+            k for k in env if any(w in k for w in ("KEY", "TOKEN", "PASSWORD", "WEBHOOK_URL")) and not k.endswith("_SECRET_NAME")
+        ]
 
 
 def test_iam_is_least_privilege(template):
@@ -264,7 +286,10 @@ def test_sql_templates_in_s3_are_readable_key_by_key_and_prod_refuses_local_only
 
     context = cdk_app.cdk_context(stage="local")
     stages = json.loads(json.dumps(context["stages"]))
-    stages["local"]["workflows"]["weekly_batch"]["bigquery"] |= {"sql_templates_bucket": "team-sql", "sql_templates_prefix": "wb/"}
+    stages["local"]["workflows"]["weekly_batch"]["bigquery"] |= {
+        "sql_templates_bucket": "team-sql",
+        "sql_templates_prefix": "wb/",
+    }
     stack = WeeklyBatchStack(cdk.App(context=context), "Probe", stage=StageConfig.from_context(stages, "local"))
     template = cdk.assertions.Template.from_stack(stack).to_json()
     s3 = [s for _, s in policy_statements(template) if any(a.startswith("s3:") for a in as_list(s["Action"]))]

@@ -27,7 +27,9 @@ def notices(workflow):
     sqs = emulator.client("sqs")
     queue_url = sqs.create_queue(QueueName="weekly-batch-notices")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    emulator.client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+    emulator.client("sns").subscribe(
+        TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
+    )
 
     def received() -> list[dict]:
         messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
@@ -66,7 +68,11 @@ def test_rows_present_insert_the_week_with_two_slack_messages(workflow, notices)
     assert set(report.output["notices"]) == {"starting", "succeeded"}
     assert all(n["delivered"] for n in report.output["notices"].values())
     assert guard_item(workflow, "2026-10-14")["status"] == "SUCCEEDED"
-    assert [row[2:] for row in workflow.scenario.bigquery.target_rows(date(2026, 10, 8))] == [("u1", 7, 61), ("u2", 7, 62), ("u3", 1, 3)]
+    assert [row[2:] for row in workflow.scenario.bigquery.target_rows(date(2026, 10, 8))] == [
+        ("u1", 7, 61),
+        ("u2", 7, 62),
+        ("u3", 1, 3),
+    ]
     assert report.state_transitions == 11 and report.lambda_invocations == 5
     assert notices() == []
 
@@ -77,7 +83,10 @@ def test_rows_arriving_after_two_waits(workflow):
     # THEN 3 checks with 2 waits between, and Slack heard "waiting" twice before "starting" and "done"
     assert report.status == "SUCCEEDED", report.cause
     assert report.output["checks"] == 3 and entered(report, "WaitForData") == 2
-    assert [m["username"] for m in workflow.scenario.slack.messages] == ["データ更新を待つ猫"] * 2 + ["データ更新を確認した猫", "データ更新を終えた猫"]
+    assert [m["username"] for m in workflow.scenario.slack.messages] == ["データ更新を待つ猫"] * 2 + [
+        "データ更新を確認した猫",
+        "データ更新を終えた猫",
+    ]
     assert "1秒待って再実行します" in slack_texts(workflow)[0] and "1/4" in slack_texts(workflow)[0]
     assert report.state_transitions == 11 + 2 * 5 and report.lambda_invocations == 5 + 2 * 2
 
@@ -118,7 +127,9 @@ def test_bigquery_failing_permanently_notifies_failure_and_fails_with_its_name(w
 
 
 def test_an_insert_error_notifies_failure_and_fails_with_its_name(workflow):
-    report = workflow.run({"targetDate": "2026-09-02"}, standins={"bigquery": {"fail_on": "insert", "fail_mode": "4xx", "fail_times": "-1"}})
+    report = workflow.run(
+        {"targetDate": "2026-09-02"}, standins={"bigquery": {"fail_on": "insert", "fail_mode": "4xx", "fail_times": "-1"}}
+    )
     assert report.status == "FAILED" and report.error == "BigQueryRejected"
     # 4xx is not retried: one insert attempt
     assert workflow.scenario.bigquery.stats()["failures_injected"] == 1
@@ -168,9 +179,14 @@ def test_the_deployed_insert_run_twice_leaves_the_same_rows(workflow):
     assert report.status == "SUCCEEDED"
     before = workflow.scenario.bigquery.target_rows(date(2026, 8, 20))
     # WHEN the deployed insert function runs again for that week (e.g. a retry after a lost answer)
-    (function,) = [workflow.stack.resources[lid] for lid, t in workflow.stack.resource_types.items()
-                   if t == "AWS::Lambda::Function" and "InsertFunction" in lid]
-    answer = workflow.emulator.client("lambda").invoke(FunctionName=function, Payload=json.dumps({"weekStart": "2026-08-20", "weekEnd": "2026-08-26"}))
+    (function,) = [
+        workflow.stack.resources[lid]
+        for lid, t in workflow.stack.resource_types.items()
+        if t == "AWS::Lambda::Function" and "InsertFunction" in lid
+    ]
+    answer = workflow.emulator.client("lambda").invoke(
+        FunctionName=function, Payload=json.dumps({"weekStart": "2026-08-20", "weekEnd": "2026-08-26"})
+    )
     assert "FunctionError" not in answer
     # THEN the target holds exactly the same rows
     assert workflow.scenario.bigquery.target_rows(date(2026, 8, 20)) == before and len(before) == 3

@@ -67,6 +67,5 @@ class SlackUnavailable(WeeklyBatchError):
     """Slack answered 5xx, dropped the connection or timed out: retried."""
 
 
-
 class InvalidNotice(WeeklyBatchError):
     """The notifier was called with an unknown notice kind: a definition/code mismatch."""

@@ -26,16 +26,25 @@ _SENDERS = {
 def _text(kind: str, n: Mapping[str, Any]) -> str:
     target = n.get("targetDate", "?")
     if kind == "starting":
-        return f"{target} のデータが見つかった（{n.get('rows', '?')} 件）ので、{n.get('weekStart', '?')}〜{n.get('weekEnd', '?')} の1週間分の INSERT を開始します!"
+        return (
+            f"{target} のデータが見つかった（{n.get('rows', '?')} 件）ので、"
+            f"{n.get('weekStart', '?')}〜{n.get('weekEnd', '?')} の1週間分の INSERT を開始します!"
+        )
     if kind == "waiting":
         return (
             f"{target} のデータがまだ更新されていなかったようなので、{_wait(n.get('waitSeconds'))}待って再実行します!"
             f"（確認 {n.get('checks', '?')}/{n.get('maxChecks', '?')} 回目）"
         )
     if kind == "succeeded":
-        return f"{n.get('weekStart', '?')}〜{n.get('weekEnd', '?')} の1週間分のデータ更新が完了しました（{n.get('rowsAffected', '?')} 行）。"
+        return (
+            f"{n.get('weekStart', '?')}〜{n.get('weekEnd', '?')} の1週間分のデータ更新が完了しました"
+            f"（{n.get('rowsAffected', '?')} 行）。"
+        )
     if kind == "gave_up":
-        return f"{target} のデータが {n.get('checks', '?')} 回確認しても更新されなかったので、今週のバッチを諦めます（DataNotReady）。"
+        return (
+            f"{target} のデータが {n.get('checks', '?')} 回確認しても更新されなかったので、"
+            "今週のバッチを諦めます（DataNotReady）。"
+        )
     cause = _readable_cause(n.get("cause"))
     cause = cause if len(cause) <= _CAUSE_CHARS else cause[:_CAUSE_CHARS] + "…"
     return f"{target} の週次バッチが失敗しました: {n.get('error', 'Unknown')}" + (f"\n> {cause}" if cause else "")

@@ -59,7 +59,9 @@ class SlackWebhook:
 
     def _send(self, message: dict[str, Any]) -> tuple[int, float | None]:
         body = json.dumps(message, ensure_ascii=False).encode()
-        request = urllib.request.Request(self.url, data=body, method="POST", headers={"Content-Type": "application/json; charset=utf-8"})
+        request = urllib.request.Request(
+            self.url, data=body, method="POST", headers={"Content-Type": "application/json; charset=utf-8"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310 - validated URL
                 response.read()

@@ -58,7 +58,11 @@ def lambda_context() -> FakeLambdaContext:
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for key, value in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+    for key, value in {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     from aws_lambda_powertools.utilities import parameters
@@ -88,9 +92,13 @@ def bigquery(monkeypatch: pytest.MonkeyPatch, bigquery_standin: BigQueryStandIn)
     bigquery_standin.configure(rows=3, appear_after_checks=0, fail_times=0)
     bigquery_standin.restore_target_table()
     for key, value in {
-        "BIGQUERY_PROJECT": "local-project", "BIGQUERY_DATASET": DATASET, "BIGQUERY_SOURCE_TABLE": "events",
-        "BIGQUERY_TARGET_TABLE": "weekly_summary", "BIGQUERY_API_ENDPOINT": bigquery_standin.url,
-        "BIGQUERY_CREDENTIALS": "anonymous", "BIGQUERY_QUERY_TIMEOUT_SECONDS": "2",
+        "BIGQUERY_PROJECT": "local-project",
+        "BIGQUERY_DATASET": DATASET,
+        "BIGQUERY_SOURCE_TABLE": "events",
+        "BIGQUERY_TARGET_TABLE": "weekly_summary",
+        "BIGQUERY_API_ENDPOINT": bigquery_standin.url,
+        "BIGQUERY_CREDENTIALS": "anonymous",
+        "BIGQUERY_QUERY_TIMEOUT_SECONDS": "2",
     }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("SQL_TEMPLATES_BUCKET", raising=False)

@@ -7,7 +7,6 @@ from datetime import date
 
 import boto3
 import pytest
-
 from weekly_batch import bigquery as bq
 from weekly_batch.errors import (
     BigQueryAuthFailed,
@@ -24,6 +23,7 @@ from weekly_batch.errors import (
 from weekly_batch.handlers import check, insert, plan
 from weekly_batch.settings import BigQuerySettings
 from weekly_batch.sql_templates import COUNT_ROWS, WEEKLY_INSERT, load
+
 from tests.unit.weekly_batch.conftest import load_event
 
 
@@ -61,8 +61,13 @@ def test_a_user_who_left_the_source_leaves_the_week(bigquery, lambda_context):
 
 @pytest.mark.parametrize(
     ("mode", "error"),
-    [("5xx", BigQueryUnavailable), ("auth", BigQueryAuthFailed), ("quota", BigQueryQuotaExceeded),
-     ("timeout", BigQueryTimeout), ("4xx", BigQueryRejected)],
+    [
+        ("5xx", BigQueryUnavailable),
+        ("auth", BigQueryAuthFailed),
+        ("quota", BigQueryQuotaExceeded),
+        ("timeout", BigQueryTimeout),
+        ("4xx", BigQueryRejected),
+    ],
 )
 def test_bigquery_failures_are_named_errors(bigquery, lambda_context, mode, error):
     bigquery.configure(fail_mode=mode, fail_times=1, slow_seconds=3)
@@ -77,7 +82,9 @@ def test_a_missing_target_table_is_rejected_not_retried(bigquery, lambda_context
         insert.handler({"weekStart": "2026-10-01", "weekEnd": "2026-10-07"}, lambda_context)
 
 
-@pytest.mark.parametrize("event", [{"weekStart": "2026-10-01", "weekEnd": "2026-10-08"}, {"weekStart": "x", "weekEnd": "2026-10-07"}, {}])
+@pytest.mark.parametrize(
+    "event", [{"weekStart": "2026-10-01", "weekEnd": "2026-10-08"}, {"weekStart": "x", "weekEnd": "2026-10-07"}, {}]
+)
 def test_insert_refuses_anything_but_a_seven_day_week(bigquery, lambda_context, event):
     with pytest.raises(InvalidTargetDate):
         insert.handler(event, lambda_context)
@@ -129,8 +136,15 @@ def _service_account_key() -> dict:
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
-    return {"type": "service_account", "project_id": "p", "private_key_id": "1", "private_key": pem,
-            "client_email": "batch@p.iam.gserviceaccount.com", "client_id": "1", "token_uri": "https://oauth2.googleapis.com/token"}
+    return {
+        "type": "service_account",
+        "project_id": "p",
+        "private_key_id": "1",
+        "private_key": pem,
+        "client_email": "batch@p.iam.gserviceaccount.com",
+        "client_id": "1",
+        "token_uri": "https://oauth2.googleapis.com/token",
+    }
 
 
 def test_a_service_account_key_gives_service_account_credentials():
@@ -142,8 +156,12 @@ def test_a_service_account_key_gives_service_account_credentials():
 
 @pytest.mark.parametrize(
     ("mode", "secret"),
-    [("workload_identity_federation", "not json"), ("workload_identity_federation", json.dumps({"type": "service_account"})),
-     ("service_account_key", json.dumps(WIF_CONFIG)), ("service_account_key", json.dumps({"type": "service_account"}))],
+    [
+        ("workload_identity_federation", "not json"),
+        ("workload_identity_federation", json.dumps({"type": "service_account"})),
+        ("service_account_key", json.dumps(WIF_CONFIG)),
+        ("service_account_key", json.dumps({"type": "service_account"})),
+    ],
 )
 def test_a_secret_of_the_wrong_kind_is_a_named_error_without_its_content(mode, secret):
     with pytest.raises(BigQueryCredentialsInvalid) as caught:
@@ -152,8 +170,13 @@ def test_a_secret_of_the_wrong_kind_is_a_named_error_without_its_content(mode, s
 
 
 def test_settings_refuse_identifiers_that_could_change_the_sql(monkeypatch):
-    for key, value in {"BIGQUERY_PROJECT": "p", "BIGQUERY_DATASET": "d", "BIGQUERY_SOURCE_TABLE": "events` WHERE 1=1 --",
-                       "BIGQUERY_TARGET_TABLE": "t", "BIGQUERY_CREDENTIALS": "anonymous"}.items():
+    for key, value in {
+        "BIGQUERY_PROJECT": "p",
+        "BIGQUERY_DATASET": "d",
+        "BIGQUERY_SOURCE_TABLE": "events` WHERE 1=1 --",
+        "BIGQUERY_TARGET_TABLE": "t",
+        "BIGQUERY_CREDENTIALS": "anonymous",
+    }.items():
         monkeypatch.setenv(key, value)
     with pytest.raises(MissingSetting):
         BigQuerySettings.from_env()
@@ -161,9 +184,21 @@ def test_settings_refuse_identifiers_that_could_change_the_sql(monkeypatch):
 
 # ---- SQL templates --------------------------------------------------------------------------
 
+
 def _settings(**overrides) -> BigQuerySettings:
-    values = dict(project="p", dataset="d", source_table="events", target_table="weekly_summary", location="", api_endpoint="",
-                  credentials="anonymous", credentials_secret_name="", query_timeout_s=5, sql_bucket="", sql_prefix="")
+    values = dict(
+        project="p",
+        dataset="d",
+        source_table="events",
+        target_table="weekly_summary",
+        location="",
+        api_endpoint="",
+        credentials="anonymous",
+        credentials_secret_name="",
+        query_timeout_s=5,
+        sql_bucket="",
+        sql_prefix="",
+    )
     return BigQuerySettings(**{**values, **overrides})
 
 
@@ -177,7 +212,9 @@ def test_packaged_templates_render_identifiers_and_keep_values_as_parameters():
 def test_templates_can_come_from_s3(aws):
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket="sql-bucket")
-    s3.put_object(Bucket="sql-bucket", Key="weekly-batch/sql/count_rows.sql", Body=b"SELECT 1 FROM `${project}.${dataset}.${source_table}`")
+    s3.put_object(
+        Bucket="sql-bucket", Key="weekly-batch/sql/count_rows.sql", Body=b"SELECT 1 FROM `${project}.${dataset}.${source_table}`"
+    )
     settings = _settings(sql_bucket="sql-bucket", sql_prefix="weekly-batch/sql/")
     assert load(COUNT_ROWS, settings, s3_client=lambda: s3) == "SELECT 1 FROM `p.d.events`"
     with pytest.raises(SqlTemplateMissing):

@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from weekly_batch.dates import parse_scheduled_time, parse_target_date, resolve_target_week
 from weekly_batch.errors import InvalidTargetDate
 
@@ -53,7 +52,19 @@ def test_an_explicit_target_date_round_trips(day):
 
 
 @pytest.mark.parametrize(
-    "value", ["2026-13-01", "2026-02-30", "2026-2-3", " 2026-11-18", "2026-11-18T00:00:00", "20261118", "", 20261118, None, ["2026-11-18"]]
+    "value",
+    [
+        "2026-13-01",
+        "2026-02-30",
+        "2026-2-3",
+        " 2026-11-18",
+        "2026-11-18T00:00:00",
+        "20261118",
+        "",
+        20261118,
+        None,
+        ["2026-11-18"],
+    ],
 )
 def test_malformed_target_dates_are_named_errors(value):
     with pytest.raises(InvalidTargetDate):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-
 from weekly_batch.errors import InvalidNotice, SlackRateLimited, SlackRejected, SlackUnavailable, SlackWebhookNotConfigured
 from weekly_batch.handlers import notify
 from weekly_batch.notices import KINDS, build_message
 from weekly_batch.slack import SlackWebhook, validate_webhook_url
+
 from tests.unit.weekly_batch.conftest import load_event
 
 

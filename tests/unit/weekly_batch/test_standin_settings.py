@@ -12,8 +12,10 @@ from sandbox.standins.slack import SlackBehaviour
 
 def test_command_line_settings_become_typed_behaviours():
     settings = validate_standin_options(
-        {"bigquery": {"rows": "0", "appear_after_checks": "2", "fail_mode": "timeout", "fail_times": "-1"},
-         "slack": {"fail_mode": "429", "retry_after_seconds": "0.5"}},
+        {
+            "bigquery": {"rows": "0", "appear_after_checks": "2", "fail_mode": "timeout", "fail_times": "-1"},
+            "slack": {"fail_mode": "429", "retry_after_seconds": "0.5"},
+        },
         STANDIN_SETTINGS,
     )
     assert settings["bigquery"] == BigQueryBehaviour(rows=0, appear_after_checks=2, fail_mode="timeout", fail_times=-1)

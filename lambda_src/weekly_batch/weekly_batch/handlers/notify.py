@@ -33,7 +33,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         secret = parameters.get_secret(settings.webhook_secret_name, max_age=settings.secret_cache_s)
     except parameters.GetParameterError as exc:
-        raise SlackWebhookNotConfigured(f"secret {settings.webhook_secret_name} cannot be read (create it: see README, weekly-batch)") from exc
+        raise SlackWebhookNotConfigured(
+            f"secret {settings.webhook_secret_name} cannot be read (create it: see README, weekly-batch)"
+        ) from exc
     url = validate_webhook_url(str(secret))
     result = SlackWebhook(url=url, timeout_s=settings.timeout_s).post(
         message, remaining_s=lambda: context.get_remaining_time_in_millis() / 1000
