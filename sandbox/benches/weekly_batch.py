@@ -168,9 +168,8 @@ _IMPORT_PROBE = (
     "print((time.perf_counter() - started) * 1000)\n"
 )
 _TOP_PACKAGES = (
-    "aws_xray_sdk",
+    "aws_xray_sdk.core",  # Powertools Tracer: its recorder builds a botocore session at import
     "boto3",
-    "botocore",
     "google.cloud.bigquery",
     "google.auth",
     "google.api_core",
