@@ -18,6 +18,17 @@ from sandbox.standins.slack import SlackBehaviour, SlackStandIn
 STANDIN_SETTINGS = {"bigquery": BigQueryBehaviour, "slack": SlackBehaviour}
 
 
+def headline(output: Any) -> str:
+    """The demo table's line for a successful run: what was inserted, or that the date already ran."""
+    if output.get("outcome") != "inserted":
+        return f"{output.get('outcome')} ({output.get('targetDate')})"
+    missed = [kind for kind, notice in output.get("notices", {}).items() if not notice.get("delivered")]
+    return (
+        f"week {output.get('weekStart')}..{output.get('weekEnd')}: {output.get('rowsAffected')} rows merged after "
+        f"{output.get('checks')} check(s)" + (f"; notices missed: {', '.join(missed)}" if missed else "")
+    )
+
+
 class WeeklyBatchScenario:
     """Exposes `bigquery` and `slack` (the stand-ins) once entered."""
 

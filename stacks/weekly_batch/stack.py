@@ -21,7 +21,7 @@ from stacks.common.lambda_function import PythonFunction, PythonFunctionProps
 from stacks.common.notifications import NotificationTopic, NotificationTopicProps
 from stacks.common.schedule import SCHEDULED_TIME, StateMachineSchedule, StateMachineScheduleProps
 from stacks.common.state_machine import MonitoredStateMachine, MonitoredStateMachineProps, notify_failure_then_fail
-from stacks.common.table import Table, TableProps
+from stacks.common.table import DataTable, DataTableProps
 from stacks.weekly_batch.settings import WeeklyBatchSettings
 
 LAMBDA_SOURCE = Path(__file__).resolve().parents[2] / "lambda_src" / "weekly_batch"
@@ -76,10 +76,12 @@ class WeeklyBatchStack(Stack):
             "Notices",
             props=NotificationTopicProps(display_name="weekly-batch notices", removal_policy=stage.removal_policy),
         )
-        self.guard = Table(
+        self.guard = DataTable(
             self,
             "RunGuard",
-            props=TableProps(partition_key="targetDate", ttl_attribute="expiresAt", removal_policy=stage.removal_policy),
+            props=DataTableProps(
+                partition_key="targetDate", sort_key=None, ttl_attribute="expiresAt", removal_policy=stage.removal_policy
+            ),
         ).table
         code = python_code_asset(LAMBDA_SOURCE, target_platform(stage))
         self.plan_function = self._function(
