@@ -32,6 +32,7 @@ from rich.table import Table
 from sandbox.benches.distributed_copy import bench_distributed_copy
 from sandbox.benches.bucket_usage import bench_bucket_usage
 from sandbox.benches.synth_cost import bench_synth_cost
+from sandbox.benches.weekly_batch import bench_weekly_batch
 from sandbox.lambda_runtime import ensure_runtime_deps
 from sandbox.session import Sandbox
 from sandbox.synth import REPO_ROOT, SANDBOX_DIR
@@ -155,6 +156,7 @@ def main() -> None:
     bench_synth_cost()
     with Sandbox() as sandbox:
         bench_parallel_search(sandbox)
+        bench_weekly_batch(sandbox)
         bench_distributed_copy(sandbox)
         bench_bucket_usage(sandbox)
         bench_imports(sandbox.cloud_assembly)

@@ -18,6 +18,9 @@ from sandbox.scenarios.bucket_usage import STANDIN_SETTINGS as BUCKET_USAGE_STAN
 from sandbox.scenarios.bucket_usage import BucketUsageScenario, headline as bucket_usage_headline
 from sandbox.scenarios.parallel_search import STANDIN_SETTINGS as PARALLEL_SEARCH_STANDINS
 from sandbox.scenarios.parallel_search import ParallelSearchScenario
+from sandbox.scenarios.weekly_batch import STANDIN_SETTINGS as WEEKLY_BATCH_STANDINS
+from sandbox.scenarios.weekly_batch import WeeklyBatchScenario
+from sandbox.scenarios.weekly_batch import headline as weekly_batch_headline
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,15 @@ WORKFLOWS: dict[str, WorkflowSpec] = {
             sample_input={"keywords": "wireless earbuds"},
             scenario=ParallelSearchScenario,
             standin_settings=PARALLEL_SEARCH_STANDINS,
+        ),
+        WorkflowSpec(
+            name="weekly-batch",
+            stack_id="WeeklyBatch",
+            summary="weekly schedule; wait (bounded) for yesterday's BigQuery rows; idempotent MERGE of the week; Slack notices",
+            sample_input={"targetDate": "2026-11-18"},
+            scenario=WeeklyBatchScenario,
+            standin_settings=WEEKLY_BATCH_STANDINS,
+            headline=weekly_batch_headline,
         ),
         WorkflowSpec(
             name="distributed-copy",
