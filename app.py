@@ -12,6 +12,7 @@ import aws_cdk as cdk
 from stacks.bucket_usage import BucketUsageStack
 from stacks.common.config import ConfigError, StageConfig
 from stacks.common.nag import add_nag_checks
+from stacks.distributed_copy import DistributedCopyStack
 from stacks.parallel_search import ParallelSearchStack
 from stacks.weekly_batch import WeeklyBatchStack
 
@@ -19,6 +20,7 @@ from stacks.weekly_batch import WeeklyBatchStack
 WORKFLOW_STACKS = {
     "parallel-search": ("ParallelSearch", ParallelSearchStack),
     "weekly-batch": ("WeeklyBatch", WeeklyBatchStack),
+    "distributed-copy": ("DistributedCopy", DistributedCopyStack),
     "bucket-usage": ("BucketUsage", BucketUsageStack),
 }
 

@@ -15,7 +15,7 @@ the sandbox does not see; it assumes the smallest step, 64 MB.
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from sandbox.execution import ExecutionReport
 
@@ -71,3 +71,22 @@ def estimate_cost_usd(
     """Cost lines in USD for one execution, plus their `total`."""
     return cost_lines(step_functions=step_functions_cost(report), lambda_invocations=report.lambda_invocations,
                       lambda_gb_seconds=lambda_gb_seconds, requests=requests)
+
+
+def with_map_children(lines: Mapping[str, float], children: Iterable[tuple[str, float, int, int]]) -> dict[str, float]:
+    """`lines` plus what Distributed Map child executions cost: each `(execution type, duration s,
+    transitions, Lambda invocations)`. EXPRESS children are billed as Express (request + duration),
+    STANDARD ones per transition; their Lambda requests are added (their GB-seconds are already in
+    the measured compute)."""
+    children = list(children)
+    if not children:
+        return dict(lines)
+    out = dict(lines)
+    for execution_type, duration_s, transitions, invocations in children:
+        if execution_type == "EXPRESS":
+            out["step_functions"] += PRICE_PER_EXPRESS_REQUEST + express_duration_cost(duration_s)
+        else:
+            out["step_functions"] += transitions * PRICE_PER_STATE_TRANSITION
+        out["lambda_requests"] += invocations * PRICE_PER_LAMBDA_REQUEST
+    out["total"] = sum(value for key, value in out.items() if key != "total")
+    return {key: round(value, 8) for key, value in out.items()}

@@ -7,17 +7,16 @@ AWS (the runner reports them as notes).
 
 Each rule was checked against moto 5.2.5 (in-process ``mock_aws`` with execution enabled):
 
-* ``ItemBatcher``                       -> CreateStateMachine: ASLParserException (blocking)
-* ``ProcessorConfig.ExecutionType=EXPRESS`` -> ASLParserException "expecting STANDARD" (blocking)
-* ``ToleratedFailurePercentage: 5``     -> ASLParserException "no viable alternative" (blocking);
-  ``5.5``, ``ToleratedFailureCount`` and the ``...Path`` forms parse but have no effect (note)
+* ``ItemBatcher``, ``ProcessorConfig.ExecutionType=EXPRESS``, integer ``ToleratedFailurePercentage``
+  (all ASLParserException in moto alone), tolerances (no effect in moto alone), the ``listObjectsV2``
+  reader's pagination and ResultWriter's files run through ``sandbox/engine`` (installed by the
+  Emulator); the combinations it refuses (e.g. ItemBatcher with ItemSelector) are blocking gaps
 * ``QueryLanguage: JSONata``            -> execution fails with States.Runtime TypeError (blocking)
 * ``Assign`` (setting variables)        -> runs (the values are stored)
 * reading a variable (``"$x"``)          -> States.Runtime TypeError in a Pass/Task; a Choice rule on it silently
   falls through to Default (blocking)
 * ``arn:aws:states:::http:invoke``      -> CreateStateMachine: "Unknown service 'http'" (blocking)
 * ``aws-sdk:sfn:startSyncExecution``    -> StartSyncExecution is not implemented (blocking)
-* S3 ``listObjectsV2`` ItemReader       -> one call, no pagination (<= 1000 keys) (note)
 * ``Wait``                              -> really sleeps (note when long or absolute)
 * ``.waitForTaskToken``                 -> waits until something calls SendTaskSuccess (note)
 """
@@ -137,34 +136,16 @@ def find_engine_gaps(definition: dict[str, Any]) -> list[EngineGap]:
                                       "the local engine really sleeps; use SecondsPath and a short value for 'local'",
                                       False))
         if typ == "Map":
-            proc = state.get("ItemProcessor") or {}
-            cfg = proc.get("ProcessorConfig") or {}
-            if "ItemBatcher" in state:
-                gaps.append(EngineGap(path, "ItemBatcher",
-                                      "moto's parser rejects ItemBatcher (ASLParserException); "
-                                      "process one item per child execution in the 'local' stage"))
-            if cfg.get("ExecutionType") == "EXPRESS":
-                gaps.append(EngineGap(path, "ProcessorConfig.ExecutionType=EXPRESS",
-                                      "moto only accepts STANDARD child executions (ASLParserException)"))
-            tfp = state.get("ToleratedFailurePercentage")
-            if isinstance(tfp, int) and not isinstance(tfp, bool):
-                gaps.append(EngineGap(path, "ToleratedFailurePercentage (integer)",
-                                      f"moto rejects the integer {tfp} (ASLParserException); "
-                                      f"write it as a float such as {tfp}.0 (it has no effect locally anyway)"))
-            elif isinstance(tfp, float):
-                gaps.append(EngineGap(path, "ToleratedFailurePercentage",
-                                      "accepted but ignored locally: any failed item fails the Map", False))
-            for key in ("ToleratedFailureCount", "ToleratedFailureCountPath", "ToleratedFailurePercentagePath"):
-                if key in state:
-                    gaps.append(EngineGap(path, key, "accepted but ignored locally: any failed item fails the Map",
-                                          False))
+            # ItemBatcher, integer ToleratedFailurePercentage, EXPRESS children, tolerances, the
+            # paginated listObjectsV2 reader and ResultWriter run through sandbox/engine; only the
+            # combinations it refuses are gaps.
+            from sandbox.engine.definition import EngineExtensionRefused, rewrite_definition
+            try:
+                rewrite_definition({"States": {path.rsplit("/", 1)[-1]: state}})
+            except EngineExtensionRefused as exc:
+                gaps.append(EngineGap(path, "Distributed Map (sandbox/engine)", str(exc)))
             reader = state.get("ItemReader")
             if isinstance(reader, dict):
-                res = str(reader.get("Resource", ""))
-                if res.endswith("s3:listObjectsV2"):
-                    gaps.append(EngineGap(path, "ItemReader s3:listObjectsV2",
-                                          "the local engine makes a single ListObjectsV2 call (no pagination, "
-                                          "at most 1000 keys) and may fail on an empty prefix", False))
                 if (reader.get("ReaderConfig") or {}).get("MaxItems") is not None:
                     gaps.append(EngineGap(path, "ItemReader MaxItems",
                                           "not verified against the local engine; may be ignored", False))

@@ -16,9 +16,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from sandbox.costs import cost_lines, estimate_cost_usd, step_functions_cost
+from sandbox.costs import cost_lines, estimate_cost_usd, step_functions_cost, with_map_children
 from sandbox.coverage import StateCoverage, entered_states
 from sandbox.emulator import SANDBOX_CACHE_DIR, DeployedStack, Emulator
+from sandbox.engine.distributed_map import child_entered_states, map_runs
 from sandbox.execution import ExecutionReport, TimelineEvent, run_execution
 from sandbox.lambda_runtime import prune_code_cache
 from sandbox.scheduler import Schedule, ScheduleError, fire_times, render_input, schedules_in
@@ -119,13 +120,17 @@ class DeployedWorkflow:
         if settle is not None:  # e.g. wait for an event-source consumer the execution fed
             settle(timeout_s)
         counts = self.emulator.request_counts()
+        # Distributed Map children run outside the execution's history: counted and priced apart.
+        children = [c for run in map_runs(report.execution_arn) for c in run.children.values()]
         return RunReport(
-            **{f.name: getattr(report, f.name) for f in fields(ExecutionReport)},
+            **{f.name: getattr(report, f.name) for f in fields(ExecutionReport) if f.name != "lambda_invocations"},
+            lambda_invocations=report.lambda_invocations + sum(c.lambda_invocations for c in children),
             workflow=self.spec.name,
             aws_requests=_per_service(counts),
             outside_world=self.scenario.stats(),
-            estimated_cost_usd=estimate_cost_usd(
-                report, counts, lambda_gb_seconds=runtime.billed_gb_seconds - gb_seconds_before
+            estimated_cost_usd=with_map_children(
+                estimate_cost_usd(report, counts, lambda_gb_seconds=runtime.billed_gb_seconds - gb_seconds_before),
+                [(c.execution_type, c.duration_ms / 1000, c.transitions, c.lambda_invocations) for c in children],
             ),
             not_emulated=sorted(set(self.stack.not_emulated.values())),
         )
@@ -201,6 +206,7 @@ class DeployedWorkflow:
                 for execution in page["executions"]:
                     history = sfn.get_execution_history(executionArn=execution["executionArn"])["events"]
                     entered |= entered_states(history)
+                    entered |= child_entered_states(execution["executionArn"])  # Distributed Map children
             coverage.append(StateCoverage.of(self.spec.name, logical_id, definition, entered))
         return coverage
 

@@ -12,6 +12,8 @@ from typing import Any, Callable, Mapping
 
 from sandbox.emulator import DeployedStack, Emulator
 from sandbox.scenarios.base import Scenario, ScenarioError, validate_standin_options
+from sandbox.scenarios.distributed_copy import STANDIN_SETTINGS as DISTRIBUTED_COPY_STANDINS
+from sandbox.scenarios.distributed_copy import DistributedCopyScenario
 from sandbox.scenarios.bucket_usage import STANDIN_SETTINGS as BUCKET_USAGE_STANDINS
 from sandbox.scenarios.bucket_usage import BucketUsageScenario, headline as bucket_usage_headline
 from sandbox.scenarios.parallel_search import STANDIN_SETTINGS as PARALLEL_SEARCH_STANDINS
@@ -56,6 +58,14 @@ WORKFLOWS: dict[str, WorkflowSpec] = {
             scenario=WeeklyBatchScenario,
             standin_settings=WEEKLY_BATCH_STANDINS,
             headline=weekly_batch_headline,
+        ),
+        WorkflowSpec(
+            name="distributed-copy",
+            stack_id="DistributedCopy",
+            summary="Distributed Map over an S3 prefix: yesterday's objects, batched, verified copy then delete",
+            sample_input={},  # target date: yesterday in Asia/Tokyo; the sandbox fills 50 + 10 objects
+            scenario=DistributedCopyScenario,
+            standin_settings=DISTRIBUTED_COPY_STANDINS,
         ),
         WorkflowSpec(
             name="bucket-usage",

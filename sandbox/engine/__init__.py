@@ -11,12 +11,17 @@ from contextlib import ExitStack
 from importlib.metadata import version
 from typing import Callable, ContextManager
 
-from sandbox.engine import context_times, payload_size
+from sandbox.engine import context_times, distributed_map, fail_state, payload_size
 
 PINNED_MOTO = "5.2.5"
 
 # Each: a context manager factory that patches on enter and restores on exit.
-EXTENSIONS: list[Callable[[], ContextManager[None]]] = [payload_size.utf8_payload_quota, context_times.iso_start_time]
+EXTENSIONS: list[Callable[[], ContextManager[None]]] = [
+    payload_size.utf8_payload_quota,
+    context_times.iso_start_time,
+    distributed_map.distributed_map_extensions,  # ItemBatcher, tolerances, EXPRESS children, reader, ResultWriter
+    fail_state.fail_state_rethrows_states_errors,  # Fail with ErrorPath -> States.* (a caught error re-raised)
+]
 
 
 class EngineVersionError(RuntimeError):

@@ -203,9 +203,9 @@ def test_invoke_through_lambda_api_returns_function_error(emulator: Emulator, st
     assert emulator.request_counts()["lambda:Invoke"] >= 1
 
 
-def test_find_engine_gaps_flags_item_batcher_and_jsonata():
-    # GIVEN a definition with a Distributed Map (ItemBatcher, EXPRESS children, integer
-    #       ToleratedFailurePercentage, S3 ItemReader) inside a Parallel branch, and a JSONata state
+def test_find_engine_gaps_flags_refused_map_combinations_and_jsonata():
+    # GIVEN a definition with a Distributed Map (ItemBatcher beside an ItemSelector, EXPRESS children,
+    #       integer ToleratedFailurePercentage, S3 ItemReader) inside a Parallel branch, and a JSONata state
     definition = {
         "StartAt": "Par",
         "States": {
@@ -215,6 +215,7 @@ def test_find_engine_gaps_flags_item_batcher_and_jsonata():
                     "Type": "Map", "End": True,
                     "ItemReader": {"Resource": "arn:aws:states:::s3:listObjectsV2", "Parameters": {"Bucket": "b"}},
                     "ItemBatcher": {"MaxItemsPerBatch": 10},
+                    "ItemSelector": {"k.$": "$$.Map.Item.Value"},
                     "ToleratedFailurePercentage": 5,
                     "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
                                       "StartAt": "Call", "States": {"Call": {
@@ -230,16 +231,16 @@ def test_find_engine_gaps_flags_item_batcher_and_jsonata():
     by_feature = {g.feature: g for g in gaps}
 
     # THEN each is found at its state path, blocking ones apart from notes
-    assert by_feature["ItemBatcher"] == EngineGap("Par/branch 2/CopyObjects", "ItemBatcher",
-                                                  by_feature["ItemBatcher"].detail, True)
+    refused = by_feature["Distributed Map (sandbox/engine)"]
+    assert (refused.state, refused.blocking) == ("Par/branch 2/CopyObjects", True)
+    assert "ItemBatcher with ItemSelector" in refused.detail
     assert by_feature["JSONata"].state == "Shape" and by_feature["JSONata"].blocking
-    assert by_feature["ProcessorConfig.ExecutionType=EXPRESS"].blocking
-    assert by_feature["ToleratedFailurePercentage (integer)"].blocking
     assert by_feature["http:invoke"].state == "Par/branch 2/CopyObjects/ItemProcessor/Call"
-    assert by_feature["ItemReader s3:listObjectsV2"].blocking is False
+    # AND what sandbox/engine runs (ItemBatcher, EXPRESS children, integer tolerance, paginated reader) is no gap
+    assert {g.feature for g in gaps} == {"Distributed Map (sandbox/engine)", "JSONata", "http:invoke"}
     # AND the exception lists every blocking gap by state and feature
     message = str(UnsupportedByLocalEngine([g for g in gaps if g.blocking], state_machine="M"))
-    assert "Par/branch 2/CopyObjects: ItemBatcher" in message and "Shape: JSONata" in message
+    assert "Par/branch 2/CopyObjects: Distributed Map" in message and "Shape: JSONata" in message
 
 
 def test_find_engine_gaps_top_level_jsonata_and_clean_definition():
@@ -319,7 +320,8 @@ def test_deploy_fails_clearly_when_function_code_is_missing(emulator: Emulator, 
 
 
 def test_deploy_names_engine_gaps_that_moto_would_refuse_with_a_trace(emulator: Emulator, tmp_path: Path):
-    # GIVEN a stack whose Distributed Map batches items (moto refuses ItemBatcher at CreateStateMachine)
+    # GIVEN a stack whose Distributed Map batches items selected by an ItemSelector (sandbox/engine
+    #       refuses that combination; moto alone refuses any ItemBatcher at CreateStateMachine)
     definition = {
         "StartAt": "CopyAll",
         "States": {
@@ -327,6 +329,7 @@ def test_deploy_names_engine_gaps_that_moto_would_refuse_with_a_trace(emulator: 
                 "Type": "Map",
                 "ItemReader": {"Resource": "arn:aws:states:::s3:listObjectsV2", "Parameters": {"Bucket": "b", "Prefix": "p/"}},
                 "ItemBatcher": {"MaxItemsPerBatch": 10},
+                "ItemSelector": {"key.$": "$$.Map.Item.Value.Key"},
                 "ItemProcessor": {
                     "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
                     "StartAt": "Noop",
@@ -351,5 +354,5 @@ def test_deploy_names_engine_gaps_that_moto_would_refuse_with_a_trace(emulator: 
     # WHEN deployed, THEN the sandbox names the state and the feature instead of a moto trace
     with pytest.raises(UnsupportedByLocalEngine) as raised:
         emulator.deploy(stack_name="GapStack", template_path=template_path, assets_manifest_path=manifest_path)
-    assert [(gap.state, gap.feature) for gap in raised.value.gaps] == [("CopyAll", "ItemBatcher")]
-    assert "CopyAll: ItemBatcher" in str(raised.value)
+    assert [(gap.state, gap.feature) for gap in raised.value.gaps] == [("CopyAll", "Distributed Map (sandbox/engine)")]
+    assert "CopyAll: Distributed Map (sandbox/engine): CopyAll: ItemBatcher with ItemSelector" in str(raised.value)

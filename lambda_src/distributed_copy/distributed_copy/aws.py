@@ -1,0 +1,16 @@
+"""AWS clients, created on first use and reused while the function stays warm."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Any
+
+
+@lru_cache(maxsize=None)
+def s3_client() -> Any:
+    import boto3  # imported on first use: keeps the module's cold import short
+    from botocore.config import Config
+
+    attempts = int(os.environ.get("S3_MAX_ATTEMPTS", "5"))
+    return boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": attempts}))

@@ -1,0 +1,176 @@
+"""distributed-copy's outside world: the source bucket (not part of the stack), filled per run.
+
+The stack is configured with an existing bucket's name; the sandbox creates that bucket in the
+emulator and, before each run, fills its source prefix with objects for the target date and for
+other dates, in one of several key styles. Keys can be made to fail their copy (AccessDenied, or
+S3 throttling) through `sandbox.standins.s3_faults`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo
+
+from sandbox.emulator import DeployedStack, Emulator
+from sandbox.scenarios.base import ScenarioError, function_environments
+from sandbox.standins.s3_faults import S3Faults
+
+KEY_STYLES = ("plain", "unicode", "spaces", "plus", "long")
+MAX_KEY_BYTES = 1024
+MAX_SIZE_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SourceObjects:
+    """What the source prefix holds before a run (`--standin source.<setting>=<value>`).
+
+    objects: objects named for the target date (they must move); default 50.
+    other_dates: objects named for other dates (they must stay); default 10.
+    key_style: plain | unicode | spaces | plus (also "%") | long (destination key of exactly
+        1,024 bytes, the S3 maximum); default plain.
+    size_bytes: bytes per object (random content); default 64.
+    deny_keys: that many target-date objects whose copy S3 denies (AccessDenied); default 0.
+    throttle_keys: that many target-date objects whose copy S3 answers SlowDown every time; default 0.
+    fill: empty the prefixes and fill the source before the run; false keeps what an earlier run
+        left (re-runs); default true.
+    target_date: YYYY-MM-DD the objects are named for; default "" = yesterday in the workflow's
+        timezone (the date the workflow picks when the input has no targetDate).
+    """
+
+    objects: int = 50
+    other_dates: int = 10
+    key_style: str = "plain"
+    size_bytes: int = 64
+    deny_keys: int = 0
+    throttle_keys: int = 0
+    fill: bool = True
+    target_date: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("objects", "other_dates", "size_bytes", "deny_keys", "throttle_keys"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
+        if self.key_style not in KEY_STYLES:
+            raise ValueError(f"key_style must be one of {', '.join(KEY_STYLES)}")
+        if self.size_bytes > MAX_SIZE_BYTES:
+            raise ValueError(f"size_bytes must be at most {MAX_SIZE_BYTES} (objects are held in memory)")
+        if self.deny_keys + self.throttle_keys > self.objects:
+            raise ValueError("deny_keys + throttle_keys must not exceed objects")
+        if self.target_date:
+            try:
+                date.fromisoformat(self.target_date)
+            except ValueError:
+                raise ValueError(f"target_date {self.target_date!r} is not YYYY-MM-DD") from None
+
+
+STANDIN_SETTINGS = {"source": SourceObjects}
+
+
+def object_name(style: str, index: int, day: str, *, name_bytes: int) -> str:
+    """A file name carrying `day`, in a key style; `long` pads to exactly `name_bytes` bytes."""
+    if style == "unicode":
+        return f"レポート-{index:05d}-{day}-ü✓.csv"
+    if style == "spaces":
+        return f"daily report {index:05d} {day}.csv"
+    if style == "plus":
+        return f"a+b%20c+{index:05d}+{day}.csv"
+    if style == "long":
+        stem = f"long-{index:05d}-{day}-"
+        return stem + "x" * (name_bytes - len(stem.encode()) - 4) + ".csv"
+    return f"report-{index:05d}-{day}.csv"
+
+
+class DistributedCopyScenario:
+    """Creates the configured source bucket in the emulator and fills it per run."""
+
+    def __init__(self, emulator: Emulator, stack: DeployedStack) -> None:
+        self._emulator = emulator
+        self._stack = stack
+        self._faults = S3Faults()
+        self.bucket = self.source_prefix = self.destination_prefix = ""
+        self.timezone = "UTC"
+        self.target_date = ""
+        self.expected: dict[str, str] = {}  # source key -> sha256 of its content (target-date objects)
+        self.other_keys: list[str] = []
+        self.denied_keys: list[str] = []
+        self.throttled_keys: list[str] = []
+
+    def __enter__(self) -> "DistributedCopyScenario":
+        for env in function_environments(self._emulator, self._stack).values():
+            if "SOURCE_BUCKET" in env:
+                self.bucket, self.source_prefix = env["SOURCE_BUCKET"], env["SOURCE_PREFIX"]
+                self.destination_prefix, self.timezone = env["DESTINATION_PREFIX"], env["TARGET_TIMEZONE"]
+        if not self.bucket:
+            raise ScenarioError(f"no plan function (SOURCE_BUCKET) in {self._stack.stack_name}")
+        s3 = self._emulator.client("s3")
+        try:
+            s3.create_bucket(Bucket=self.bucket)
+        except s3.exceptions.BucketAlreadyOwnedByYou:
+            pass
+        self._faults.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._faults.__exit__(*exc)
+
+    # ------------------------------------------------------------------ per run
+
+    def _backend(self) -> Any:
+        from moto.s3.models import s3_backends
+
+        return s3_backends[self._emulator.account_id]["aws"]
+
+    def keys(self, prefix: str) -> list[str]:
+        """Keys under `prefix`, read from the emulator's S3 backend (not counted as workflow requests)."""
+        bucket = self._backend().get_bucket(self.bucket)
+        return sorted(k for k in bucket.keys.keys() if k.startswith(prefix))
+
+    def body(self, key: str) -> bytes:
+        return self._backend().get_object(self.bucket, key).value
+
+    def yesterday(self) -> str:
+        return (datetime.now(timezone.utc).astimezone(ZoneInfo(self.timezone)).date() - timedelta(days=1)).isoformat()
+
+    def configure(self, settings: Mapping[str, Any]) -> None:
+        source: SourceObjects = settings.get("source", SourceObjects())
+        if not source.fill:
+            self._faults.configure(deny={(self.bucket, k) for k in self.denied_keys[:source.deny_keys]},
+                                   throttle={(self.bucket, k) for k in self.throttled_keys[:source.throttle_keys]})
+            return
+        backend = self._backend()
+        for key in self.keys(self.source_prefix) + self.keys(self.destination_prefix):
+            backend.delete_object(self.bucket, key)
+        self.target_date = source.target_date or self.yesterday()
+        name_bytes = MAX_KEY_BYTES - len(f"{self.destination_prefix}YYYY/MM/DD/".encode())
+        self.expected, self.other_keys = {}, []
+        day = date.fromisoformat(self.target_date)
+        for index in range(source.objects):
+            key = self.source_prefix + object_name(source.key_style, index, self.target_date, name_bytes=name_bytes)
+            body = os.urandom(source.size_bytes)
+            backend.put_object(self.bucket, key, body)
+            self.expected[key] = hashlib.sha256(body).hexdigest()
+        for index in range(source.other_dates):
+            other = (day - timedelta(days=1 + index % 7)).isoformat()
+            key = self.source_prefix + object_name(source.key_style, 50_000 + index, other, name_bytes=name_bytes)
+            backend.put_object(self.bucket, key, os.urandom(source.size_bytes))
+            self.other_keys.append(key)
+        targets = list(self.expected)
+        self.denied_keys = targets[:source.deny_keys]
+        self.throttled_keys = targets[source.deny_keys:source.deny_keys + source.throttle_keys]
+        self._faults.configure(deny={(self.bucket, k) for k in self.denied_keys},
+                               throttle={(self.bucket, k) for k in self.throttled_keys})
+
+    def destination_of(self, key: str) -> str:
+        name = key[len(self.source_prefix):]
+        return f"{self.destination_prefix}{self.target_date.replace('-', '/')}/{name}"
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "source_objects_left": len(self.keys(self.source_prefix)),
+            "destination_objects": len(self.keys(self.destination_prefix)),
+            "copies_refused": dict(self._faults.refused),
+        }

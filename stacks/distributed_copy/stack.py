@@ -1,0 +1,282 @@
+"""DistributedCopy: a Distributed Map lists an S3 prefix; batches of objects are copied to a dated
+prefix, verified, then deleted; failed keys go to SNS in one notice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from stacks.common.bundling import python_code_asset, target_platform
+from stacks.common.config import StageConfig
+from stacks.common.lambda_function import PythonFunction, PythonFunctionProps
+from stacks.common.nag import acknowledge_wildcard_resource
+from stacks.common.notifications import NotificationTopic, NotificationTopicProps
+from stacks.common.payload_bucket import PayloadBucket, PayloadBucketProps
+from stacks.common.state_machine import MonitoredStateMachine, MonitoredStateMachineProps, notify_failure_then_fail
+from stacks.distributed_copy.settings import DistributedCopySettings
+
+LAMBDA_SOURCE = Path(__file__).resolve().parents[2] / "lambda_src" / "distributed_copy"
+WORKFLOW = "distributed-copy"
+SETTINGS_KEY = "distributed_copy"
+
+# Exception class names raised by lambda_src/distributed_copy/distributed_copy/errors.py.
+INVALID_INPUT_ERROR = "InvalidCopyInput"
+RETRYABLE_COPY_ERRORS = ["S3Throttled"]
+# Transient Lambda service errors, throttling included (CDK's default retry omits it and has no jitter).
+LAMBDA_SERVICE_ERRORS = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Lambda.ClientExecutionTimeoutException",
+]
+RESULTS_PREFIX = "map-runs/"  # ResultWriter: <prefix><map run id>/manifest.json, SUCCEEDED_0.json, FAILED_0.json
+FAILED_KEYS_PREFIX = "failed-keys/"  # failed-key lists too long for one SNS message
+
+
+class DistributedCopyStack(Stack):
+    """Exposes `settings`, `notices` (topic), `results` (bucket of Map Run results and failed-key
+    lists), `source_bucket` (the configured, existing bucket), `plan_function`, `copy_function`,
+    `summarize_function` and `workflow` (the monitored state machine).
+
+    `settings_key`/`settings_type` tell `python -m stacks.preflight` where this workflow's settings
+    live (`source_bucket` must be set before deploying)."""
+
+    settings_key = SETTINGS_KEY
+    settings_type = DistributedCopySettings
+
+    def __init__(self, scope: Construct, construct_id: str, *, stage: StageConfig, **kwargs) -> None:
+        super().__init__(scope, construct_id, description="distributed-copy: batched, verified copy-then-delete of an S3 prefix (Distributed Map)", **kwargs)
+        self.settings = stage.workflow_settings(SETTINGS_KEY, DistributedCopySettings)
+        self.notices = NotificationTopic(self, "Notices", props=NotificationTopicProps(display_name="distributed-copy notices", removal_policy=stage.removal_policy))
+        self.results = PayloadBucket(self, "Results", props=PayloadBucketProps(expire_after_days=self.settings.results_retention_days, removal_policy=stage.removal_policy))
+        self.source_bucket = s3.Bucket.from_bucket_name(self, "SourceBucket", self.settings.source_bucket)
+        code = python_code_asset(LAMBDA_SOURCE, target_platform(stage))
+        self.plan_function = self._build_plan_function(code, stage)
+        self.copy_function = self._build_copy_function(code, stage)
+        self.summarize_function = self._build_summarize_function(code, stage)
+        self.workflow = MonitoredStateMachine(
+            self,
+            "Workflow",
+            props=MonitoredStateMachineProps(
+                definition=self._build_definition(),
+                notices=self.notices,
+                invoked_functions=(self.plan_function, self.copy_function, self.summarize_function),
+                timeout=Duration.seconds(self.settings.execution_timeout_seconds),
+                log_retention=stage.log_retention,
+                removal_policy=stage.removal_policy,
+                comment="Move one day's objects of an S3 prefix to a dated prefix (verified copy, then delete)",
+            ),
+        )
+        self._scope_map_run_permissions()
+
+    # ------------------------------------------------------------------ functions
+
+    def _function(self, construct_id: str, code: lambda_.Code, stage: StageConfig, *, handler: str, description: str,
+                  environment: dict[str, str], memory_size_mb: int = 256, timeout_seconds: int = 30) -> lambda_.Function:
+        return PythonFunction(
+            self,
+            construct_id,
+            props=PythonFunctionProps(
+                service=WORKFLOW,
+                metrics_namespace="DistributedCopy",
+                code=code,
+                handler=handler,
+                description=description,
+                memory_size_mb=memory_size_mb,
+                timeout=Duration.seconds(timeout_seconds),
+                environment=environment,
+                log_retention=stage.log_retention,
+                removal_policy=stage.removal_policy,
+            ),
+        ).function
+
+    def _build_plan_function(self, code: lambda_.Code, stage: StageConfig) -> lambda_.Function:
+        return self._function(
+            "PlanFunction", code, stage,
+            handler="distributed_copy.handlers.plan.handler",
+            description="Validates the input and fixes the target date",
+            environment={
+                "SOURCE_BUCKET": self.settings.source_bucket,
+                "SOURCE_PREFIX": self.settings.source_prefix,
+                "DESTINATION_PREFIX": self.settings.destination_prefix,
+                "TARGET_TIMEZONE": self.settings.target_timezone,
+            },
+        )
+
+    def _build_copy_function(self, code: lambda_.Code, stage: StageConfig) -> lambda_.Function:
+        s = self.settings
+        function = self._function(
+            "CopyFunction", code, stage,
+            handler="distributed_copy.handlers.copy_batch.handler",
+            description="Copies a batch of objects, verifies each copy, then deletes its source",
+            memory_size_mb=s.copy_memory_mb,
+            timeout_seconds=s.copy_timeout_seconds,
+            environment={
+                "MULTIPART_THRESHOLD_BYTES": str(s.multipart_threshold_bytes),
+                "PART_SIZE_BYTES": str(s.part_size_bytes),
+                "S3_MAX_ATTEMPTS": str(s.s3_max_attempts),
+                "COPY_THREADS": str(s.copy_threads),
+            },
+        )
+        source = self.source_bucket.arn_for_objects(f"{s.source_prefix}*")
+        destination = self.source_bucket.arn_for_objects(f"{s.destination_prefix}*")
+        # Read + delete the source prefix; read (HeadObject to verify) + write the destination prefix.
+        function.add_to_role_policy(iam.PolicyStatement(actions=["s3:GetObject", "s3:DeleteObject"], resources=[source]))
+        function.add_to_role_policy(iam.PolicyStatement(
+            actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], resources=[destination]))
+        # Without ListBucket S3 answers HeadObject on a missing key with 403, not 404: "already moved"
+        # or "vanished" could not be told from "denied". HeadObject carries no s3:prefix to condition on.
+        function.add_to_role_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[self.source_bucket.bucket_arn]))
+        for prefix in (s.source_prefix, s.destination_prefix):
+            acknowledge_wildcard_resource(
+                function.role, f"arn:<AWS::Partition>:s3:::{s.source_bucket}/{prefix}*",
+                f"Objects under the configured prefix {prefix} are the workflow's data; the grant is limited to that prefix.")
+        return function
+
+    def _build_summarize_function(self, code: lambda_.Code, stage: StageConfig) -> lambda_.Function:
+        function = self._function(
+            "SummarizeFunction", code, stage,
+            handler="distributed_copy.handlers.summarize.handler",
+            description="Counts the Map Run's results and lists the failed keys",
+            memory_size_mb=1024,
+            timeout_seconds=120,
+            environment={
+                "RESULTS_BUCKET": self.results.bucket.bucket_name,
+                "FAILED_KEYS_PREFIX": FAILED_KEYS_PREFIX,
+                "NOTICE_MAX_KEYS": str(self.settings.notice_max_keys),
+            },
+        )
+        self.results.grant_prefix(function.role, RESULTS_PREFIX, read=True)
+        self.results.grant_prefix(function.role, FAILED_KEYS_PREFIX, write=True)
+        return function
+
+    # ------------------------------------------------------------------ definition
+
+    def _retry_with_jitter(self, task: sfn.TaskStateBase, errors: list[str]) -> None:
+        """Bounded exponential backoff with full jitter, from the workflow's settings."""
+        task.add_retry(
+            errors=errors,
+            interval=Duration.seconds(self.settings.retry_interval_seconds),
+            max_attempts=self.settings.retry_max_attempts,
+            backoff_rate=2,
+            max_delay=Duration.seconds(self.settings.retry_max_delay_seconds),
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+
+    def _invoke(self, construct_id: str, function: lambda_.IFunction, payload: sfn.TaskInput | None, *, timeout_seconds: int,
+                result_path: str | None = None) -> tasks.LambdaInvoke:
+        invoke = tasks.LambdaInvoke(
+            self,
+            construct_id,
+            lambda_function=function,
+            payload=payload,  # None: the state's whole input
+            payload_response_only=True,
+            retry_on_service_exceptions=False,  # replaced by the jittered retry below
+            result_path=result_path,
+            task_timeout=sfn.Timeout.duration(Duration.seconds(timeout_seconds + 10)),
+        )
+        self._retry_with_jitter(invoke, LAMBDA_SERVICE_ERRORS)
+        return invoke
+
+    def _build_copy_map(self) -> sfn.DistributedMap:
+        s = self.settings
+        copy_batch = self._invoke("CopyBatch", self.copy_function, None,
+                                  timeout_seconds=s.copy_timeout_seconds)
+        self._retry_with_jitter(copy_batch, RETRYABLE_COPY_ERRORS)
+        copy_map = sfn.DistributedMap(
+            self,
+            "CopyObjects",
+            comment="Lists the source prefix; each child moves one batch of objects",
+            # The plan's prefix: the configured one, or one below it from the input (checked by PlanCopy).
+            item_reader=sfn.S3ObjectsItemReader(bucket=self.source_bucket, prefix=sfn.JsonPath.string_at("$.plan.sourcePrefix")),
+            item_batcher=sfn.ItemBatcher(
+                max_items_per_batch=s.max_items_per_batch,
+                max_input_bytes_per_batch=s.max_input_bytes_per_batch,
+                batch_input={
+                    "bucket.$": "$.plan.bucket",
+                    "sourcePrefix.$": "$.plan.sourcePrefix",
+                    "destinationPrefix.$": "$.plan.destinationPrefix",
+                    "targetDate.$": "$.plan.targetDate",
+                },
+            ),
+            result_writer_v2=sfn.ResultWriterV2(bucket=self.results.bucket, prefix=RESULTS_PREFIX),
+            tolerated_failure_percentage=s.tolerated_failure_percentage,
+            map_execution_type=sfn.StateMachineType[s.child_execution_type],
+            max_concurrency=s.max_concurrency,
+            label="CopyObjects",
+            result_path="$.copy",
+        )
+        copy_map.item_processor(copy_batch)
+        return copy_map
+
+    def _build_definition(self) -> sfn.IChainable:
+        on_failure = notify_failure_then_fail(self, notices=self.notices, workflow=WORKFLOW)
+        plan = self._invoke("PlanCopy", self.plan_function, None,
+                            timeout_seconds=30, result_path="$.plan")
+        plan.add_catch(on_failure, errors=["States.ALL"], result_path="$.error")
+
+        copy_map = self._build_copy_map()
+        # An ItemReader failure and States.ExceedToleratedFailureThreshold both land here.
+        copy_map.add_catch(on_failure, errors=["States.ALL"], result_path="$.error")
+
+        summarize = self._invoke(
+            "Summarize", self.summarize_function,
+            sfn.TaskInput.from_object({
+                "results.$": "$.copy.ResultWriterDetails",
+                "targetDate.$": "$.plan.targetDate",
+                "execution.$": "$$.Execution.Name",
+            }),
+            timeout_seconds=120, result_path="$.summary",
+        )
+        summarize.add_catch(on_failure, errors=["States.ALL"], result_path="$.error")
+
+        publish_failed_keys = tasks.SnsPublish(
+            self,
+            "PublishFailedKeys",
+            topic=self.notices.topic,
+            subject=f"{WORKFLOW}: objects not moved",
+            message=sfn.TaskInput.from_json_path_at("$.summary.notice"),
+            result_path=sfn.JsonPath.DISCARD,
+            task_timeout=sfn.Timeout.duration(Duration.seconds(30)),
+        )
+        publish_failed_keys.add_retry(errors=["SNS.InternalErrorException", "SNS.ThrottledException", "States.Timeout"],
+                                      max_attempts=3, backoff_rate=2, interval=Duration.seconds(1),
+                                      jitter_strategy=sfn.JitterType.FULL)
+        report = sfn.Pass(self, "Report", comment="Counts only: per-object results stay in S3 (ResultWriter)", parameters={
+            "targetDate.$": "$.plan.targetDate",
+            "moved.$": "$.summary.moved",
+            "skipped.$": "$.summary.skipped",
+            "failed.$": "$.summary.failed",
+            "results.$": "$.copy.ResultWriterDetails",
+        })
+        any_failed = (
+            sfn.Choice(self, "AnyFailedKeys")
+            .when(sfn.Condition.is_not_null("$.summary.notice"), publish_failed_keys.next(report))
+            .otherwise(report)
+        )
+        return plan.next(copy_map).next(summarize).next(any_failed)
+
+    def _scope_map_run_permissions(self) -> None:
+        """Acknowledge what CDK grants the state machine for the Map Run, with reasons."""
+        machine = self.workflow.state_machine
+        acknowledge_wildcard_resource(
+            machine.role, f"arn:<AWS::Partition>:s3:::<{Stack.of(self).resolve(self.results.bucket.node.default_child.logical_id)}>/*",
+            "CDK's ResultWriter grant covers the results bucket, which holds only this workflow's Map Run "
+            "results and failed-key lists (no other data).")
+        cfn_machine = machine.node.default_child
+        logical_id = Stack.of(self).resolve(cfn_machine.logical_id)
+        name = '{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"' + logical_id + '"}]}]}'
+        execution = f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{name}"
+        for pattern in (f"{execution}:*", f"{execution}/CopyObjects:*"):
+            acknowledge_wildcard_resource(
+                machine, pattern,
+                "Distributed Map: Describe/StopExecution on this state machine's own executions and Map Run "
+                "children, whose ARNs are generated per run.")
