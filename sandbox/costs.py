@@ -26,9 +26,12 @@ EXPRESS_MEMORY_GB = 64 / 1024  # assumed: the smallest 64 MB step
 EXPRESS_BILLING_INCREMENT_S = 0.1
 PRICE_PER_LAMBDA_REQUEST = 0.0000002
 PRICE_PER_LAMBDA_GB_SECOND_ARM = 0.0000133334
-PRICE_PER_REQUEST = {  # per API request, by service or service:Operation
+PRICE_PER_REQUEST = {  # per API request, by service or service:Operation (DeleteObject is free)
     "s3:PutObject": 0.000005,
     "s3:CopyObject": 0.000005,
+    "s3:UploadPartCopy": 0.000005,
+    "s3:CreateMultipartUpload": 0.000005,
+    "s3:CompleteMultipartUpload": 0.000005,
     "s3:ListObjectsV2": 0.000005,
     "s3:ListBuckets": 0.000005,
     "s3:GetObject": 0.0000004,

@@ -100,6 +100,8 @@ def _s3_operation(method: str, path: str, query: dict[str, list[str]], headers: 
     has_key = len(parts) > 1
     if has_key:
         if "uploadId" in query:
+            if method == "PUT" and "x-amz-copy-source" in headers:
+                return "UploadPartCopy"
             return {"PUT": "UploadPart", "POST": "CompleteMultipartUpload", "DELETE": "AbortMultipartUpload", "GET": "ListParts"}.get(method)
         if "uploads" in query and method == "POST":
             return "CreateMultipartUpload"
