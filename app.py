@@ -12,10 +12,12 @@ import aws_cdk as cdk
 from stacks.common.config import StageConfig
 from stacks.common.nag import add_nag_checks
 from stacks.parallel_search import ParallelSearchStack
+from stacks.single_flight import SingleFlightStack
 
 # Workflow short name -> (stack id, stack class). The sandbox reads this too.
 WORKFLOW_STACKS = {
     "parallel-search": ("ParallelSearch", ParallelSearchStack),
+    "single-flight": ("SingleFlight", SingleFlightStack),
 }
 
 
