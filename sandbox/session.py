@@ -15,7 +15,10 @@ from typing import Any, Callable, Mapping
 
 from sandbox.costs import estimate_cost_usd
 from sandbox.emulator import DeployedStack, Emulator
+from sandbox.event_sources import SqsEventSourcePollers
 from sandbox.execution import ExecutionReport, TimelineEvent, run_execution
+from sandbox.fire import fill_context_attributes
+from sandbox.fire import now as scheduled_now
 from sandbox.synth import SynthResult, synthesize_local
 from sandbox.workflows import Scenario, WorkflowSpec, get_workflow
 
@@ -61,13 +64,18 @@ class DeployedWorkflow:
         self.emulator.reset_request_counts()
         runtime = self.emulator.lambda_runtime
         gb_seconds_before = runtime.billed_gb_seconds
+        # Scheduler context attributes (e.g. "<aws.scheduler.scheduled-time>") filled as Scheduler fills them.
         report: ExecutionReport = run_execution(
             self.emulator,
             state_machine_arn=self.state_machine_arn,
-            execution_input=dict(self.spec.sample_input if execution_input is None else execution_input),
+            execution_input=fill_context_attributes(dict(self.spec.sample_input if execution_input is None else execution_input),
+                                                    scheduled_time=scheduled_now()),
             on_event=on_event,
             timeout_s=timeout_s,
         )
+        settle = getattr(self.scenario, "settle", None)
+        if settle is not None:  # work the execution handed on (e.g. a queue's consumer) finishes first
+            settle(timeout_s)
         counts = self.emulator.request_counts()
         return RunReport(
             **{f.name: getattr(report, f.name) for f in fields(ExecutionReport)},
@@ -88,6 +96,7 @@ class Sandbox:
         self._force_synth = force_synth
         self._exit = ExitStack()
         self._deployed: dict[str, DeployedWorkflow] = {}
+        self.event_sources: dict[str, SqsEventSourcePollers] = {}
         self.synth: SynthResult | None = None
         self.emulator: Emulator | None = None
 
@@ -114,6 +123,9 @@ class Sandbox:
             template_path=self.cloud_assembly / f"{spec.stack_id}.template.json",
             assets_manifest_path=self.cloud_assembly / f"{spec.stack_id}.assets.json",
         )
+        # Lambda's SQS pollers for the stack's event source mappings (moto's own are disabled).
+        template_path = self.cloud_assembly / f"{spec.stack_id}.template.json"
+        self.event_sources[workflow] = self._exit.enter_context(SqsEventSourcePollers(self.emulator, stack, template_path))
         scenario = self._exit.enter_context(spec.scenario(self.emulator, stack))
         self._deployed[workflow] = DeployedWorkflow(spec, self.emulator, stack, scenario)
         return self._deployed[workflow]

@@ -117,6 +117,8 @@ class ParallelSearchScenario:
         return {"api_requests": {shop: len(standin.requests) for shop, standin in self.standins.items()}}
 
 
+from sandbox.scenarios.single_flight import SingleFlightScenario  # noqa: E402 - needs ScenarioError above (until scenarios/base.py)
+
 WORKFLOWS: dict[str, WorkflowSpec] = {
     spec.name: spec
     for spec in (
@@ -126,6 +128,13 @@ WORKFLOWS: dict[str, WorkflowSpec] = {
             summary="two search APIs in a Parallel state, merged; large results through S3 (claim check)",
             sample_input={"keywords": "wireless earbuds"},
             scenario=ParallelSearchScenario,
+        ),
+        WorkflowSpec(
+            name="single-flight",
+            stack_id="SingleFlight",
+            summary="an EXPRESS tick enqueues to SQS FIFO only when nothing is in flight; one long API call at a time",
+            sample_input={"scheduled_time": "<aws.scheduler.scheduled-time>"},
+            scenario=SingleFlightScenario,
         ),
     )
 }

@@ -239,7 +239,7 @@ class SingleFlightStack(Stack):
         enqueued = sfn.Pass(
             self,
             "Enqueued",
-            parameters={"enqueued": True, "message_id.$": "$.sent.message_id", "deduplication_id.$": deduplication_id},
+            parameters={"enqueued": True, "message_id.$": "$.sent.message_id", "deduplication_id": deduplication_id},
         )
         skipped = sfn.Pass(self, "Skipped", result=sfn.Result.from_object(SKIPPED_OUTPUT), comment="A message is queued or in flight")
 

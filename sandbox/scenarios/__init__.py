@@ -1,0 +1,1 @@
+"""Per-workflow sandbox scenarios: the outside world each deployed stack expects."""
