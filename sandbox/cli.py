@@ -120,6 +120,68 @@ def run(
     raise typer.Exit(0 if report.status == "SUCCEEDED" else 1)
 
 
+def _tick_result(output: Any) -> str:
+    if isinstance(output, dict) and isinstance(output.get("enqueued"), bool):
+        return "enqueued" if output["enqueued"] else f"skipped ({output.get('reason', '')})"
+    return json.dumps(output, ensure_ascii=False)[:60]
+
+
+@app.command("fire")
+def fire_schedule(
+    workflow: str = typer.Argument(..., help="Workflow name (see `list`); it must have a schedule."),
+    times: int = typer.Option(10, "--times", min=1, help="How many firings."),
+    every: float = typer.Option(60.0, "--every", min=0.0, help="Seconds between firings (compressed time: scheduled times are this far apart too)."),
+    standin: list[str] = typer.Option([], "--standin", help="Stand-in behaviour [NAME.]SETTING=VALUE, e.g. api.delay_seconds=3."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object with the result at the end."),
+) -> None:
+    """Fire a workflow's EventBridge Scheduler schedule N times, S seconds apart, with the input
+    Scheduler would send; wait for the work the ticks handed on; report each tick and the outside world."""
+    from sandbox.fire import fire
+
+    if workflow not in WORKFLOWS:
+        raise typer.BadParameter(f"unknown workflow {workflow!r}; known: {', '.join(WORKFLOWS)}")
+    options = _parse_standins(standin)
+    try:
+        with Sandbox() as sandbox:
+            _print_synth(sandbox)
+            deployed = sandbox.deploy(workflow)
+            template = json.loads((sandbox.cloud_assembly / f"{deployed.spec.stack_id}.template.json").read_text())
+            report = fire(deployed, template, times=times, every_s=every, standins=options,
+                          on_tick=lambda t: console.print(f"tick {t.index:>3}  {t.scheduled_time}  {t.status}  {_tick_result(t.output)}"))
+    except UnsupportedByLocalEngine as exc:
+        console.print(f"[red]The local engine cannot run {workflow}:[/red]\n{exc}")
+        raise typer.Exit(3) from None
+    except (DeployError, SynthError) as exc:
+        console.print(f"[red]{type(exc).__name__}:[/red] {exc}")
+        raise typer.Exit(4) from None
+    except ScenarioError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    table = Table(title=f"{workflow}: {times} firings of {report.schedule_expression}, {every:g} s apart", show_header=False)
+    results = [_tick_result(t.output) for t in report.ticks]
+    world = report.outside_world
+    rows = [
+        ("ticks", ", ".join(f"{t.index}:{r.split(' ')[0]}" for t, r in zip(report.ticks, results))),
+        ("enqueued / skipped", f"{sum(r == 'enqueued' for r in results)} / {sum(r.startswith('skipped') for r in results)}"),
+        ("failed ticks", str(sum(t.status != "SUCCEEDED" for t in report.ticks))),
+        ("API calls", str(world.get("api_calls", "-"))),
+        ("max concurrent API calls", str(world.get("max_concurrent_calls", "-"))),
+        ("DLQ messages", str(world.get("dlq_messages", "-"))),
+        ("Lambda invocations", str(report.lambda_invocations)),
+        ("settled", "yes" if report.settled else "NO (timed out waiting for the consumer)"),
+        ("wall time", f"{report.wall_s:.1f} s"),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    console.print(table)
+    if as_json:
+        sys.stdout.write(report.to_json() + "\n")
+    ok = report.settled and all(t.status == "SUCCEEDED" for t in report.ticks)
+    raise typer.Exit(0 if ok else 1)
+
+
 @app.command()
 def demo() -> None:
     """Run every workflow once with its sample input and print one table."""
