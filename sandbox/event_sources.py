@@ -25,12 +25,13 @@ queue would be drained with more concurrency in AWS.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 if TYPE_CHECKING:
     from sandbox.emulator import DeployedStack, Emulator
@@ -212,7 +213,9 @@ class SqsPoller:
         self._region = region
         self._wait_seconds = wait_seconds
         self._stop = threading.Event()
-        self._idle = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+        self._poll_lock = threading.Lock()
         self._lock = threading.Lock()
         self.stats = PollerStats()
         self._thread = threading.Thread(target=self._run, name=f"esm-{mapping.function_name}", daemon=True)
@@ -225,10 +228,24 @@ class SqsPoller:
         self._stop.set()
         self._thread.join(timeout_s)
 
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """No ReceiveMessage while inside: waits for a receive (and its invocation) already under way."""
+        self._running.clear()
+        try:
+            with self._poll_lock:
+                yield
+        finally:
+            self._running.set()
+
     def _run(self) -> None:
         while not self._stop.is_set():
+            if not self._running.wait(0.2):
+                continue
             try:
-                self.poll_once()
+                with self._poll_lock:
+                    if self._running.is_set():
+                        self.poll_once()
             except Exception:  # the emulator is going away, or a transient error: poll again
                 if self._stop.wait(0.2):
                     return

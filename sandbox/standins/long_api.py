@@ -148,6 +148,8 @@ class LongApiStandIn:
                         outcome = "400"
                         self._send(400, {"message": "Idempotency-Key header required"})
                         return
+                    if standin.on_call is not None:
+                        standin.on_call(call)
                     with standin._lock:
                         done = standin._completed.get(key)
                     if done is not None:
@@ -155,8 +157,6 @@ class LongApiStandIn:
                         outcome = "200"
                         self._send(200, done)
                         return
-                    if standin.on_call is not None:
-                        standin.on_call(call)
                     mode = behaviour.fail_mode if failing else None
                     if mode == "drop":
                         self.close_connection = True
