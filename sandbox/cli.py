@@ -1,40 +1,124 @@
-"""`python -m sandbox list|run|demo`: run the workflows offline."""
+"""`python -m sandbox list|run|fire|demo`: run the workflows offline.
+
+Every error outside the execution itself is one line on stderr and its own exit code (see
+`ExitCode`); exit 1 means only "the execution did not succeed". `SANDBOX_DEBUG=1` adds the
+traceback of an internal error.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+import traceback
+from contextlib import contextmanager
+from datetime import datetime
+from enum import IntEnum
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, NoReturn, Optional
 
 import typer
-from rich.console import Console
+from rich.console import Console, Group
+from rich.markup import escape
 from rich.table import Table
 
 from sandbox.emulator import DeployError
+from sandbox.engine import EngineVersionError
 from sandbox.engine_limits import UnsupportedByLocalEngine
-from sandbox.execution import TimelineEvent
-from sandbox.session import RunReport, Sandbox
+from sandbox.execution import ExecutionInputTooLarge, ExecutionTimeout, TimelineEvent
+from sandbox.scheduler import ScheduleError
+from sandbox.session import FireReport, RunReport, Sandbox
 from sandbox.synth import SynthError
-from sandbox.workflows import WORKFLOWS, ScenarioError
+from sandbox.workflows import WORKFLOWS, ScenarioError, get_workflow
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Run the Step Functions workflows offline, in an embedded AWS emulator.")
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Run the Step Functions workflows offline, in an embedded AWS emulator.")
 # Timeline on stderr, results on stdout; logs (not a terminal) get a wide fixed width.
 _WIDTH = None if sys.stdout.isatty() else 160
 console = Console(stderr=True, highlight=False, width=_WIDTH)
 out = Console(width=_WIDTH)
 
 
+class ExitCode(IntEnum):
+    SUCCEEDED = 0
+    EXECUTION_FAILED = 1  # the execution ended FAILED, TIMED_OUT or ABORTED
+    USAGE = 2  # bad arguments, input or stand-in settings
+    ENGINE_LIMIT = 3  # the local engine cannot run the definition (the message names state and feature)
+    SYNTH_OR_DEPLOY = 4
+    RUNNER_TIMEOUT = 5  # the sandbox stopped waiting for the execution (and stopped it)
+    ENVIRONMENT = 6  # the sandbox could not start: an OS resource (port, file, process) failed
+    INTERNAL = 10  # a bug in the sandbox
+
+
+class _Exit(Exception):
+    def __init__(self, code: ExitCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _fail(code: ExitCode, message: str) -> NoReturn:
+    raise _Exit(code, message)
+
+
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    """Map every error outside the execution to one line and its exit code."""
+    try:
+        yield
+    except _Exit as exc:
+        _print_error(exc.code, str(exc))
+    except UnsupportedByLocalEngine as exc:
+        _print_error(ExitCode.ENGINE_LIMIT, f"the local engine cannot run this workflow: {exc.summary()}")
+    except (DeployError, SynthError) as exc:
+        _print_error(ExitCode.SYNTH_OR_DEPLOY, f"{type(exc).__name__}: {_first_line(str(exc))}")
+    except (ScenarioError, ScheduleError, ExecutionInputTooLarge) as exc:
+        _print_error(ExitCode.USAGE, str(exc))
+    except ExecutionTimeout as exc:
+        _print_error(ExitCode.RUNNER_TIMEOUT, str(exc))
+    except EngineVersionError as exc:
+        _print_error(ExitCode.ENVIRONMENT, str(exc))
+    except OSError as exc:
+        _print_error(ExitCode.ENVIRONMENT, f"the sandbox could not start: {exc}")
+    except KeyboardInterrupt:
+        _print_error(ExitCode.ENVIRONMENT, "interrupted")
+    except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+        if os.environ.get("SANDBOX_DEBUG"):
+            traceback.print_exc()
+        _print_error(ExitCode.INTERNAL, f"internal error in the sandbox: {type(exc).__name__}: {_first_line(str(exc))} "
+                                        f"(SANDBOX_DEBUG=1 shows the traceback)")
+
+
+def _first_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[0] if len(lines) <= 1 else f"{lines[0]} ... {lines[-1].strip()}"
+
+
+def _print_error(code: ExitCode, message: str) -> NoReturn:
+    console.print(f"[red]error:[/red] {escape(' '.join(message.split()))}", soft_wrap=True)
+    raise typer.Exit(int(code))
+
+
 def _parse_input(raw: Optional[str]) -> Optional[dict[str, Any]]:
     if raw is None:
         return None
-    text = Path(raw[1:]).read_text() if raw.startswith("@") else raw
+    if raw.startswith("@"):
+        path = Path(raw[1:])
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            _fail(ExitCode.USAGE, f"--input {raw}: the file is not UTF-8 text ({exc.reason} at byte {exc.start})")
+        except OSError as exc:
+            _fail(ExitCode.USAGE, f"--input {raw}: cannot read the file: {exc.strerror or exc}")
+    else:
+        text = raw
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise typer.BadParameter(f"--input is not JSON: {exc}") from exc
+        _fail(ExitCode.USAGE, f"--input is not JSON: {exc}")
+    except RecursionError:
+        _fail(ExitCode.USAGE, "--input is nested too deeply to read as JSON")
     if not isinstance(value, dict):
-        raise typer.BadParameter("--input must be a JSON object")
+        _fail(ExitCode.USAGE, "--input must be a JSON object")
     return value
 
 
@@ -44,16 +128,25 @@ def _parse_standins(options: list[str]) -> dict[str, dict[str, str]]:
         target, equals, value = option.partition("=")
         name, _, setting = target.rpartition(".")
         if not equals or not setting:
-            raise typer.BadParameter(f"--standin {option!r}: expected [NAME.]SETTING=VALUE")
+            _fail(ExitCode.USAGE, f"--standin {option!r}: expected [NAME.]SETTING=VALUE")
         parsed.setdefault(name or "*", {})[setting] = value
     return parsed
 
 
+def _check_workflow(workflow: str, standin: list[str]) -> dict[str, dict[str, str]]:
+    """Everything that can be checked before synth and deploy: the workflow name and stand-in settings."""
+    if workflow not in WORKFLOWS:
+        _fail(ExitCode.USAGE, f"unknown workflow {workflow!r}; known: {', '.join(WORKFLOWS)}")
+    options = _parse_standins(standin)
+    get_workflow(workflow).validate_standins(options)  # raises ScenarioError
+    return options
+
+
 def _print_event(event: TimelineEvent) -> None:
     size = f"  {event.payload_bytes:,} B" if event.payload_bytes is not None else ""
-    state = f" [bold]{event.state}[/bold]" if event.state else ""
+    state = f" [bold]{escape(event.state)}[/bold]" if event.state else ""
     style = "red" if "Failed" in event.type or "TimedOut" in event.type else "dim" if event.type == "EngineNote" else ""
-    line = f"{event.timestamp:%H:%M:%S.%f}"[:-3] + f"  {event.type}{state}  {event.detail}{size}"
+    line = f"{event.timestamp:%H:%M:%S.%f}"[:-3] + f"  {event.type}{state}  {escape(event.detail)}{size}"
     console.print(f"[{style}]{line}[/{style}]" if style else line)
 
 
@@ -64,20 +157,35 @@ def _print_synth(sandbox: Sandbox) -> None:
 def _summary(report: RunReport) -> Table:
     table = Table(title=f"{report.workflow}: {report.status}", show_header=False)
     rows = [
-        ("duration", f"{report.duration_s:.2f} s"),
+        ("duration", f"{report.duration_s:.2f} s ({report.state_machine_type})"),
         ("state transitions", str(report.state_transitions)),
         ("Lambda invocations", str(report.lambda_invocations)),
         ("largest state payload", f"{report.max_state_payload_bytes:,} bytes"),
         ("AWS requests", ", ".join(f"{k}={v}" for k, v in report.aws_requests.items()) or "none"),
-        ("outside world", json.dumps(report.outside_world)),
+        ("outside world", json.dumps(report.outside_world, ensure_ascii=False)),
         ("estimated cost", f"${report.estimated_cost_usd['total']:.6f}"),
         ("not emulated", ", ".join(report.not_emulated) or "nothing"),
     ]
     if report.error:
         rows.append(("error", f"{report.error}: {report.cause}"))
     for key, value in rows:
-        table.add_row(key, value)
+        table.add_row(key, escape(value))
     return table
+
+
+def _fire_summary(report: FireReport) -> Group:
+    table = Table("scheduled time", "status", "output", "transitions", "duration", title=f"{report.workflow}: {report.schedule}")
+    for fire in report.fires:
+        execution = fire.execution
+        shown = json.dumps(execution.output, ensure_ascii=False) if execution.status == "SUCCEEDED" else f"{execution.error}"
+        table.add_row(fire.scheduled_time, execution.status, escape(shown[:80]), str(execution.state_transitions),
+                      f"{execution.duration_s:.2f} s")
+    table.caption = escape(f"Lambda invocations {report.lambda_invocations}; est. ${report.estimated_cost_usd['total']:.6f}")
+    world = Table("outside world", "", title="after the last invocation and the work it handed on")
+    world.add_row("Lambda invocations (all functions)", str(report.lambda_invocations))
+    for key, value in report.outside_world.items():
+        world.add_row(escape(key.replace("_", " ")), escape(json.dumps(value, ensure_ascii=False)))
+    return Group(table, world)
 
 
 @app.command("list")
@@ -95,91 +203,54 @@ def run(
     input: Optional[str] = typer.Option(None, "--input", help="Execution input: JSON, or @file.json. Default: the workflow's sample."),
     standin: list[str] = typer.Option([], "--standin", help="Stand-in behaviour [NAME.]SETTING=VALUE, e.g. shop-a.fail_times=2 or result_bytes=300000."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object with the result at the end."),
+    timeout: float = typer.Option(600.0, "--timeout", min=0.1, help="Stop the execution and exit 5 after this many seconds."),
 ) -> None:
     """Deploy one workflow into the emulator, run one execution, print its timeline and summary."""
-    if workflow not in WORKFLOWS:
-        raise typer.BadParameter(f"unknown workflow {workflow!r}; known: {', '.join(WORKFLOWS)}")
-    execution_input = _parse_input(input)
-    options = _parse_standins(standin)
-    try:
+    with _one_line_errors():
+        options = _check_workflow(workflow, standin)
+        execution_input = _parse_input(input)
+        if execution_input is not None:
+            from sandbox.execution import MAX_STATE_PAYLOAD_BYTES, utf8_json_size
+
+            if (size := utf8_json_size(execution_input)) > MAX_STATE_PAYLOAD_BYTES:
+                raise ExecutionInputTooLarge(f"--input is {size:,} bytes of UTF-8; StartExecution accepts at most {MAX_STATE_PAYLOAD_BYTES:,}")
         with Sandbox() as sandbox:
             _print_synth(sandbox)
-            deployed = sandbox.deploy(workflow)
-            report = deployed.run(execution_input, standins=options, on_event=_print_event)
-    except UnsupportedByLocalEngine as exc:
-        console.print(f"[red]The local engine cannot run {workflow}:[/red]\n{exc}")
-        raise typer.Exit(3) from None
-    except (DeployError, SynthError) as exc:
-        console.print(f"[red]{type(exc).__name__}:[/red] {exc}")
-        raise typer.Exit(4) from None
-    except ScenarioError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    console.print(_summary(report))
-    if as_json:
-        sys.stdout.write(report.to_json() + "\n")
-    raise typer.Exit(0 if report.status == "SUCCEEDED" else 1)
+            report = sandbox.deploy(workflow).run(execution_input, standins=options, on_event=_print_event, timeout_s=timeout)
+        console.print(_summary(report))
+        if as_json:
+            sys.stdout.write(report.to_json() + "\n")
+    raise typer.Exit(int(ExitCode.SUCCEEDED if report.status == "SUCCEEDED" else ExitCode.EXECUTION_FAILED))
 
 
-def _tick_result(output: Any) -> str:
-    if isinstance(output, dict) and isinstance(output.get("enqueued"), bool):
-        return "enqueued" if output["enqueued"] else f"skipped ({output.get('reason', '')})"
-    return json.dumps(output, ensure_ascii=False)[:60]
-
-
-@app.command("fire")
-def fire_schedule(
-    workflow: str = typer.Argument(..., help="Workflow name (see `list`); it must have a schedule."),
-    times: int = typer.Option(10, "--times", min=1, help="How many firings."),
-    every: float = typer.Option(60.0, "--every", min=0.0, help="Seconds between firings (compressed time: scheduled times are this far apart too)."),
-    standin: list[str] = typer.Option([], "--standin", help="Stand-in behaviour [NAME.]SETTING=VALUE, e.g. api.delay_seconds=3."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object with the result at the end."),
+@app.command()
+def fire(
+    workflow: str = typer.Argument(..., help="Workflow with an EventBridge Scheduler schedule."),
+    at: Optional[str] = typer.Option(None, "--at", help="Scheduled time, ISO 8601 (default: the schedule's next time). Without a zone: the schedule's."),
+    times: int = typer.Option(1, "--times", min=1, max=10_000, help="How many invocations (same scheduled time unless --every)."),
+    every: Optional[float] = typer.Option(None, "--every", min=0.0, help="Seconds between invocations; each then gets the schedule's next scheduled time."),
+    standin: list[str] = typer.Option([], "--standin", help="Stand-in behaviour [NAME.]SETTING=VALUE."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object with every invocation at the end."),
+    timeout: float = typer.Option(600.0, "--timeout", min=0.1, help="Per execution: stop it and exit 5 after this many seconds."),
 ) -> None:
-    """Fire a workflow's EventBridge Scheduler schedule N times, S seconds apart, with the input
-    Scheduler would send; wait for the work the ticks handed on; report each tick and the outside world."""
-    from sandbox.fire import fire
-
-    if workflow not in WORKFLOWS:
-        raise typer.BadParameter(f"unknown workflow {workflow!r}; known: {', '.join(WORKFLOWS)}")
-    options = _parse_standins(standin)
-    try:
+    """Start the workflow as its schedule would: the target input with the scheduler's time filled in."""
+    with _one_line_errors():
+        options = _check_workflow(workflow, standin)
+        moment = None
+        if at is not None:
+            try:
+                moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
+            except ValueError:
+                _fail(ExitCode.USAGE, f"--at {at!r} is not an ISO 8601 time such as 2026-11-26T09:30:00+09:00")
         with Sandbox() as sandbox:
             _print_synth(sandbox)
-            deployed = sandbox.deploy(workflow)
-            template = json.loads((sandbox.cloud_assembly / f"{deployed.spec.stack_id}.template.json").read_text())
-            report = fire(deployed, template, times=times, every_s=every, standins=options,
-                          on_tick=lambda t: console.print(f"tick {t.index:>3}  {t.scheduled_time}  {t.status}  {_tick_result(t.output)}"))
-    except UnsupportedByLocalEngine as exc:
-        console.print(f"[red]The local engine cannot run {workflow}:[/red]\n{exc}")
-        raise typer.Exit(3) from None
-    except (DeployError, SynthError) as exc:
-        console.print(f"[red]{type(exc).__name__}:[/red] {exc}")
-        raise typer.Exit(4) from None
-    except ScenarioError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    except ValueError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
-    table = Table(title=f"{workflow}: {times} firings of {report.schedule_expression}, {every:g} s apart", show_header=False)
-    results = [_tick_result(t.output) for t in report.ticks]
-    world = report.outside_world
-    rows = [
-        ("ticks", ", ".join(f"{t.index}:{r.split(' ')[0]}" for t, r in zip(report.ticks, results))),
-        ("enqueued / skipped", f"{sum(r == 'enqueued' for r in results)} / {sum(r.startswith('skipped') for r in results)}"),
-        ("failed ticks", str(sum(t.status != "SUCCEEDED" for t in report.ticks))),
-        ("API calls", str(world.get("api_calls", "-"))),
-        ("max concurrent API calls", str(world.get("max_concurrent_calls", "-"))),
-        ("DLQ messages", str(world.get("dlq_messages", "-"))),
-        ("Lambda invocations", str(report.lambda_invocations)),
-        ("settled", "yes" if report.settled else "NO (timed out waiting for the consumer)"),
-        ("wall time", f"{report.wall_s:.1f} s"),
-    ]
-    for key, value in rows:
-        table.add_row(key, value)
-    console.print(table)
-    if as_json:
-        sys.stdout.write(report.to_json() + "\n")
-    ok = report.settled and all(t.status == "SUCCEEDED" for t in report.ticks)
-    raise typer.Exit(0 if ok else 1)
+            report = sandbox.deploy(workflow).fire(at=moment, times=times, every_s=every, standins=options,
+                                                   on_event=_print_event, timeout_s=timeout)
+        console.print(_fire_summary(report))
+        if as_json:
+            sys.stdout.write(report.to_json() + "\n")
+    failed = any(fire.execution.status != "SUCCEEDED" for fire in report.fires)
+    raise typer.Exit(int(ExitCode.EXECUTION_FAILED if failed else ExitCode.SUCCEEDED))
 
 
 @app.command()
@@ -187,25 +258,26 @@ def demo() -> None:
     """Run every workflow once with its sample input and print one table."""
     table = Table("workflow", "status", "duration", "transitions", "Lambda invocations", "largest payload", "est. cost")
     failed = False
-    with Sandbox() as sandbox:
-        _print_synth(sandbox)
-        for name in WORKFLOWS:
-            console.rule(name)
-            try:
-                report = sandbox.deploy(name).run(on_event=_print_event)
-            except UnsupportedByLocalEngine as exc:
-                console.print(f"[red]{exc}[/red]")
-                table.add_row(name, "UNSUPPORTED LOCALLY", "-", "-", "-", "-", "-")
-                failed = True
-                continue
-            failed |= report.status != "SUCCEEDED"
-            table.add_row(
-                name, report.status, f"{report.duration_s:.2f} s", str(report.state_transitions),
-                str(report.lambda_invocations), f"{report.max_state_payload_bytes:,} B",
-                f"${report.estimated_cost_usd['total']:.6f}",
-            )
-    out.print(table)
-    raise typer.Exit(1 if failed else 0)
+    with _one_line_errors():
+        with Sandbox() as sandbox:
+            _print_synth(sandbox)
+            for name in WORKFLOWS:
+                console.rule(name)
+                try:
+                    report = sandbox.deploy(name).run(on_event=_print_event)
+                except UnsupportedByLocalEngine as exc:
+                    console.print(f"[red]{escape(str(exc))}[/red]")
+                    table.add_row(name, "UNSUPPORTED LOCALLY", "-", "-", "-", "-", "-")
+                    failed = True
+                    continue
+                failed |= report.status != "SUCCEEDED"
+                table.add_row(
+                    name, report.status, f"{report.duration_s:.2f} s", str(report.state_transitions),
+                    str(report.lambda_invocations), f"{report.max_state_payload_bytes:,} B",
+                    f"${report.estimated_cost_usd['total']:.6f}",
+                )
+        out.print(table)
+    raise typer.Exit(int(ExitCode.EXECUTION_FAILED if failed else ExitCode.SUCCEEDED))
 
 
 def main() -> None:

@@ -261,6 +261,7 @@ class Emulator:
         self._saved_sfn_config: Any = None
         self._saved_log_levels: dict[str, int] = {}
         self.lambda_runtime: Any = None  # LocalLambdaRuntime once started
+        self._engine_extensions: Any = None  # ExitStack undoing sandbox.engine's patches
 
     # -- lifecycle ---------------------------------------------------------
     def __enter__(self) -> "Emulator":
@@ -302,6 +303,9 @@ class Emulator:
                 self_inner._server.serve_forever()
 
         try:
+            from sandbox.engine import install_extensions
+
+            self._engine_extensions = install_extensions()
             self._server = _Server(ip_address="127.0.0.1", port=0, verbose=False)
             self._server.start()
             host, port = self._server.get_host_and_port()
@@ -355,6 +359,9 @@ class Emulator:
             except Exception:
                 pass
             self._server = None
+        if self._engine_extensions is not None:
+            self._engine_extensions.close()
+            self._engine_extensions = None
         logging.getLogger("moto").removeFilter(_SKIPPED_RESOURCE_FILTER)
         for name, level in (self._saved_log_levels or {}).items():
             logging.getLogger(name).setLevel(level)

@@ -23,7 +23,9 @@ Each rule was checked against moto 5.2.5 (in-process ``mock_aws`` with execution
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
+
+from sandbox.asl import walk_states
 
 LONG_WAIT_SECONDS = 30
 
@@ -49,26 +51,14 @@ class UnsupportedByLocalEngine(Exception):
         where = f" {state_machine}" if state_machine else ""
         lines = [f"state machine{where} uses {len(self.gaps)} feature(s) the local engine (moto) cannot run:"]
         lines += [f"  - {g.state}: {g.feature}: {g.detail}" for g in self.gaps]
-        lines.append("Adjust the 'local' stage of the stack (see DESIGN.md, 'Limits of moto's interpreter').")
+        lines.append("See README.md, 'Limits of the local engine'.")
         super().__init__("\n".join(lines))
 
+    def summary(self) -> str:
+        """One line: the state machine, then each state and feature."""
+        where = f"state machine {self.state_machine}: " if self.state_machine else ""
+        return where + "; ".join(f"{g.state}: {g.feature} ({g.detail})" for g in self.gaps) + " - see README.md, 'Limits of the local engine'"
 
-def _walk(states: dict[str, Any], prefix: str, query_language: str) -> Iterator[tuple[str, dict[str, Any], str]]:
-    for name, state in (states or {}).items():
-        if not isinstance(state, dict):
-            continue
-        path = f"{prefix}{name}"
-        ql = state.get("QueryLanguage", query_language)
-        yield path, state, ql
-        if state.get("Type") == "Parallel":
-            for i, branch in enumerate(state.get("Branches") or [], start=1):
-                yield from _walk(branch.get("States") or {}, f"{path}/branch {i}/",
-                                 branch.get("QueryLanguage", ql))
-        if state.get("Type") == "Map":
-            for key in ("ItemProcessor", "Iterator"):
-                proc = state.get(key)
-                if isinstance(proc, dict):
-                    yield from _walk(proc.get("States") or {}, f"{path}/{key}/", proc.get("QueryLanguage", ql))
 
 
 def _resource_gaps(path: str, resource: str) -> list[EngineGap]:
@@ -96,7 +86,7 @@ def find_engine_gaps(definition: dict[str, Any]) -> list[EngineGap]:
         gaps.append(EngineGap("(state machine)", "JSONata",
                               "moto's JSONata evaluation is a stub (executions fail with States.Runtime); "
                               "write the definition in JSONPath"))
-    for path, state, ql in _walk(definition.get("States") or {}, "", top_ql):
+    for path, _name, state, ql in walk_states(definition):
         typ = state.get("Type")
         if ql == "JSONata" and top_ql != "JSONata":
             gaps.append(EngineGap(path, "JSONata",

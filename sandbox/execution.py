@@ -5,13 +5,15 @@ Counting rules (documented for the cost report):
 * ``state_transitions``: one per ``*StateEntered`` event (states inside Parallel branches and
   Map iterations included) plus one for the execution start, plus one per retry of a task
   (a second or later ``*Scheduled`` event in the same state entry) - the way AWS bills
-  Standard workflows.
+  Standard workflows. An event belongs to the state entry it descends from through its
+  ``previousEventId`` chain, so interleaved Map iterations and Parallel branches of the same
+  state are told apart.
 * ``lambda_invocations``: ``LambdaFunctionScheduled`` events (``"Resource": <function ARN>``)
   plus ``TaskScheduled`` events whose ``resourceType`` is ``lambda``
   (``arn:aws:states:::lambda:invoke``). Retries count each attempt.
-* ``max_state_payload_bytes``: the largest UTF-8 size of any input/output/parameters string
-  carried by a history event (execution input/output, state input/output, task parameters and
-  results, Lambda input/output).
+* ``max_state_payload_bytes``: the largest size of any input/output/parameters carried by a
+  history event (execution input/output, state input/output, task parameters and results,
+  Lambda input/output), as compact UTF-8 JSON: the measure of AWS's 256 KiB limit.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
+from .engine.payload_size import MAX_STATE_PAYLOAD_BYTES, utf8_json_size
+from .asl import walk_states
 from .engine_limits import UnsupportedByLocalEngine, find_engine_gaps
 
 if TYPE_CHECKING:
@@ -42,9 +46,14 @@ class TimelineEvent:
     event_id: int | None = None
 
 
+class ExecutionInputTooLarge(ValueError):
+    """The input exceeds StartExecution's 256 KiB (UTF-8) limit; AWS rejects it before starting."""
+
+
 @dataclass(frozen=True)
 class ExecutionReport:
     execution_arn: str
+    state_machine_type: str  # STANDARD or EXPRESS (priced differently)
     status: str
     output: Any | None
     error: str | None
@@ -72,7 +81,7 @@ def _details(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _payload_bytes(details: dict[str, Any]) -> int | None:
-    sizes = [len(details[k].encode("utf-8")) for k in _PAYLOAD_KEYS if isinstance(details.get(k), str)]
+    sizes = [utf8_json_size(details[k]) for k in _PAYLOAD_KEYS if isinstance(details.get(k), str)]
     return max(sizes) if sizes else None
 
 
@@ -112,17 +121,39 @@ def _detail(event_type: str, d: dict[str, Any]) -> str:
 
 
 class _HistoryFollower:
-    def __init__(self, on_event: Callable[[TimelineEvent], None] | None) -> None:
+    """Reads history events in order; `definition` (optional) lets Map/Parallel events be labelled
+    with their Map or Parallel state instead of the last state that ran inside it."""
+
+    def __init__(self, on_event: Callable[[TimelineEvent], None] | None, definition: dict[str, Any] | None = None) -> None:
         self.on_event = on_event
+        self.kind_of: dict[str, str] = {}
+        self.container_of: dict[str, str | None] = {}  # state -> the Map/Parallel state it runs inside
+        for path, name, state, _ in walk_states(definition or {}):
+            self.kind_of[name] = state.get("Type", "")
+            parents = [part for part in path.split("/")[:-1] if part not in ("ItemProcessor", "Iterator") and not part.startswith("branch ")]
+            self.container_of[name] = parents[-1] if parents else None
         self.events: list[TimelineEvent] = []
         self.last_id = 0
         self.state_of: dict[int, str | None] = {}
+        self.entry_of: dict[int, int] = {}  # event id -> id of the StateEntered event it descends from
+        self.type_of: dict[int, str] = {}
         self.transitions = 0
-        self.attempts_in_state: dict[str | None, int] = {}  # task attempts since the state was entered
+        self.attempts_in_entry: dict[int, int] = {}  # task attempts per state entry
         self.lambda_invocations = 0
         self.max_payload = 0
         self.final_error: str | None = None
         self.final_cause: str | None = None
+
+    def _label(self, event_type: str, previous: int) -> str | None:
+        """The state an unnamed event belongs to (Task events: their state; Map/Parallel events: the Map/Parallel)."""
+        if event_type.startswith("Execution"):
+            return None
+        state = self.state_of.get(previous)
+        if not event_type.startswith(("Map", "Parallel")) or state is None or not self.kind_of:
+            return state
+        if self.kind_of.get(state) in ("Map", "Parallel") and not self.type_of.get(previous, "").endswith("StateExited"):
+            return state  # e.g. MapStateStarted right after MapStateEntered
+        return self.container_of.get(state)
 
     def emit(self, ev: TimelineEvent) -> None:
         self.events.append(ev)
@@ -136,18 +167,19 @@ class _HistoryFollower:
         self.last_id = eid
         typ = raw["type"]
         d = _details(raw)
+        previous = int(raw.get("previousEventId") or 0)
         state = d.get("name") if typ.endswith(("StateEntered", "StateExited")) else None
         if state is None:
-            state = self.state_of.get(int(raw.get("previousEventId") or 0))
+            state = self._label(typ, previous)
         self.state_of[eid] = state
-        if typ.endswith("StateEntered"):
-            self.transitions += 1
-            self.attempts_in_state[state] = 0
-        elif typ == "ExecutionStarted":
+        self.type_of[eid] = typ
+        entry = eid if typ.endswith("StateEntered") else self.entry_of.get(previous, 0)
+        self.entry_of[eid] = entry
+        if typ.endswith("StateEntered") or typ == "ExecutionStarted":
             self.transitions += 1
         if typ.endswith("Scheduled"):  # AWS bills every retry of a task as one more state transition
-            self.attempts_in_state[state] = self.attempts_in_state.get(state, 0) + 1
-            if self.attempts_in_state[state] > 1:
+            self.attempts_in_entry[entry] = self.attempts_in_entry.get(entry, 0) + 1
+            if self.attempts_in_entry[entry] > 1:
                 self.transitions += 1
         if typ == "LambdaFunctionScheduled" or (typ == "TaskScheduled" and d.get("resourceType") == "lambda"):
             self.lambda_invocations += 1
@@ -172,6 +204,10 @@ def run_execution(emulator: "Emulator", *, state_machine_arn: str, execution_inp
     Raises ``UnsupportedByLocalEngine`` (before starting) if the definition has a blocking gap,
     and ``ExecutionTimeout`` (after stopping the execution) if it is not done within ``timeout_s``.
     """
+    input_bytes = utf8_json_size(execution_input)
+    if input_bytes > MAX_STATE_PAYLOAD_BYTES:
+        raise ExecutionInputTooLarge(f"the execution input is {input_bytes:,} bytes of UTF-8; "
+                                     f"StartExecution accepts at most {MAX_STATE_PAYLOAD_BYTES:,}")
     sfn = emulator.client("stepfunctions")
     described = sfn.describe_state_machine(stateMachineArn=state_machine_arn)
     gaps = find_engine_gaps(json.loads(described["definition"]))
@@ -179,7 +215,8 @@ def run_execution(emulator: "Emulator", *, state_machine_arn: str, execution_inp
     if blocking:
         raise UnsupportedByLocalEngine(blocking, state_machine=described.get("name"))
 
-    follower = _HistoryFollower(on_event)
+    definition = json.loads(described["definition"])
+    follower = _HistoryFollower(on_event, definition)
     for gap in gaps:
         follower.emit(TimelineEvent(timestamp=datetime.now(timezone.utc), type="EngineNote", state=gap.state,
                                     detail=f"{gap.feature}: {gap.detail}", payload_bytes=None))
@@ -222,15 +259,15 @@ def run_execution(emulator: "Emulator", *, state_machine_arn: str, execution_inp
             output = json.loads(desc["output"])
         except ValueError:
             output = desc["output"]
-        follower.max_payload = max(follower.max_payload, len(desc["output"].encode("utf-8")))
+        follower.max_payload = max(follower.max_payload, utf8_json_size(desc["output"]))
     error, cause = desc.get("error"), desc.get("cause")
     if desc["status"] != "SUCCEEDED":
         error = error or follower.final_error
         cause = cause or follower.final_cause
     report = ExecutionReport(
-        execution_arn=execution_arn, status=desc["status"], output=output, error=error, cause=cause,
+        execution_arn=execution_arn, state_machine_type=described.get("type", "STANDARD"), status=desc["status"], output=output, error=error, cause=cause,
         duration_s=round(duration, 3), state_transitions=follower.transitions, lambda_invocations=follower.lambda_invocations,
-        max_state_payload_bytes=max(follower.max_payload, len(json.dumps(execution_input).encode("utf-8"))),
+        max_state_payload_bytes=max(follower.max_payload, input_bytes),
         events=tuple(follower.events),
     )
     if timed_out:

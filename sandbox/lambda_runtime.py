@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import io
 import json
 import math
 import os
@@ -31,6 +32,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CACHE_DIR = REPO_ROOT / ".sandbox"
@@ -53,6 +56,13 @@ def ensure_runtime_deps(cache_dir: Path) -> Path:
     if marker.exists():
         return cache_dir
     cache_dir.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(cache_dir) + ".lock"):  # another sandbox process may be installing them
+        if not marker.exists():
+            _install_runtime_deps(cache_dir, version, marker)
+    return cache_dir
+
+
+def _install_runtime_deps(cache_dir: Path, version: str, marker: Path) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="runtime-deps-", dir=cache_dir.parent))
     try:
         proc = subprocess.run(
@@ -69,7 +79,6 @@ def ensure_runtime_deps(cache_dir: Path) -> Path:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    return cache_dir
 
 
 def _copy_boto3_from_host(target: Path) -> None:
@@ -84,6 +93,23 @@ def _copy_boto3_from_host(target: Path) -> None:
             dst = target / f
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dst)
+
+
+def prune_code_cache(cache_dir: Path, *, unused_since: float) -> list[str]:
+    """Remove extracted function code (and worker logs) not used since `unused_since` (a time.time() value)."""
+    removed = []
+    functions = Path(cache_dir) / "functions"
+    for path in functions.glob("*") if functions.exists() else ():
+        marker = path / ".extracted"
+        if path.is_dir() and not path.name.startswith(".") and (not marker.exists() or marker.stat().st_mtime < unused_since):
+            shutil.rmtree(path, ignore_errors=True)
+            Path(str(path) + ".lock").unlink(missing_ok=True)
+            removed.append(path.name)
+    logs = Path(cache_dir) / "logs"
+    for path in logs.glob("*.log") if logs.exists() else ():
+        if path.stat().st_mtime < unused_since:
+            path.unlink(missing_ok=True)
+    return removed
 
 
 @dataclass(frozen=True)
@@ -306,18 +332,19 @@ class LocalLambdaRuntime:
         return spec, code
 
     def _code_dir(self, sha: str, code: bytes) -> Path:
+        """The deployed zip, extracted once per content hash (a file lock shares it between processes)."""
         target = self.cache_dir / "functions" / sha
-        with self._extract_lock:
-            if not (target / ".extracted").exists():
-                target.parent.mkdir(parents=True, exist_ok=True)
+        marker = target / ".extracted"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with self._extract_lock, FileLock(str(target) + ".lock"):
+            if not marker.exists():
+                shutil.rmtree(target, ignore_errors=True)  # a partial copy left by a killed process
                 tmp = Path(tempfile.mkdtemp(prefix=f".{sha[:12]}-", dir=target.parent))
-                import io
                 with zipfile.ZipFile(io.BytesIO(code)) as zf:
                     zf.extractall(tmp)
                 (tmp / ".extracted").write_text(sha)
-                if target.exists():
-                    shutil.rmtree(target)
                 tmp.rename(target)
+            os.utime(marker)  # last use, for prune_code_cache
         return target
 
     def _worker_env(self, spec: _FunctionSpec) -> dict[str, str]:

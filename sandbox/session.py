@@ -3,22 +3,26 @@
     with Sandbox() as sandbox:
         search = sandbox.deploy("parallel-search")
         report = search.run({"keywords": "tea"}, standins={"*": {"result_bytes": "300000"}})
+        ticks = sandbox.deploy("weekly-batch").fire(times=2)   # as EventBridge Scheduler would
 """
 
 from __future__ import annotations
 
 import json
+import time
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from sandbox.costs import estimate_cost_usd
-from sandbox.emulator import DeployedStack, Emulator
+from sandbox.costs import cost_lines, estimate_cost_usd, step_functions_cost
+from sandbox.coverage import StateCoverage, entered_states
+from sandbox.emulator import SANDBOX_CACHE_DIR, DeployedStack, Emulator
 from sandbox.event_sources import SqsEventSourcePollers
 from sandbox.execution import ExecutionReport, TimelineEvent, run_execution
-from sandbox.fire import fill_context_attributes
-from sandbox.fire import now as scheduled_now
+from sandbox.lambda_runtime import prune_code_cache
+from sandbox.scheduler import Schedule, ScheduleError, fire_times, render_input, schedules_in
 from sandbox.synth import SynthResult, synthesize_local
 from sandbox.workflows import Scenario, WorkflowSpec, get_workflow
 
@@ -33,20 +37,58 @@ class RunReport(ExecutionReport):
     estimated_cost_usd: dict[str, float]
     not_emulated: list[str]  # resource types in the stack that moto does not emulate
 
-    def to_json(self) -> str:
+    def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("events")
-        return json.dumps({"workflow": data.pop("workflow"), **data}, default=str, ensure_ascii=False)
+        return {"workflow": data.pop("workflow"), **data}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), default=str, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class Fire:
+    """One scheduler invocation: when it was scheduled for, and what its execution did."""
+
+    scheduled_time: str
+    execution: ExecutionReport
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self.execution)
+        data.pop("events")
+        return {"scheduled_time": self.scheduled_time, **data}
+
+
+@dataclass(frozen=True)
+class FireReport:
+    """The `--json` output of `fire`: every invocation, then what they did together."""
+
+    workflow: str
+    schedule: str  # expression and time zone, as in the template
+    fires: tuple[Fire, ...]
+    lambda_invocations: int  # every invocation during the fires, event-source consumers included
+    aws_requests: dict[str, int]
+    outside_world: dict[str, Any]
+    estimated_cost_usd: dict[str, float]
+    not_emulated: list[str]
+
+    def to_json(self) -> str:
+        data = {field.name: getattr(self, field.name) for field in fields(self)}
+        data["fires"] = [fire.to_dict() for fire in self.fires]
+        return json.dumps(data, default=str, ensure_ascii=False)
 
 
 class DeployedWorkflow:
     """A workflow's stack deployed in the emulator, with its outside world running."""
 
-    def __init__(self, spec: WorkflowSpec, emulator: Emulator, stack: DeployedStack, scenario: Scenario) -> None:
+    def __init__(self, spec: WorkflowSpec, emulator: Emulator, stack: DeployedStack, scenario: Scenario,
+                 template: dict[str, Any]) -> None:
         self.spec = spec
         self.emulator = emulator
         self.stack = stack
         self.scenario = scenario
+        self.template = template
+        self.schedules: list[Schedule] = schedules_in(template)
         if len(stack.state_machine_arns) != 1:
             raise RuntimeError(f"{stack.stack_name}: expected one state machine, found {len(stack.state_machine_arns)}")
         self.state_machine_arn = next(iter(stack.state_machine_arns.values()))
@@ -59,34 +101,117 @@ class DeployedWorkflow:
         on_event: Callable[[TimelineEvent], None] | None = None,
         timeout_s: float = 600,
     ) -> RunReport:
-        """Run one execution (default input: the workflow's sample) and report it."""
-        self.scenario.configure(standins or {})
+        """Run one execution (default input: the workflow's sample) and report it.
+
+        `standins`: `{name or "*": {setting: text}}` as given on the command line; validated first.
+        """
+        self.scenario.configure(self.spec.validate_standins(standins or {}))
         self.emulator.reset_request_counts()
         runtime = self.emulator.lambda_runtime
         gb_seconds_before = runtime.billed_gb_seconds
-        # Scheduler context attributes (e.g. "<aws.scheduler.scheduled-time>") filled as Scheduler fills them.
-        report: ExecutionReport = run_execution(
+        report = run_execution(
             self.emulator,
             state_machine_arn=self.state_machine_arn,
-            execution_input=fill_context_attributes(dict(self.spec.sample_input if execution_input is None else execution_input),
-                                                    scheduled_time=scheduled_now()),
+            execution_input=dict(self.spec.sample_input if execution_input is None else execution_input),
             on_event=on_event,
             timeout_s=timeout_s,
         )
         settle = getattr(self.scenario, "settle", None)
-        if settle is not None:  # work the execution handed on (e.g. a queue's consumer) finishes first
+        if settle is not None:  # e.g. wait for an event-source consumer the execution fed
             settle(timeout_s)
         counts = self.emulator.request_counts()
         return RunReport(
             **{f.name: getattr(report, f.name) for f in fields(ExecutionReport)},
             workflow=self.spec.name,
-            aws_requests={key: count for key, count in sorted(counts.items()) if ":" not in key},
+            aws_requests=_per_service(counts),
             outside_world=self.scenario.stats(),
             estimated_cost_usd=estimate_cost_usd(
                 report, counts, lambda_gb_seconds=runtime.billed_gb_seconds - gb_seconds_before
             ),
             not_emulated=sorted(set(self.stack.not_emulated.values())),
         )
+
+    def fire(
+        self,
+        *,
+        at: datetime | None = None,
+        times: int = 1,
+        every_s: float | None = None,
+        standins: Mapping[str, Mapping[str, str]] | None = None,
+        on_event: Callable[[TimelineEvent], None] | None = None,
+        timeout_s: float = 600,
+    ) -> FireReport:
+        """Play EventBridge Scheduler: start the schedule's target with the input it would send.
+
+        `at`: the scheduled time (default: the schedule's next time from now). Without `every_s`,
+        all `times` invocations carry that same scheduled time (the scheduler delivers at least
+        once, so a repeat is possible). With `every_s`, they carry the schedule's next `times`
+        scheduled times and start `every_s` real seconds apart (local time runs faster).
+        """
+        if not self.schedules:
+            raise ScheduleError(f"{self.spec.name} has no AWS::Scheduler::Schedule to fire")
+        if times < 1 or (every_s is not None and every_s < 0):
+            raise ScheduleError("fire needs times >= 1 and every >= 0")
+        (schedule,) = self.schedules
+        arn = self.stack.state_machine_arns.get(schedule.target_logical_id)
+        if arn is None:
+            raise ScheduleError(f"{schedule.logical_id} targets {schedule.target_logical_id}, which is not deployed")
+        self.scenario.configure(self.spec.validate_standins(standins or {}))
+        self.emulator.reset_request_counts()
+        runtime = self.emulator.lambda_runtime
+        gb_seconds_before, invocations_before = runtime.billed_gb_seconds, sum(runtime.invocations.values())
+        if at is None:
+            (first,) = fire_times(schedule, after=datetime.now(timezone.utc), count=1)
+        else:
+            first = at if at.tzinfo else at.replace(tzinfo=schedule.zone)
+        if every_s is None:
+            scheduled = [first] * times
+        else:
+            scheduled = [first, *fire_times(schedule, after=first, count=times - 1)] if times > 1 else [first]
+        fires = []
+        started = time.monotonic()
+        for index, moment in enumerate(scheduled):
+            if every_s:
+                time.sleep(max(0.0, started + index * every_s - time.monotonic()))
+            execution_input = render_input(schedule, moment, region=self.emulator.region, account_id=self.emulator.account_id)
+            report = run_execution(self.emulator, state_machine_arn=arn, execution_input=execution_input,
+                                   on_event=on_event, timeout_s=timeout_s)
+            fires.append(Fire(scheduled_time=_utc(moment), execution=report))
+        settle = getattr(self.scenario, "settle", None)
+        if settle is not None:
+            settle(timeout_s)
+        counts = self.emulator.request_counts()
+        invocations = sum(runtime.invocations.values()) - invocations_before
+        total = cost_lines(step_functions=sum(step_functions_cost(fire.execution) for fire in fires),
+                           lambda_invocations=invocations,
+                           lambda_gb_seconds=runtime.billed_gb_seconds - gb_seconds_before, requests=counts)
+        return FireReport(
+            workflow=self.spec.name, schedule=f"{schedule.expression} {schedule.timezone}", fires=tuple(fires),
+            lambda_invocations=invocations, aws_requests=_per_service(counts), outside_world=self.scenario.stats(),
+            estimated_cost_usd=total, not_emulated=sorted(set(self.stack.not_emulated.values())),
+        )
+
+    def state_coverage(self) -> list[StateCoverage]:
+        """Which states of each deployed definition some execution (of this session) entered."""
+        sfn = self.emulator.client("stepfunctions")
+        coverage = []
+        for logical_id, arn in self.stack.state_machine_arns.items():
+            definition = json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"])
+            entered: set[str] = set()
+            for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn):
+                for execution in page["executions"]:
+                    history = sfn.get_execution_history(executionArn=execution["executionArn"])["events"]
+                    entered |= entered_states(history)
+            coverage.append(StateCoverage.of(self.spec.name, logical_id, definition, entered))
+        return coverage
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _per_service(counts: Mapping[str, int]) -> dict[str, int]:
+    return {key: count for key, count in sorted(counts.items()) if ":" not in key}
 
 
 class Sandbox:
@@ -96,13 +221,20 @@ class Sandbox:
         self._force_synth = force_synth
         self._exit = ExitStack()
         self._deployed: dict[str, DeployedWorkflow] = {}
-        self.event_sources: dict[str, SqsEventSourcePollers] = {}
+        self.event_sources: dict[str, SqsEventSourcePollers] = {}  # workflow -> its SQS pollers
         self.synth: SynthResult | None = None
         self.emulator: Emulator | None = None
 
     def __enter__(self) -> "Sandbox":
-        self.synth = synthesize_local(force=self._force_synth)
-        self.emulator = self._exit.enter_context(Emulator())
+        try:
+            self.synth = synthesize_local(force=self._force_synth)
+            # Code extracted for functions of earlier synths: unused since this assembly was made (and for 10 minutes).
+            assembly_time = (self.synth.cloud_assembly / ".inputs-sha256").stat().st_mtime
+            prune_code_cache(SANDBOX_CACHE_DIR, unused_since=min(assembly_time, time.time() - 600))
+            self.emulator = self._exit.enter_context(Emulator())
+        except BaseException:
+            self._exit.close()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -113,19 +245,24 @@ class Sandbox:
         assert self.synth, "use Sandbox as a context manager"
         return self.synth.cloud_assembly
 
+    @property
+    def deployed(self) -> dict[str, DeployedWorkflow]:
+        return dict(self._deployed)
+
     def deploy(self, workflow: str) -> DeployedWorkflow:
         if workflow in self._deployed:
             return self._deployed[workflow]
         assert self.emulator, "use Sandbox as a context manager"
         spec = get_workflow(workflow)
+        template_path = self.cloud_assembly / f"{spec.stack_id}.template.json"
         stack = self.emulator.deploy(
             stack_name=f"{spec.stack_id}-local",
-            template_path=self.cloud_assembly / f"{spec.stack_id}.template.json",
+            template_path=template_path,
             assets_manifest_path=self.cloud_assembly / f"{spec.stack_id}.assets.json",
         )
         # Lambda's SQS pollers for the stack's event source mappings (moto's own are disabled).
-        template_path = self.cloud_assembly / f"{spec.stack_id}.template.json"
         self.event_sources[workflow] = self._exit.enter_context(SqsEventSourcePollers(self.emulator, stack, template_path))
         scenario = self._exit.enter_context(spec.scenario(self.emulator, stack))
-        self._deployed[workflow] = DeployedWorkflow(spec, self.emulator, stack, scenario)
+        self._deployed[workflow] = DeployedWorkflow(spec, self.emulator, stack, scenario,
+                                                    json.loads(template_path.read_text()))
         return self._deployed[workflow]

@@ -52,3 +52,78 @@ def prod_stage(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedStage:
 @pytest.fixture(params=["local", "prod"])
 def stage(request: pytest.FixtureRequest) -> SynthesizedStage:
     return request.getfixturevalue(f"{request.param}_stage")
+
+
+# --------------------------------------------------------------------------- state coverage
+# Every state of every deployed definition must be entered by some sandbox test. Sessions that
+# run the whole workflow suite (no -k/-m/file selection) fail, naming the states, when one was not.
+
+_COVERAGE_DIR_ENV = "SANDBOX_COVERAGE_DIR"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput") and _COVERAGE_DIR_ENV not in os.environ:
+        import tempfile
+
+        os.environ[_COVERAGE_DIR_ENV] = tempfile.mkdtemp(prefix="sandbox-coverage-")
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    if items and _COVERAGE_DIR_ENV in os.environ:
+        Path(os.environ[_COVERAGE_DIR_ENV], f"deselected-{os.getpid()}").touch()
+
+
+def _whole_workflow_suite(config: pytest.Config, coverage_dir: Path) -> bool:
+    if any(coverage_dir.glob("deselected-*")) or config.getoption("lf", False) or config.getoption("exitfirst", False):
+        return False
+    chosen = [Path(arg.split("::")[0]).resolve() for arg in (config.args or ["tests"])]
+    workflows = REPO_ROOT / "tests" / "workflows"
+    return any(arg == workflows or arg in workflows.parents for arg in chosen) and not any("::" in arg for arg in config.args)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    if hasattr(config, "workerinput") or _COVERAGE_DIR_ENV not in os.environ:
+        return
+    from sandbox.coverage import StateCoverage
+    from sandbox.workflows import WORKFLOWS
+
+    coverage_dir = Path(os.environ[_COVERAGE_DIR_ENV])
+    merged: dict[tuple[str, str], StateCoverage] = {}
+    for path in coverage_dir.glob("coverage-*.json"):
+        for record in json.loads(path.read_text()):
+            key = (record["workflow"], record["state_machine"])
+            seen = merged[key].entered if key in merged else frozenset()
+            merged[key] = StateCoverage(record["workflow"], record["state_machine"], tuple(record["states"]),
+                                        seen | frozenset(record["entered"]))
+    lines, problems = [], []
+    for (workflow, machine), coverage in sorted(merged.items()):
+        lines.append(f"{workflow} ({machine}): {coverage.percent:.0f}% of {len(coverage.states)} states entered"
+                     + (f"; never entered: {', '.join(coverage.missed)}" if coverage.missed else ""))
+        if coverage.missed:
+            problems.append(f"{workflow} ({machine}) never entered: {', '.join(coverage.missed)}")
+    enforced = bool(merged) and _whole_workflow_suite(config, coverage_dir)
+    if enforced:
+        problems += [f"{name}: no sandbox test deployed it" for name in WORKFLOWS if name not in {w for w, _ in merged}]
+    config._sandbox_coverage = (lines, problems if enforced else [], enforced)  # type: ignore[attr-defined]
+    if enforced and problems and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # noqa: ANN001
+    lines, problems, enforced = getattr(config, "_sandbox_coverage", ([], [], False))
+    if not lines:
+        return
+    terminalreporter.section("state coverage of the sandbox runs")
+    for line in lines:
+        terminalreporter.write_line(line)
+    if not enforced:
+        terminalreporter.write_line("(not enforced: only part of the workflow suite ran)")
+    for problem in problems:
+        terminalreporter.write_line(f"STATE COVERAGE FAILED: {problem}", red=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Sandbox runs last in each process: in-process moto (`mock_aws`) in unit tests resets the
+    backends the sandbox's deployed stacks live in, so none may start after the sandbox has."""
+    items.sort(key=lambda item: "sandbox" in getattr(item, "fixturenames", ()))

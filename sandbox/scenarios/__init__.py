@@ -1,1 +1,1 @@
-"""Per-workflow sandbox scenarios: the outside world each deployed stack expects."""
+"""Per-workflow scenarios: what a deployed stack expects outside it (secrets, stand-in servers), one module each."""

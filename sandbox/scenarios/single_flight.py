@@ -9,19 +9,17 @@ Stand-in settings (`--standin NAME.SETTING=VALUE`):
 
 from __future__ import annotations
 
-import dataclasses
 import secrets
 import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
+from sandbox.scenarios.base import ScenarioError, function_environments, local_endpoint, put_secret, set_function_environment
 from sandbox.standins.long_api import LongApiBehaviour, LongApiStandIn
 
 if TYPE_CHECKING:
     from sandbox.emulator import DeployedStack, Emulator
-
-STANDINS = ("api", "consumer")
 
 
 @dataclass(frozen=True)
@@ -35,6 +33,10 @@ class ConsumerBehaviour:
             raise ValueError("crash_times must be >= 0")
 
 
+# Stand-in name -> settings type (`--standin api.delay_seconds=3`, `--standin consumer.crash_times=1`).
+STANDIN_SETTINGS = {"api": LongApiBehaviour, "consumer": ConsumerBehaviour}
+
+
 @dataclass(frozen=True)
 class SingleFlightResources:
     consumer: str  # function name
@@ -43,8 +45,6 @@ class SingleFlightResources:
 
 
 def _find_resources(emulator: "Emulator", stack: "DeployedStack") -> SingleFlightResources:
-    from sandbox.workflows import ScenarioError, function_environments
-
     consumers = [name for name, env in function_environments(emulator, stack).items() if "API_ENDPOINT" in env]
     if len(consumers) != 1:
         raise ScenarioError(f"expected one consumer function in {stack.stack_name}, found {len(consumers)}")
@@ -63,21 +63,6 @@ def _find_resources(emulator: "Emulator", stack: "DeployedStack") -> SingleFligh
     return SingleFlightResources(consumer=consumers[0], queue_url=work[0], dead_letter_queue_url=dead[0])
 
 
-def set_function_environment(emulator: "Emulator", function_name: str, **variables: str) -> None:
-    """Point a deployed function at the sandbox's real endpoints.  # TODO(lead): use base helper"""
-    lambda_client = emulator.client("lambda")
-    current = lambda_client.get_function_configuration(FunctionName=function_name).get("Environment", {}).get("Variables", {})
-    lambda_client.update_function_configuration(FunctionName=function_name, Environment={"Variables": {**current, **variables}})
-
-
-def put_secret(emulator: "Emulator", name: str, value: str) -> None:
-    client = emulator.client("secretsmanager")
-    try:
-        client.create_secret(Name=name, SecretString=value)
-    except client.exceptions.ResourceExistsException:
-        client.put_secret_value(SecretId=name, SecretString=value)
-
-
 class SingleFlightScenario:
     """The long API stand-in (with a random token in Secrets Manager under the name the consumer
     reads), the consumer pointed at it, and counters of what the consumer and the queues did."""
@@ -94,13 +79,12 @@ class SingleFlightScenario:
 
     # -- lifecycle ------------------------------------------------------------
     def __enter__(self) -> "SingleFlightScenario":
-        from sandbox.workflows import function_environments
-
         env = function_environments(self._emulator, self._stack)[self.resources.consumer]
         token = secrets.token_urlsafe(24)
         put_secret(self._emulator, env["API_CREDENTIALS_SECRET_NAME"], token)
         self.api = LongApiStandIn(token=token, on_call=self._on_call).__enter__()
-        set_function_environment(self._emulator, self.resources.consumer, API_ENDPOINT=self.api.url)
+        endpoint = local_endpoint(env["API_ENDPOINT"], port=self.api.port, setting="single_flight.api.endpoint")
+        set_function_environment(self._emulator, self.resources.consumer, {"API_ENDPOINT": endpoint})
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -118,23 +102,12 @@ class SingleFlightScenario:
             call["crashed_client"] = True
 
     # -- settings -------------------------------------------------------------
-    def configure(self, options: Mapping[str, Mapping[str, str]]) -> None:
-        from sandbox.workflows import ScenarioError, _coerce
-
-        unknown = set(options) - set(STANDINS) - {"*"}
-        if unknown:
-            raise ScenarioError(f"unknown stand-in(s) {', '.join(sorted(unknown))}; known: {', '.join(STANDINS)}")
-        api_raw = {**options.get("*", {}), **options.get("api", {})}
-        consumer_raw = dict(options.get("consumer", {}))
-        try:
-            api_behaviour = LongApiBehaviour(**_coerce(LongApiBehaviour, api_raw, "api"))
-            consumer = ConsumerBehaviour(**_coerce(ConsumerBehaviour, consumer_raw, "consumer"))
-        except (TypeError, ValueError) as exc:
-            raise ScenarioError(str(exc)) from exc
+    def configure(self, settings: Mapping[str, Any]) -> None:
+        """`settings`: {"api": LongApiBehaviour, "consumer": ConsumerBehaviour} (validated by the caller)."""
         assert self.api is not None, "use the scenario as a context manager"
-        self.api.configure(**dataclasses.asdict(api_behaviour))
+        self.api.configure(settings.get("api", LongApiBehaviour()))
         with self._crash_lock:
-            self.consumer = consumer
+            self.consumer = settings.get("consumer", ConsumerBehaviour())
             self._crashes = 0
         self._invocations_before = self._emulator.lambda_runtime.invocations[self.resources.consumer]
 

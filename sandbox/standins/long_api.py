@@ -3,7 +3,7 @@
 `POST /v1/jobs` with `Authorization: Bearer <token>` and an `Idempotency-Key` header
 takes `delay_seconds` and answers `{"job": <key>, "status": "done"}`. It records every
 call: when, its idempotency key, how it ended, and how many calls were running at once
-(`max_concurrent`), which is what single-flight promises to keep at 1.
+(`max_concurrent_calls`), which is what single-flight promises to keep at 1.
 
 A key seen on a call that completed is answered at once with the same result (the
 contract a real idempotent API offers), counted in `repeated_keys`.
@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 import time
-from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass, replace
 from typing import Any, Callable
+
+from sandbox.standins.http import Answer, HttpStandIn, Request
 
 FAIL_MODES = ("5xx", "4xx", "timeout", "drop")
 PATH = "/v1/jobs"
@@ -48,156 +48,100 @@ class LongApiBehaviour:
             raise ValueError(f"fail_mode must be one of {', '.join(FAIL_MODES)}")
         for name in ("delay_seconds", "hold_seconds"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or math.isnan(value) or not 0 <= value <= 3600:
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 <= value <= 3600:
                 raise ValueError(f"{name} must be a number of seconds between 0 and 3600, got {value!r}")
         if self.fail_times < -1:
             raise ValueError("fail_times must be -1 (always) or a count >= 0")
 
 
-@dataclass
-class LongApiStandIn:
-    """Use as a context manager; `url` is its endpoint, `calls` its call log."""
+class LongApiStandIn(HttpStandIn):
+    """The long API. `url` is its endpoint; `calls` its call log; `max_in_flight` (from the base)
+    the most calls it answered at once."""
 
-    token: str
-    behaviour: LongApiBehaviour = field(default_factory=LongApiBehaviour)
-    on_call: Callable[[dict[str, Any]], None] | None = None
-    calls: list[dict[str, Any]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._active = 0
-        self.max_concurrent = 0
-        self._completed: dict[str, dict[str, Any]] = {}
+    def __init__(self, *, token: str, behaviour: LongApiBehaviour | None = None,
+                 on_call: Callable[[dict[str, Any]], None] | None = None) -> None:
+        super().__init__("long-api")
+        self.token = token
+        self.behaviour = behaviour or LongApiBehaviour()
+        self.on_call = on_call
+        self._completed: dict[str, Any] = {}
 
     @property
     def url(self) -> str:
-        assert self._server, "not started"
-        return f"http://127.0.0.1:{self._server.server_address[1]}{PATH}"
+        return f"{self.base_url}{PATH}"
 
-    def configure(self, **changes: Any) -> None:
-        """Change the behaviour and reset the call log and the concurrency high-water mark."""
-        with self._lock:
-            self.behaviour = replace(self.behaviour, **changes)
-            self.calls.clear()
-            self.max_concurrent = 0
+    @property
+    def calls(self) -> list[dict[str, Any]]:
+        return self.requests
+
+    def configure(self, behaviour: LongApiBehaviour | None = None, **changes: Any) -> None:
+        """Change the behaviour (a whole `LongApiBehaviour`, or fields); reset the log and the high-water mark."""
+        new = replace(behaviour or self.behaviour, **changes)
+        with self.lock:
+            self.behaviour = new
             self._completed.clear()
+        self.reset_log()
 
     def stats(self) -> dict[str, Any]:
-        with self._lock:
-            keys = [call["idempotency_key"] for call in self.calls]
-            return {
-                "api_calls": len(self.calls),
-                "max_concurrent_calls": self.max_concurrent,
-                "completed": sum(1 for call in self.calls if call["outcome"] == "200"),
-                "distinct_keys": len(set(keys)),
-                "repeated_keys": sum(1 for call in self.calls if call.get("repeated")),
-                "outcomes": _count(call["outcome"] for call in self.calls),
-            }
+        with self.lock:
+            calls = [dict(call) for call in self.requests]
+            max_in_flight = self.max_in_flight
+        return {
+            "api_calls": len(calls),
+            "max_concurrent_calls": max_in_flight,
+            "completed": sum(1 for call in calls if call["outcome"] == "200"),
+            "distinct_keys": len({call["idempotency_key"] for call in calls}),
+            "repeated_keys": sum(1 for call in calls if call.get("repeated")),
+            "outcomes": _count(call["outcome"] for call in calls),
+        }
 
-    def __enter__(self) -> "LongApiStandIn":
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, name="standin-long-api", daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-
-    def _begin(self, key: str | None, authorized: bool) -> tuple[dict[str, Any], LongApiBehaviour, bool]:
-        with self._lock:
-            attempt = len(self.calls)
-            call = {"started": time.time(), "idempotency_key": key, "authorized": authorized, "outcome": "running"}
-            self.calls.append(call)
-            self._active += 1
-            self.max_concurrent = max(self.max_concurrent, self._active)
+    def answer(self, request: Request) -> Answer:
+        if request.method != "POST" or request.path != PATH:
+            return Answer(404, b'{"message":"not found"}')
+        key = request.headers.get("idempotency-key")
+        call = {"started": time.time(), "idempotency_key": key, "outcome": "running",
+                "authorized": request.headers.get("authorization") == f"Bearer {self.token}"}
+        attempt = self.record(call)
+        with self.lock:
             behaviour = self.behaviour
-        failing = behaviour.fail_times < 0 or attempt < behaviour.fail_times
-        return call, behaviour, failing
-
-    def _end(self, call: dict[str, Any], outcome: str) -> None:
-        with self._lock:
-            self._active -= 1
-            call["outcome"] = outcome
+        answer = self._answer(call, request, behaviour, failing=behaviour.fail_times < 0 or attempt < behaviour.fail_times)
+        with self.lock:
+            call["outcome"] = "dropped" if answer.drop else str(answer.status)
             call["seconds"] = round(time.time() - call["started"], 3)
+        return answer
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        standin = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                if self.path != PATH:
-                    self._send(404, {"message": "not found"})
-                    return
-                key = self.headers.get("Idempotency-Key")
-                authorized = self.headers.get("Authorization") == f"Bearer {standin.token}"
-                call, behaviour, failing = standin._begin(key, authorized)
-                outcome = "dropped"
-                try:
-                    if not authorized:
-                        outcome = "401"
-                        self._send(401, {"message": "invalid token"})
-                        return
-                    if not key:
-                        outcome = "400"
-                        self._send(400, {"message": "Idempotency-Key header required"})
-                        return
-                    if standin.on_call is not None:
-                        standin.on_call(call)
-                    with standin._lock:
-                        done = standin._completed.get(key)
-                    if done is not None:
-                        call["repeated"] = True
-                        outcome = "200"
-                        self._send(200, done)
-                        return
-                    mode = behaviour.fail_mode if failing else None
-                    if mode == "drop":
-                        self.close_connection = True
-                        return
-                    if mode == "timeout":
-                        outcome = "timeout"
-                        time.sleep(behaviour.hold_seconds)
-                        self.close_connection = True
-                        return
-                    if mode == "4xx":
-                        outcome = "400"
-                        self._send(400, {"message": "bad request"})
-                        return
-                    time.sleep(behaviour.delay_seconds)
-                    if mode == "5xx":
-                        outcome = "503"
-                        self._send(503, {"message": "service unavailable"})
-                        return
-                    result = {"job": key, "status": "done", "request": json.loads(body or b"null")}
-                    with standin._lock:
-                        standin._completed[key] = result
-                    outcome = "200" if self._send(200, result) else "client gone"
-                finally:
-                    standin._end(call, outcome)
-
-            def _send(self, status: int, document: Any) -> bool:
-                data = json.dumps(document).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                    return True
-                except (BrokenPipeError, ConnectionResetError):
-                    return False  # the client is gone (crashed or gave up)
-
-            def log_message(self, *args: Any) -> None:  # keep the sandbox's output readable
-                pass
-
-        return Handler
+    def _answer(self, call: dict[str, Any], request: Request, behaviour: LongApiBehaviour, *, failing: bool) -> Answer:
+        if not call["authorized"]:
+            return Answer(401, b'{"message":"invalid token"}')
+        key = call["idempotency_key"]
+        if not key:
+            return Answer(400, b'{"message":"Idempotency-Key header required"}')
+        if self.on_call is not None:
+            self.on_call(call)  # e.g. the scenario kills the calling worker here (mid-call)
+        with self.lock:
+            done = self._completed.get(key)
+        if done is not None:  # an idempotent API answers a repeated key with the first result
+            call["repeated"] = True
+            return Answer(200, done)
+        mode = behaviour.fail_mode if failing else None
+        if mode == "drop":
+            return Answer(drop=True)
+        if mode == "timeout":
+            time.sleep(behaviour.hold_seconds)
+            return Answer(drop=True)
+        if mode == "4xx":
+            return Answer(400, b'{"message":"bad request"}')
+        time.sleep(behaviour.delay_seconds)  # the call's work, inside the in-flight count
+        if mode == "5xx":
+            return Answer(503, b'{"message":"service unavailable"}')
+        try:
+            job = json.loads(request.body or b"null")
+        except ValueError:
+            return Answer(400, b'{"message":"body is not JSON"}')
+        body = json.dumps({"job": key, "status": "done", "request": job}).encode()
+        with self.lock:
+            self._completed[key] = body
+        return Answer(200, body)
 
 
 def _count(values: Any) -> dict[str, int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import ArnFormat, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -25,7 +25,7 @@ class NotificationTopicProps:
 
 class NotificationTopic(Construct):
     """SNS topic encrypted with its own rotating KMS key, TLS-only publishing,
-    and a key policy that lets CloudWatch alarms publish to it.
+    and topic and key policies that let this stack's CloudWatch alarms publish to it.
 
     Exposes `topic` and `key`. Subscribe people or systems to `topic`; publishers
     need `grant_publish` (topic *and* key).
@@ -52,6 +52,24 @@ class NotificationTopic(Construct):
         )
         self.topic = sns.Topic(
             self, "Topic", display_name=props.display_name, master_key=self.key, enforce_ssl=True
+        )
+        # The topic policy (made for enforce_ssl) replaces SNS's default one, which let the account's
+        # CloudWatch alarms publish: allow them again, only this stack's alarms of this account.
+        stack = Stack.of(self)
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowThisStacksAlarmsToPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    # CDK names alarms "<stack name>-<id>-<suffix>"
+                    "ArnLike": {"aws:SourceArn": stack.format_arn(service="cloudwatch", resource="alarm",
+                                                                  resource_name=f"{stack.stack_name}-*",
+                                                                  arn_format=ArnFormat.COLON_RESOURCE_NAME)},
+                },
+            )
         )
 
     def grant_publish(self, grantee: iam.IGrantable) -> None:

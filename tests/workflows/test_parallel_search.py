@@ -76,7 +76,7 @@ def test_large_results_travel_through_s3_by_reference(workflow, result_bytes):
 
 def test_concurrent_executions_never_overwrite_each_other(workflow):
     # GIVEN large results, and two executions started at once with different keywords
-    workflow.scenario.configure({"*": {"result_bytes": "300000"}})
+    workflow.scenario.configure(workflow.spec.validate_standins({"*": {"result_bytes": "300000"}}))
     sfn = workflow.emulator.client("stepfunctions")
     names = [f"concurrent-{uuid.uuid4().hex[:8]}" for _ in range(2)]
     arns = [

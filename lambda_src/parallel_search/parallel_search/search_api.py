@@ -36,6 +36,10 @@ def validate_keywords(value: Any) -> str:
         raise InvalidSearchInput("keywords must not be empty")
     if len(keywords) > MAX_KEYWORDS_LENGTH:
         raise InvalidSearchInput(f"keywords must be at most {MAX_KEYWORDS_LENGTH} characters")
+    try:
+        keywords.encode("utf-8")
+    except UnicodeEncodeError:  # e.g. a lone surrogate such as "\ud800", which JSON can carry
+        raise InvalidSearchInput("keywords must be valid Unicode text (they cannot be encoded as UTF-8)") from None
     return keywords
 
 

@@ -49,7 +49,7 @@ def test_unreachable_api_is_unavailable():
         unreachable.search("tea")
 
 
-@pytest.mark.parametrize("value", [None, 3, "", "   ", "x" * 257])
+@pytest.mark.parametrize("value", [None, 3, "", "   ", "x" * 257, "\ud800", "tea \udfff"])
 def test_unusable_keywords_are_invalid_input(value):
     with pytest.raises(InvalidSearchInput):
         validate_keywords(value)

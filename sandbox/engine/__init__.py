@@ -1,0 +1,39 @@
+"""Extensions of moto's Step Functions engine that make it behave as AWS does where it differs.
+
+Each module patches one behaviour of moto 5.2.5 (checked at install: another moto version is
+refused by name, since the patches reach into its internals) and can be undone. The
+`Emulator` installs them all while it runs.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from importlib.metadata import version
+from typing import Callable, ContextManager
+
+from sandbox.engine import payload_size
+
+PINNED_MOTO = "5.2.5"
+
+# Each: a context manager factory that patches on enter and restores on exit.
+EXTENSIONS: list[Callable[[], ContextManager[None]]] = [payload_size.utf8_payload_quota]
+
+
+class EngineVersionError(RuntimeError):
+    """The installed moto is not the version the engine extensions were written for."""
+
+
+def install_extensions() -> ExitStack:
+    """Apply every extension; close the returned stack to undo them."""
+    installed = version("moto")
+    if installed != PINNED_MOTO:
+        raise EngineVersionError(f"the sandbox's engine extensions are written for moto {PINNED_MOTO}, found {installed}; "
+                                 f"install the pinned requirements (make setup)")
+    stack = ExitStack()
+    try:
+        for extension in EXTENSIONS:
+            stack.enter_context(extension())
+    except BaseException:
+        stack.close()
+        raise
+    return stack
