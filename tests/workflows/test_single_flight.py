@@ -27,7 +27,7 @@ def workflow(sandbox):
 
 @pytest.fixture
 def scenario(workflow):
-    workflow.scenario.configure({})
+    workflow.scenario.configure(workflow.spec.validate_standins({}))
     assert workflow.scenario.settle(30), "a previous test left work behind"
     _drain(workflow, workflow.scenario.resources.dead_letter_queue_url)
     return workflow.scenario
@@ -88,7 +88,7 @@ def test_ticks_faster_than_the_api_never_overlap(workflow, scenario):
 
 def test_a_repeated_tick_enqueues_one_message(workflow, scenario):
     # GIVEN a tick that was enqueued and fully processed
-    scenario.configure({"api": {"delay_seconds": "0.2"}})
+    scenario.configure(workflow.spec.validate_standins({"api": {"delay_seconds": "0.2"}}))
     tick = {"scheduled_time": _tick_time()}
     first = workflow.run(tick)
     assert first.status == "SUCCEEDED" and first.output["enqueued"] is True
