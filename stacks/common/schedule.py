@@ -85,7 +85,8 @@ class StateMachineSchedule(Construct):
             description="EventBridge Scheduler: start one state machine, dead-letter undelivered firings",
         )
         props.state_machine.grant_start_execution(self.role)
-        self.dead_letter_queue.grant_send_messages(self.role)
+        # Scheduler sends undelivered firings to the DLQ with this role: SendMessage only.
+        self.role.add_to_policy(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.dead_letter_queue.queue_arn]))
         self.schedule = scheduler.CfnSchedule(
             self,
             "Schedule",
