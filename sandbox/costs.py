@@ -62,7 +62,7 @@ def cost_lines(*, step_functions: float, lambda_invocations: int, lambda_gb_seco
         "api_requests": sum(price * requests.get(key, 0) for key, price in PRICE_PER_REQUEST.items()),
     }
     lines["total"] = sum(lines.values())
-    return {key: round(value, 8) for key, value in lines.items()}
+    return {key: round(value, 12) for key, value in lines.items()}
 
 
 def estimate_cost_usd(

@@ -12,7 +12,9 @@ Each rule was checked against moto 5.2.5 (in-process ``mock_aws`` with execution
 * ``ToleratedFailurePercentage: 5``     -> ASLParserException "no viable alternative" (blocking);
   ``5.5``, ``ToleratedFailureCount`` and the ``...Path`` forms parse but have no effect (note)
 * ``QueryLanguage: JSONata``            -> execution fails with States.Runtime TypeError (blocking)
-* ``Assign`` (workflow variables)       -> execution fails with States.Runtime TypeError (blocking)
+* ``Assign`` (setting variables)        -> runs (the values are stored)
+* reading a variable (``"$x"``)          -> States.Runtime TypeError in a Pass/Task; a Choice rule on it silently
+  falls through to Default (blocking)
 * ``arn:aws:states:::http:invoke``      -> CreateStateMachine: "Unknown service 'http'" (blocking)
 * ``aws-sdk:sfn:startSyncExecution``    -> StartSyncExecution is not implemented (blocking)
 * S3 ``listObjectsV2`` ItemReader       -> one call, no pagination (<= 1000 keys) (note)
@@ -22,6 +24,7 @@ Each rule was checked against moto 5.2.5 (in-process ``mock_aws`` with execution
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +64,30 @@ class UnsupportedByLocalEngine(Exception):
 
 
 
+_VARIABLE = re.compile(r"(?:^|[\s(,])\$([A-Za-z_][A-Za-z0-9_]*)")
+_NESTED_STATES = ("Branches", "ItemProcessor", "Iterator")
+
+
+def variables_read(state: dict[str, Any]) -> set[str]:
+    """Names of workflow variables a state reads (`$x`, `$x.field`, `States.Format('{}', $x)`), in any
+    path-valued field (keys ending in `.$` or `Path`, and `Variable`); nested states not included."""
+    found: set[str] = set()
+
+    def visit(value: Any, key: str = "") -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if k not in _NESTED_STATES:
+                    visit(v, k)
+        elif isinstance(value, list):
+            for item in value:
+                visit(item, key)
+        elif isinstance(value, str) and (key.endswith((".$", "Path")) or key == "Variable"):
+            found.update(match.group(1) for match in _VARIABLE.finditer(value))
+
+    visit(state)
+    return found
+
+
 def _resource_gaps(path: str, resource: str) -> list[EngineGap]:
     gaps = []
     if resource.startswith("arn:aws:states:::http:invoke") or ":states:::http:" in resource:
@@ -91,10 +118,12 @@ def find_engine_gaps(definition: dict[str, Any]) -> list[EngineGap]:
         if ql == "JSONata" and top_ql != "JSONata":
             gaps.append(EngineGap(path, "JSONata",
                                   "moto's JSONata evaluation is a stub (the state fails with States.Runtime); use JSONPath"))
-        if "Assign" in state:
-            gaps.append(EngineGap(path, "Assign (variables)",
-                                  "moto fails any state with Assign (States.Runtime TypeError); "
-                                  "carry values in the state's JSON instead"))
+        reads = sorted(variables_read(state))
+        if reads:
+            gaps.append(EngineGap(path, "reading workflow variables",
+                                  f"moto cannot read {', '.join('$' + v for v in reads)} (a Pass or Task fails with "
+                                  "States.Runtime TypeError; a Choice silently takes Default); setting them with Assign "
+                                  "works; carry values in the state's JSON instead"))
         resource = state.get("Resource")
         if typ == "Task" and isinstance(resource, str):
             gaps.extend(_resource_gaps(path, resource))

@@ -271,5 +271,5 @@ def run_execution(emulator: "Emulator", *, state_machine_arn: str, execution_inp
         events=tuple(follower.events),
     )
     if timed_out:
-        raise ExecutionTimeout(f"execution {execution_arn} did not finish within {timeout_s} s (stopped)", report)
+        raise ExecutionTimeout(f"execution {execution_arn} did not finish within {timeout_s:g} s (stopped)", report)
     return report

@@ -25,6 +25,7 @@ from typing import Any
 from sandbox.standins.http import Answer, HttpStandIn, Request
 
 FAIL_MODES = ("5xx", "429", "4xx", "non-json", "slow", "drop")
+LANGUAGES = ("en", "ja")
 PATH = "/v1/items"
 _KEYWORDS = b"{{keywords}}"  # placeholder in the prebuilt body
 
@@ -37,8 +38,11 @@ class SearchApiBehaviour:
     fail_mode: str = "5xx"
     fail_times: int = 0
     slow_seconds: float = 10.0
+    language: str = "en"  # "ja": Japanese titles and descriptions (3 bytes a character in UTF-8)
 
     def __post_init__(self) -> None:
+        if self.language not in LANGUAGES:
+            raise ValueError(f"language must be one of {', '.join(LANGUAGES)}")
         if self.fail_mode not in FAIL_MODES:
             raise ValueError(f"fail_mode must be one of {', '.join(FAIL_MODES)}")
         if not 0 < self.result_bytes <= 64 * 1024 * 1024:
@@ -49,9 +53,13 @@ class SearchApiBehaviour:
             raise ValueError("slow_seconds must be a number of seconds between 0 and 900")
 
 
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
 @lru_cache(maxsize=8)
-def search_body_template(shop: str, result_bytes: int) -> bytes:
-    """Deterministic JSON of about `result_bytes` bytes, with `{{keywords}}` where the keywords go."""
+def search_body_template(shop: str, result_bytes: int, language: str = "en") -> bytes:
+    """Deterministic UTF-8 JSON of about `result_bytes` bytes, with `{{keywords}}` where the keywords go."""
     items: list[dict[str, Any]] = []
     size = len(b'{"items":[]}')
     index = 0
@@ -60,23 +68,23 @@ def search_body_template(shop: str, result_bytes: int) -> bytes:
         seed = hashlib.sha256(f"{index}|{'' if shared else shop}".encode()).hexdigest()
         item = {
             "id": f"{shop}-{index:07d}",
-            "title": f"{_KEYWORDS.decode()} {'model' if shared else shop} {seed[:8]}",
+            "title": f"{_KEYWORDS.decode()} {('モデル' if language == 'ja' else 'model') if shared else shop} {seed[:8]}",
             "price": 500 + int(seed[8:14], 16) % 50_000 + (0 if shared else len(shop)),
             "currency": "JPY",
             "url": f"https://{shop}.example/items/{index}",
             "jan": f"49{int(seed[14:26], 16) % 10**11:011d}" if shared else None,
-            "description": seed * 2,
+            "description": "日本のお茶🍵🍵🍵🍵🍵🍵" * 12 if language == "ja" else seed * 2,
         }
         items.append(item)
-        size += len(json.dumps(item, separators=(",", ":"))) + (1 if index else 0)
+        size += len(_dumps(item).encode()) + (1 if index else 0)
         index += 1
-    return json.dumps({"items": items}, separators=(",", ":")).encode()
+    return _dumps({"items": items}).encode()
 
 
-def search_body(shop: str, keywords: str, result_bytes: int) -> bytes:
+def search_body(shop: str, keywords: str, result_bytes: int, language: str = "en") -> bytes:
     """The answer to one search: the prebuilt body with the keywords written in (JSON-escaped)."""
-    escaped = json.dumps(keywords, ensure_ascii=False)[1:-1].encode()
-    return search_body_template(shop, result_bytes).replace(_KEYWORDS, escaped)
+    escaped = json.dumps(keywords, ensure_ascii=False)[1:-1].encode("utf-8", "surrogatepass")
+    return search_body_template(shop, result_bytes, language).replace(_KEYWORDS, escaped)
 
 
 class SearchApiStandIn(HttpStandIn):
@@ -87,7 +95,7 @@ class SearchApiStandIn(HttpStandIn):
         self.shop = shop
         self.api_key = api_key
         self.behaviour = behaviour or SearchApiBehaviour()
-        search_body_template(shop, self.behaviour.result_bytes)
+        search_body_template(shop, self.behaviour.result_bytes, self.behaviour.language)
 
     @property
     def url(self) -> str:
@@ -96,7 +104,7 @@ class SearchApiStandIn(HttpStandIn):
     def configure(self, behaviour: SearchApiBehaviour | None = None, **changes: Any) -> None:
         """Change the behaviour (a whole `SearchApiBehaviour`, or fields), build its body, reset the log."""
         new = replace(behaviour or self.behaviour, **changes)
-        search_body_template(self.shop, new.result_bytes)  # before serving, not during a request
+        search_body_template(self.shop, new.result_bytes, new.language)  # before serving, not during a request
         with self.lock:
             self.behaviour = new
         self.reset_log()
@@ -125,4 +133,5 @@ class SearchApiStandIn(HttpStandIn):
         if mode == "drop":
             return Answer(drop=True)
         delay = behaviour.slow_seconds if mode == "slow" else 0.0
-        return Answer(200, search_body(self.shop, keywords, behaviour.result_bytes), delay_s=delay)
+        return Answer(200, search_body(self.shop, keywords, behaviour.result_bytes, behaviour.language),
+                      content_type="application/json; charset=utf-8", delay_s=delay)

@@ -193,3 +193,48 @@ def test_merge_rejects_a_reference_whose_object_changed(workflow):
 def test_the_sandbox_names_what_it_does_not_emulate(workflow):
     report = workflow.run({"keywords": "tea"})
     assert "AWS::CloudWatch::Alarm" in report.not_emulated
+
+
+def test_japanese_text_is_measured_as_aws_measures_it(workflow):
+    # GIVEN 144 KB of Japanese in the input, and both APIs answering about 63 KB of Japanese text with
+    #       emoji, which the 64 KiB (UTF-8) threshold keeps inline; as ASCII-escaped JSON both are far
+    #       bigger (moto's own measure, under which AWS-valid runs failed)
+    execution_input = {"keywords": "お茶", "memo": "日本語" * 16_000}
+    assert len(json.dumps(execution_input)) > STATE_PAYLOAD_LIMIT
+    # WHEN the workflow runs
+    report = workflow.run(execution_input, standins={"*": {"result_bytes": "63000", "language": "ja"}})
+    # THEN it succeeds as in AWS: both results traveled inline, and every payload is under 256 KiB of UTF-8
+    assert report.status == "SUCCEEDED", report.cause
+    assert workflow.emulator.request_counts()["s3:PutObject"] <= 1  # at most the merged result, no search result
+    parallel_output = next(e for e in report.events if e.type == "ParallelStateExited")
+    assert 120_000 < parallel_output.payload_bytes < STATE_PAYLOAD_LIMIT
+    assert report.max_state_payload_bytes < STATE_PAYLOAD_LIMIT
+    # AND that same output, as the engine wrote it (ASCII escapes), is over the limit: the case that used to fail
+    history = workflow.emulator.client("stepfunctions").get_execution_history(executionArn=report.execution_arn)["events"]
+    (escaped,) = [e["stateExitedEventDetails"]["output"] for e in history if e["type"] == "ParallelStateExited"]
+    assert len(escaped) > STATE_PAYLOAD_LIMIT
+
+
+def test_the_timeline_labels_parallel_events_with_the_parallel_state(workflow):
+    report = workflow.run({"keywords": "tea"})
+    labels = {e.state for e in report.events if e.type.startswith("ParallelState")}
+    assert labels == {"SearchAll"}
+
+
+def test_cost_and_requests_match_a_hand_count(workflow):
+    # GIVEN warm functions (the API keys are cached by then), and results large enough for S3
+    workflow.run({"keywords": "tea"}, standins={"*": {"result_bytes": "300000"}})
+    # WHEN the same run is made again
+    report = workflow.run({"keywords": "tea"}, standins={"*": {"result_bytes": "300000"}})
+    # THEN, by hand: 7 transitions (start, ValidateInput, KeepKeywords, SearchAll, 2 searches, MergeResults),
+    #      3 Lambda invocations, S3: 2 search PutObjects + 1 merged PutObject + 2 GetObjects, nothing else
+    assert report.state_machine_type == "STANDARD"
+    assert report.state_transitions == 7 and report.lambda_invocations == 3
+    assert report.aws_requests == {"lambda": 3, "s3": 5}  # the engine invokes the functions through the Lambda API
+    assert report.outside_world == {"api_requests": {"shop-a": 1, "shop-b": 1}}
+    cost = report.estimated_cost_usd
+    assert cost["step_functions"] == pytest.approx(7 * 0.000025)
+    assert cost["lambda_requests"] == pytest.approx(3 * 0.0000002)
+    assert cost["api_requests"] == pytest.approx(3 * 0.000005 + 2 * 0.0000004)
+    assert cost["lambda_compute"] > 0
+    assert cost["total"] == pytest.approx(sum(v for k, v in cost.items() if k != "total"))
