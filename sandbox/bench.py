@@ -23,6 +23,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from sandbox.benches.single_flight import bench_single_flight
 from sandbox.lambda_runtime import ensure_runtime_deps
 from sandbox.session import Sandbox
 from sandbox.synth import REPO_ROOT, SANDBOX_DIR
@@ -132,6 +133,7 @@ def main() -> None:
     bench_synth()
     with Sandbox() as sandbox:
         bench_parallel_search(sandbox)
+        bench_single_flight(sandbox, console=console)
         bench_imports(sandbox.cloud_assembly)
 
 

@@ -1,0 +1,1 @@
+"""Per-workflow benchmark sections of `make bench` (one module each)."""
