@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 _PATCH_LOCK = threading.Lock()
 _ORIGINAL_ADD_MESSAGE: Any = None
+_INSTALLS = 0
 
 
 def _add_message_without_synchronous_invoke(queue: Any, message: Any) -> None:
@@ -61,22 +62,27 @@ def _add_message_without_synchronous_invoke(queue: Any, message: Any) -> None:
 
 
 def install_sqs_patch() -> None:
-    """Stop moto invoking mapped functions inside SendMessage (idempotent)."""
-    global _ORIGINAL_ADD_MESSAGE
+    """Stop moto invoking mapped functions inside SendMessage. Nested calls are counted: the patch
+    stays until every install has had its uninstall (an emulator and a test may both hold it)."""
+    global _ORIGINAL_ADD_MESSAGE, _INSTALLS
     from moto.sqs.models import Queue
 
     with _PATCH_LOCK:
-        if _ORIGINAL_ADD_MESSAGE is None:
+        if _INSTALLS == 0:
             _ORIGINAL_ADD_MESSAGE = Queue.__dict__["add_message"]
             Queue.add_message = _add_message_without_synchronous_invoke  # type: ignore[method-assign]
+        _INSTALLS += 1
 
 
 def uninstall_sqs_patch() -> None:
-    global _ORIGINAL_ADD_MESSAGE
+    global _ORIGINAL_ADD_MESSAGE, _INSTALLS
     from moto.sqs.models import Queue
 
     with _PATCH_LOCK:
-        if _ORIGINAL_ADD_MESSAGE is not None:
+        if _INSTALLS == 0:
+            return
+        _INSTALLS -= 1
+        if _INSTALLS == 0:
             Queue.add_message = _ORIGINAL_ADD_MESSAGE  # type: ignore[method-assign]
             _ORIGINAL_ADD_MESSAGE = None
 

@@ -98,8 +98,7 @@ class SingleFlightScenario:
             self._crashes += 1
         # Mid-call: the request is in, no answer yet. The worker dies as a crashed Lambda would.
         time.sleep(0.1)
-        if self._emulator.lambda_runtime.kill_running(self.resources.consumer):
-            call["crashed_client"] = True
+        call["killed_workers"] = self._emulator.lambda_runtime.kill_running(self.resources.consumer)
 
     # -- settings -------------------------------------------------------------
     def configure(self, settings: Mapping[str, Any]) -> None:

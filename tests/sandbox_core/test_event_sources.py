@@ -97,14 +97,20 @@ def test_the_patch_stops_moto_invoking_a_mapped_function_inside_send_message(sqs
     assert sqs_patch_installed() and Queue.add_message.__name__ == "_add_message_without_synchronous_invoke"
 
 
-def test_uninstall_restores_moto(sqs):
+def test_uninstall_restores_moto_after_the_last_install(sqs):
+    # GIVEN two holders of the patch (an emulator and a test, say)
     from moto.sqs.models import Queue
 
     original = Queue.add_message
     install_sqs_patch()
-    install_sqs_patch()  # idempotent
+    install_sqs_patch()
+    # WHEN one lets go, the patch stays; WHEN the other does too, moto's method is back
+    uninstall_sqs_patch()
+    assert sqs_patch_installed() and Queue.add_message is not original
     uninstall_sqs_patch()
     assert Queue.add_message is original and not sqs_patch_installed()
+    uninstall_sqs_patch()  # an extra uninstall changes nothing
+    assert Queue.add_message is original
 
 
 def test_a_fifo_deduplication_id_is_remembered_after_the_message_is_deleted(sqs, patched):

@@ -126,7 +126,7 @@ def test_a_consumer_crash_mid_call_is_redelivered_and_called_again(workflow, sce
     # THEN SQS redelivered the message after the visibility timeout and the second invocation called again,
     # with the same idempotency key (the API answers the repeated key from its first run)
     assert report.status == "SUCCEEDED"
-    assert world["consumer_crashes"] == 1 and world["consumer_invocations"] == 2
+    assert world["consumer_crashes"] == 1 and world["consumer_invocations"] == 2, (world, scenario.api.calls)
     assert world["api_calls"] == 2 and world["distinct_keys"] == 1
     assert world["max_concurrent_calls"] == 1 and world["dlq_messages"] == 0
 
@@ -138,7 +138,7 @@ def test_crashes_past_the_receive_bound_end_in_the_dlq(workflow, scenario, quick
     report = workflow.run(tick, standins={"api": {"delay_seconds": "0.5"}, "consumer": {"crash_times": "10"}})
     # THEN it was received twice, then SQS moved it to the FIFO DLQ: nothing lost
     world = report.outside_world
-    assert world["consumer_invocations"] == 2 and world["consumer_crashes"] == 2
+    assert world["consumer_invocations"] == 2 and world["consumer_crashes"] == 2, (world, scenario.api.calls)
     (dead,) = _drain(workflow, scenario.resources.dead_letter_queue_url)
     assert json.loads(dead["Body"]) == tick
     assert dead["Attributes"]["MessageDeduplicationId"] == f"tick-{tick['scheduled_time']}"
