@@ -35,6 +35,7 @@ lint: synth
 	$(VENV)/bin/cfn-lint --config-file .cfnlintrc.yaml cdk.out/*.template.json
 
 deploy: setup  ## to your AWS account: STAGE=dev|prod, credentials from your environment
+	$(PY) -m stacks.preflight $(STAGE)  # refuses placeholder settings, lists the secrets to create (offline)
 	$(CDK) deploy --all -c stage=$(STAGE)
 
 snapshots: setup  ## accept template changes after reviewing the snapshot diff

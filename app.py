@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import aws_cdk as cdk
 
-from stacks.common.config import StageConfig
+from stacks.common.config import ConfigError, StageConfig
 from stacks.common.nag import add_nag_checks
 from stacks.parallel_search import ParallelSearchStack
 from stacks.single_flight import SingleFlightStack
@@ -37,15 +37,25 @@ def cdk_context(**overrides: Any) -> dict[str, Any]:
     return {"aws:cdk:disable-stack-trace": True, **json.loads(CDK_JSON.read_text())["context"], **overrides}
 
 
-def build_app(app: cdk.App | None = None) -> cdk.App:
-    """Add every workflow stack for the app's `stage` context to `app` (default: a new App)."""
+def build_app(app: cdk.App | None = None, *, workflows: Iterable[str] | None = None, nag: bool = True) -> cdk.App:
+    """Add the workflow stacks for the app's `stage` context to `app` (default: a new App).
+
+    workflows: short names of the stacks to build (default: every one in WORKFLOW_STACKS).
+    nag: register cdk-nag's rule packs (default True; False only to measure what they cost).
+    """
     app = app or cdk.App()
+    chosen = list(WORKFLOW_STACKS) if workflows is None else list(dict.fromkeys(workflows))
+    unknown = [name for name in chosen if name not in WORKFLOW_STACKS]
+    if unknown:
+        raise ConfigError(f"unknown workflow(s) {', '.join(unknown)}; expected some of {', '.join(WORKFLOW_STACKS)}")
     stage = StageConfig.from_context(app.node.try_get_context("stages"), app.node.try_get_context("stage"))
-    for workflow, (suffix, stack_class) in WORKFLOW_STACKS.items():
+    for workflow in chosen:
+        suffix, stack_class = WORKFLOW_STACKS[workflow]
         stack = stack_class(app, suffix, stack_name=stack_name(stage, suffix), stage=stage)
         cdk.Tags.of(stack).add("workflow", workflow)
         cdk.Tags.of(stack).add("stage", stage.name)
-    add_nag_checks(app)
+    if nag:
+        add_nag_checks(app)
     return app
 
 

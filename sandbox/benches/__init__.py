@@ -1,1 +1,0 @@
-"""Per-workflow benchmark sections of `make bench` (one module each)."""

@@ -60,7 +60,7 @@ def _dumps(value: Any) -> str:
 @lru_cache(maxsize=8)
 def search_body_template(shop: str, result_bytes: int, language: str = "en") -> bytes:
     """Deterministic UTF-8 JSON of about `result_bytes` bytes, with `{{keywords}}` where the keywords go."""
-    items: list[dict[str, Any]] = []
+    parts: list[bytes] = []  # each item serialized once
     size = len(b'{"items":[]}')
     index = 0
     while size < result_bytes:
@@ -75,10 +75,10 @@ def search_body_template(shop: str, result_bytes: int, language: str = "en") -> 
             "jan": f"49{int(seed[14:26], 16) % 10**11:011d}" if shared else None,
             "description": "日本のお茶🍵🍵🍵🍵🍵🍵" * 12 if language == "ja" else seed * 2,
         }
-        items.append(item)
-        size += len(_dumps(item).encode()) + (1 if index else 0)
+        parts.append(_dumps(item).encode())
+        size += len(parts[-1]) + (1 if index else 0)
         index += 1
-    return _dumps({"items": items}).encode()
+    return b'{"items":[' + b",".join(parts) + b"]}"
 
 
 def search_body(shop: str, keywords: str, result_bytes: int, language: str = "en") -> bytes:

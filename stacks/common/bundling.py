@@ -2,7 +2,7 @@
 
 A workflow's `lambda_src/<workflow>/` folder is one asset: its source plus its
 `requirements.txt` installed with pip for the target platform
-(`--platform manylinux2014_aarch64 --python-version 3.13 --only-binary=:all:`,
+(`--platform manylinux2014_aarch64 --python-version 3.14 --only-binary=:all:`,
 or the host's Python for the `local` stage, whose handlers run on this machine).
 
 Installed dependencies are cached under `.cache/lambda-deps/<hash>` keyed by the
@@ -135,7 +135,7 @@ class _PipLocalBundling:
 
 
 def target_platform(stage: StageConfig) -> TargetPlatform:
-    """Lambda's Python 3.13 on arm64, or this host for the `local` stage (handlers run here)."""
+    """Lambda's Python 3.14 on arm64, or this host for the `local` stage (handlers run here)."""
     return TargetPlatform.host() if stage.bundle_for_host else TargetPlatform()
 
 

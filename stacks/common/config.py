@@ -10,7 +10,8 @@ from __future__ import annotations
 import dataclasses
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Mapping, TypeVar
+from typing import Any, Mapping, NamedTuple, TypeVar
+from urllib.parse import urlsplit
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
@@ -34,6 +35,65 @@ _RETENTION_BY_DAYS = {
 
 class ConfigError(ValueError):
     """The CDK context does not describe a valid stage."""
+
+
+class SettingNotConfigured(ConfigError):
+    """A setting still holds its placeholder: it must be set before deploying."""
+
+
+# Placeholders a deploy must not go out with: any host under a name reserved for examples
+# (RFC 2606: the `.example` and `.invalid` TLDs, example.com/.net/.org), or this explicit
+# sentinel as a setting's whole value.
+PLACEHOLDER_DOMAINS = ("example", "invalid", "example.com", "example.net", "example.org")
+NOT_CONFIGURED = "NOT-CONFIGURED"
+
+
+class UnconfiguredSetting(NamedTuple):
+    """`path` (e.g. stages.dev.workflows.parallel_search.api_a.endpoint) holds placeholder `value`."""
+
+    path: str
+    value: str
+
+
+def is_placeholder(value: Any) -> bool:
+    """True for the sentinel and for URLs or bare host names under a reserved example name."""
+    if not isinstance(value, str):
+        return False
+    text = value.strip()
+    if text == NOT_CONFIGURED:
+        return True
+    try:
+        host = urlsplit(text).hostname if "://" in text else text.split("/", 1)[0].split(":", 1)[0]
+    except ValueError:
+        return False
+    host = (host or "").lower().rstrip(".")
+    return any(host == domain or host.endswith("." + domain) for domain in PLACEHOLDER_DOMAINS)
+
+
+def unconfigured_settings(settings: Any, where: str) -> list[UnconfiguredSetting]:
+    """Every setting of `settings` (a dataclass, nested ones walked) that is still a placeholder."""
+    found: list[UnconfiguredSetting] = []
+    for item in dataclasses.fields(settings):
+        value = getattr(settings, item.name)
+        path = f"{where}.{item.name}"
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            found += unconfigured_settings(value, path)
+        elif is_placeholder(value):
+            found.append(UnconfiguredSetting(path, value))
+    return found
+
+
+def secret_name_settings(settings: Any, where: str) -> list[tuple[str, str]]:
+    """(path, secret name) of every `*_secret_name` setting: the secrets to create before deploying."""
+    found: list[tuple[str, str]] = []
+    for item in dataclasses.fields(settings):
+        value = getattr(settings, item.name)
+        path = f"{where}.{item.name}"
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            found += secret_name_settings(value, path)
+        elif item.name.endswith("_secret_name") and isinstance(value, str) and value:
+            found.append((path, value))
+    return found
 
 
 @dataclass(frozen=True)
@@ -68,7 +128,11 @@ class StageConfig:
 
     def workflow_settings(self, key: str, settings_type: type[T]) -> T:
         """Parse the `workflows.<key>` section into `settings_type` (a frozen dataclass)."""
-        return parse_dataclass(settings_type, self.workflows.get(key, {}), where=f"stages.{self.name}.workflows.{key}")
+        return parse_dataclass(settings_type, self.workflows.get(key, {}), where=self.workflow_path(key))
+
+    def workflow_path(self, key: str) -> str:
+        """Where a workflow's settings live in cdk.json's context, e.g. stages.dev.workflows.parallel_search."""
+        return f"stages.{self.name}.workflows.{key}"
 
     @classmethod
     def from_context(cls, stages: Mapping[str, Any] | None, stage: str | None) -> "StageConfig":

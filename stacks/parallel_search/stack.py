@@ -23,7 +23,9 @@ LAMBDA_SOURCE = Path(__file__).resolve().parents[2] / "lambda_src" / "parallel_s
 WORKFLOW = "parallel-search"
 SETTINGS_KEY = "parallel_search"
 
-# Exception class names raised by lambda_src/parallel_search/parallel_search/errors.py.
+# The one list of API errors that are retried: exception class names of
+# lambda_src/parallel_search/parallel_search/errors.py (the stack does not import Lambda code;
+# a template test checks every name is a class there and every other class is deliberately not retried).
 RETRYABLE_API_ERRORS = ["SearchApiThrottled", "SearchApiUnavailable", "SearchApiTimeout"]
 # Transient Lambda service errors, throttling included (CDK's default retry omits it and has no jitter).
 LAMBDA_SERVICE_ERRORS = [
@@ -38,7 +40,13 @@ INVALID_INPUT_ERROR = "InvalidSearchInput"
 
 class ParallelSearchStack(Stack):
     """Exposes `settings`, `notices` (topic), `payloads` (bucket), `search_functions`
-    (API name -> function), `merge_function` and `workflow` (the monitored state machine)."""
+    (API name -> function), `merge_function` and `workflow` (the monitored state machine).
+
+    `settings_key`/`settings_type` tell `python -m stacks.preflight` where this workflow's settings
+    live, so it can refuse a deploy while one is still a placeholder."""
+
+    settings_key = SETTINGS_KEY
+    settings_type = ParallelSearchSettings
 
     def __init__(self, scope: Construct, construct_id: str, *, stage: StageConfig, **kwargs) -> None:
         super().__init__(scope, construct_id, description="parallel-search: two search APIs in parallel, merged (claim-check payloads)", **kwargs)
@@ -50,8 +58,10 @@ class ParallelSearchStack(Stack):
         self.payloads = PayloadBucket(self, "Payloads", props=PayloadBucketProps(expire_after_days=1, removal_policy=stage.removal_policy))
         code = python_code_asset(LAMBDA_SOURCE, target_platform(stage))
         self.search_functions = {
-            api.name: self._build_search_function(f"Search{suffix}", api=api, code=code, stage=stage)
-            for suffix, api in (("A", self.settings.api_a), ("B", self.settings.api_b))
+            api.name: self._build_search_function(
+                f"Search{suffix}", api=api, code=code, stage=stage, setting=f"{stage.workflow_path(SETTINGS_KEY)}.{field}"
+            )
+            for suffix, field, api in (("A", "api_a", self.settings.api_a), ("B", "api_b", self.settings.api_b))
         }
         self.merge_function = self._build_merge_function(code=code, stage=stage)
         self.workflow = MonitoredStateMachine(
@@ -84,7 +94,10 @@ class ParallelSearchStack(Stack):
             "INLINE_THRESHOLD_BYTES": str(self.settings.inline_threshold_bytes),
         }
 
-    def _build_search_function(self, construct_id: str, *, api: SearchApiSettings, code: lambda_.Code, stage: StageConfig) -> lambda_.Function:
+    def _build_search_function(
+        self, construct_id: str, *, api: SearchApiSettings, code: lambda_.Code, stage: StageConfig, setting: str
+    ) -> lambda_.Function:
+        """`setting`: where `api` lives in cdk.json, named by the function's error while its endpoint is a placeholder."""
         api_key = secretsmanager.Secret.from_secret_name_v2(self, f"{construct_id}ApiKey", api.api_key_secret_name)
         search = PythonFunction(
             self,
@@ -99,6 +112,7 @@ class ParallelSearchStack(Stack):
                     **self._payload_environment(),
                     "SEARCH_API_NAME": api.name,
                     "SEARCH_API_ENDPOINT": api.endpoint,
+                    "SEARCH_API_ENDPOINT_SETTING": f"{setting}.endpoint",
                     "SEARCH_API_KEY_SECRET_NAME": api.api_key_secret_name,
                     "SEARCH_API_TIMEOUT_SECONDS": str(self.settings.http_timeout_seconds),
                 },

@@ -52,3 +52,17 @@ def test_asset_hash_follows_source_and_platform(tmp_path):
 def test_the_workflow_source_has_pinned_requirements():
     lines = [line for line in (LAMBDA_SOURCE / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")]
     assert lines and all("==" in line for line in lines)
+
+
+def test_bundling_docstrings_name_the_python_version_the_assets_are_built_for():
+    import re
+
+    import stacks.common.bundling as bundling
+
+    # GIVEN the Python version the Lambda assets are built for
+    target = TargetPlatform().python_version
+    # WHEN reading the module's documentation (module, classes, functions)
+    docs = [bundling.__doc__, bundling.target_platform.__doc__, bundling.TargetPlatform.__doc__]
+    mentioned = {version for doc in docs for version in re.findall(r"\b3\.\d{1,2}\b", doc or "")}
+    # THEN every Python version it names is that one (no stale 3.13 left behind)
+    assert mentioned == {target}, mentioned

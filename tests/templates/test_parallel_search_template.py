@@ -7,11 +7,28 @@ import json
 
 import pytest
 
-from stacks.parallel_search.stack import INVALID_INPUT_ERROR, LAMBDA_SERVICE_ERRORS, LAMBDA_SOURCE, RETRYABLE_API_ERRORS
+from stacks.parallel_search.stack import LAMBDA_SOURCE
 from tests.templates.cfn import all_states, as_list, only_resource, policy_statements, resources_of_type, state_machine_definition
 
 STACK = "ParallelSearch"
 STATE_PAYLOAD_LIMIT = 256 * 1024
+# Written out here, not imported from the stack: the test reads what the synthesized definition says.
+RETRIED_API_ERRORS = {"SearchApiThrottled", "SearchApiUnavailable", "SearchApiTimeout"}
+LAMBDA_SERVICE_ERRORS = {
+    "Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException", "Lambda.ClientExecutionTimeoutException",
+}
+NEVER_RETRIED = {"SearchApiRejected", "SearchApiBadResponse", "InvalidSearchInput", "SearchApiNotConfigured"}
+# Error classes deliberately left to the States.ALL catch (notice, then Fail): retrying cannot help.
+DELIBERATELY_TERMINAL = {
+    "InvalidSearchInput": "bad execution input",
+    "SearchApiRejected": "4xx: the key or the request is wrong",
+    "SearchApiBadResponse": "the API broke its contract",
+    "SearchApiNotConfigured": "the endpoint is a placeholder: a deploy fixes it, not a retry",
+    "InvalidPayloadReference": "a bug between our own states",
+    "PayloadReferenceMissing": "the S3 object expired or was deleted",
+    "PayloadIntegrityError": "the S3 object was changed",
+}
 
 
 @pytest.fixture
@@ -52,11 +69,15 @@ def test_every_task_has_a_timeout_and_the_machine_too(template, definition):
         assert function["Properties"]["Timeout"] < lambda_task_timeout
 
 
+def _retried(state: dict) -> set[str]:
+    return {name for retry in state.get("Retry", []) for name in retry["ErrorEquals"]}
+
+
 def test_api_errors_are_retried_with_backoff_and_full_jitter(definition):
     searches = [state for name, state in all_states(definition) if name.startswith("Search ")]
     assert len(searches) == 2
     for search in searches:
-        api_retry = [r for r in search["Retry"] if set(r["ErrorEquals"]) == set(RETRYABLE_API_ERRORS)]
+        api_retry = [r for r in search["Retry"] if set(r["ErrorEquals"]) == RETRIED_API_ERRORS]
         assert len(api_retry) == 1
         (retry,) = api_retry
         assert retry["JitterStrategy"] == "FULL"
@@ -64,12 +85,26 @@ def test_api_errors_are_retried_with_backoff_and_full_jitter(definition):
         assert retry["MaxDelaySeconds"] >= retry["IntervalSeconds"]
 
 
+def test_the_definition_retries_exactly_the_transient_errors_and_never_the_terminal_ones(definition):
+    # GIVEN the Retry rules of every state of the synthesized definition
+    retried = {name: _retried(state) for name, state in all_states(definition) if state.get("Retry")}
+    # THEN the searches retry exactly the transient API errors plus Lambda's service errors, the merge only the latter
+    assert {name: names for name, names in retried.items() if name.startswith("Search ")} == {
+        name: RETRIED_API_ERRORS | LAMBDA_SERVICE_ERRORS for name in retried if name.startswith("Search ")
+    }
+    assert len([name for name in retried if name.startswith("Search ")]) == 2
+    assert retried["MergeResults"] == LAMBDA_SERVICE_ERRORS
+    # AND no state retries a terminal error, by name or through a catch-all
+    for name, names in retried.items():
+        assert not names & (NEVER_RETRIED | {"States.ALL", "States.TaskFailed"}), (name, names)
+
+
 def test_every_lambda_task_retries_lambda_service_errors_and_throttling_with_jitter(definition):
     lambda_tasks = [state for _, state in all_states(definition) if state.get("Resource", "").startswith("<Fn::GetAtt")]
     assert len(lambda_tasks) == 3
     for task in lambda_tasks:
         (service_retry,) = [r for r in task["Retry"] if "Lambda.TooManyRequestsException" in r["ErrorEquals"]]
-        assert set(service_retry["ErrorEquals"]) == set(LAMBDA_SERVICE_ERRORS)
+        assert set(service_retry["ErrorEquals"]) == LAMBDA_SERVICE_ERRORS
         assert service_retry["JitterStrategy"] == "FULL"
 
 
@@ -91,7 +126,7 @@ def test_missing_keywords_fail_fast_with_a_named_error(definition):
     start = definition["States"][definition["StartAt"]]
     assert start["Type"] == "Choice"
     invalid = definition["States"][start["Default"]]
-    assert invalid["Type"] == "Fail" and invalid["Error"] == INVALID_INPUT_ERROR
+    assert invalid["Type"] == "Fail" and invalid["Error"] == "InvalidSearchInput"
     # valid input continues with the keywords alone: nothing else rides through the states
     (valid,) = start["Choices"]
     keep = definition["States"][valid["Next"]]
@@ -99,14 +134,58 @@ def test_missing_keywords_fail_fast_with_a_named_error(definition):
     assert definition["States"][keep["Next"]]["Type"] == "Parallel"
 
 
-def test_error_names_in_the_definition_are_exception_classes_of_the_handlers():
-    # GIVEN the errors module of the Lambda code (loaded by path: it is not on sys.path)
+def _errors_module():
+    """The Lambda code's errors module, loaded by path (it is not on sys.path here)."""
     spec = importlib.util.spec_from_file_location("ps_errors", LAMBDA_SOURCE / "parallel_search" / "errors.py")
     errors = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(errors)
-    # THEN every error name the stack retries on or fails with is a class there
-    for name in [*RETRYABLE_API_ERRORS, INVALID_INPUT_ERROR]:
-        assert issubclass(getattr(errors, name), Exception), name
+    return errors
+
+
+def test_error_names_in_the_definition_are_exception_classes_of_the_handlers(definition):
+    # GIVEN the errors module of the Lambda code and every error name the definition retries, catches or fails with
+    errors = _errors_module()
+    named = {name for _, state in all_states(definition) for rule in [*state.get("Retry", []), *state.get("Catch", [])]
+             for name in rule["ErrorEquals"]}
+    named |= {state["Error"] for _, state in all_states(definition) if state["Type"] == "Fail" and "Error" in state}
+    ours = {name for name in named if "." not in name}  # States.*, Lambda.*, SNS.* are AWS's names
+    # THEN each of our names is an exception class there (a typo would never match)
+    assert ours >= RETRIED_API_ERRORS | {"InvalidSearchInput"}
+    for name in ours:
+        assert issubclass(getattr(errors, name), errors.SearchWorkflowError), name
+
+
+def test_every_error_class_is_retried_caught_by_name_or_deliberately_terminal(definition):
+    # GIVEN every error class the handlers raise on purpose
+    errors = _errors_module()
+    base = errors.SearchWorkflowError
+    classes = {name for name, value in vars(errors).items()
+               if isinstance(value, type) and issubclass(value, base) and value is not base}
+    retried = {name for _, state in all_states(definition) for name in _retried(state)}
+    caught = {name for _, state in all_states(definition) for rule in state.get("Catch", []) for name in rule["ErrorEquals"]}
+    # THEN each is retried in the definition, caught there by name, or listed here as deliberately terminal
+    unclassified = classes - retried - caught - set(DELIBERATELY_TERMINAL)
+    assert not unclassified, f"decide how the workflow handles {sorted(unclassified)}"
+    assert not set(DELIBERATELY_TERMINAL) & retried
+    assert set(DELIBERATELY_TERMINAL) <= classes  # no stale names here either
+
+
+def test_the_errors_module_holds_exception_classes_only():
+    # the retry policy lives in one place, the stack; a second list in the Lambda code would drift unused
+    errors = _errors_module()
+    public = {name: value for name, value in vars(errors).items() if not name.startswith("_")}
+    assert public and all(isinstance(value, type) and issubclass(value, Exception) for value in public.values()), [
+        name for name, value in public.items() if not isinstance(value, type)
+    ]
+
+
+def test_each_search_function_names_the_setting_of_its_endpoint(template, stage):
+    # a placeholder endpoint fails with SearchApiNotConfigured naming this setting
+    functions = resources_of_type(template, "AWS::Lambda::Function").values()
+    environments = [f["Properties"]["Environment"]["Variables"] for f in functions]
+    settings = {env["SEARCH_API_NAME"]: env["SEARCH_API_ENDPOINT_SETTING"] for env in environments if "SEARCH_API_NAME" in env}
+    where = f"stages.{stage.name}.workflows.parallel_search"
+    assert settings == {"shop-a": f"{where}.api_a.endpoint", "shop-b": f"{where}.api_b.endpoint"}
 
 
 def test_state_machine_logs_all_events_traces_and_alarms(template):

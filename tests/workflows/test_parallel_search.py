@@ -124,7 +124,7 @@ def test_a_dropped_connection_is_retried_as_unavailable(workflow):
     report = workflow.run({"keywords": "tea"}, standins={"shop-a": {"fail_mode": "drop", "fail_times": "1"}})
     assert report.status == "SUCCEEDED", report.cause
     assert any("SearchApiUnavailable" in e.detail for e in report.events if e.type == "LambdaFunctionFailed")
-    # 6 transitions plus the retry, billed as one more
+    # 7 transitions plus the retry, billed as one more
     assert report.state_transitions == 8
 
 

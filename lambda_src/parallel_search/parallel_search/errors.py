@@ -2,7 +2,9 @@
 
 Lambda reports an unhandled exception's class name as the error, so each class
 name here is part of the workflow's contract: rename one only together with the
-stack's retry and catch rules.
+stack's retry and catch rules. Which ones are retried is decided in one place, the
+stack (stacks/parallel_search/stack.py, RETRYABLE_API_ERRORS); a template test checks
+that every class here is retried there or deliberately left to fail.
 """
 
 
@@ -30,6 +32,11 @@ class SearchApiTimeout(SearchWorkflowError):
     """The search API did not answer within the client timeout: retry with backoff."""
 
 
+class SearchApiNotConfigured(SearchWorkflowError):
+    """The API endpoint is still a placeholder (e.g. a host under the reserved `.example` TLD):
+    the setting it names must be set in cdk.json and the stack deployed again. Never retried."""
+
+
 class SearchApiBadResponse(SearchWorkflowError):
     """The search API answered 2xx with a body that is not the expected JSON."""
 
@@ -45,5 +52,3 @@ class PayloadReferenceMissing(SearchWorkflowError):
 class PayloadIntegrityError(SearchWorkflowError):
     """The S3 object's size or sha256 differs from the reference: it was changed or truncated."""
 
-
-RETRYABLE_API_ERRORS = ("SearchApiThrottled", "SearchApiUnavailable", "SearchApiTimeout")

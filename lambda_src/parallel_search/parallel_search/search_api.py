@@ -18,6 +18,7 @@ from typing import Any
 from parallel_search.errors import (
     InvalidSearchInput,
     SearchApiBadResponse,
+    SearchApiNotConfigured,
     SearchApiRejected,
     SearchApiThrottled,
     SearchApiTimeout,
@@ -25,6 +26,31 @@ from parallel_search.errors import (
 )
 
 MAX_KEYWORDS_LENGTH = 256
+# Same rule as stacks/common/config.py `is_placeholder` (Lambda code cannot import the CDK app;
+# a unit test runs both over the same cases): hosts under names reserved for examples, or the sentinel.
+PLACEHOLDER_DOMAINS = ("example", "invalid", "example.com", "example.net", "example.org")
+NOT_CONFIGURED = "NOT-CONFIGURED"
+
+
+def is_placeholder_endpoint(endpoint: str) -> bool:
+    text = endpoint.strip()
+    if text == NOT_CONFIGURED:
+        return True
+    try:
+        host = urllib.parse.urlsplit(text).hostname if "://" in text else text.split("/", 1)[0].split(":", 1)[0]
+    except ValueError:
+        return False
+    host = (host or "").lower().rstrip(".")
+    return any(host == domain or host.endswith("." + domain) for domain in PLACEHOLDER_DOMAINS)
+
+
+def require_configured_endpoint(name: str, endpoint: str, setting: str) -> None:
+    """Raise SearchApiNotConfigured, naming the setting, while the endpoint is still a placeholder."""
+    if is_placeholder_endpoint(endpoint):
+        raise SearchApiNotConfigured(
+            f"{name}: {setting} is the placeholder {endpoint!r}; set it to the API's real https:// endpoint "
+            "in cdk.json and deploy again"
+        )
 
 
 def validate_keywords(value: Any) -> str:

@@ -29,10 +29,13 @@ class PayloadSettings:
 
 @dataclass(frozen=True)
 class SearchApiSettings:
+    """endpoint_setting: where the endpoint is configured (a cdk.json path), named in errors."""
+
     name: str
     endpoint: str
     api_key_secret_name: str
     timeout_s: float
+    endpoint_setting: str = "SEARCH_API_ENDPOINT"
 
     @classmethod
     def from_env(cls) -> "SearchApiSettings":
@@ -41,4 +44,5 @@ class SearchApiSettings:
             endpoint=_required("SEARCH_API_ENDPOINT"),
             api_key_secret_name=_required("SEARCH_API_KEY_SECRET_NAME"),
             timeout_s=float(os.environ.get("SEARCH_API_TIMEOUT_SECONDS", "10")),
+            endpoint_setting=os.environ.get("SEARCH_API_ENDPOINT_SETTING", "").strip() or "SEARCH_API_ENDPOINT",
         )

@@ -61,3 +61,12 @@ def test_api_key_is_not_in_the_clients_repr(search_api):
 
 def test_keywords_are_stripped():
     assert validate_keywords("  green tea ") == "green tea"
+
+
+def test_a_64_mib_answer_is_built_before_serving_so_the_first_request_gets_it(search_api):
+    # GIVEN the stand-in configured for its largest answer (the body is built here, not per request)
+    search_api.configure(result_bytes=64 * 1024 * 1024)
+    # WHEN the client asks with the local stage's 3 s timeout
+    items = client(search_api, timeout_s=3.0).search("tea")
+    # THEN the first request gets the whole answer (no timeout, so no retry needed)
+    assert len(search_api.requests) == 1 and len(items) > 100_000

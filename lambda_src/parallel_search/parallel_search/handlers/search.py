@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from parallel_search.aws import s3_client
 from parallel_search.claim_check import PayloadStore
-from parallel_search.search_api import SearchApiClient, validate_keywords
+from parallel_search.search_api import SearchApiClient, require_configured_endpoint, validate_keywords
 from parallel_search.settings import PayloadSettings, SearchApiSettings
 
 logger = Logger()
@@ -31,6 +31,7 @@ API_KEY_CACHE_SECONDS = 300
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     keywords = validate_keywords(event.get("keywords") if isinstance(event, dict) else None)
     api = SearchApiSettings.from_env()
+    require_configured_endpoint(api.name, api.endpoint, api.endpoint_setting)  # before the secret: it may not exist yet
     payloads = PayloadSettings.from_env()
     api_key = parameters.get_secret(api.api_key_secret_name, max_age=API_KEY_CACHE_SECONDS)
     client = SearchApiClient(name=api.name, endpoint=api.endpoint, api_key=str(api_key), timeout_s=api.timeout_s)
