@@ -49,7 +49,13 @@ IDEMPOTENCY_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateI
 
 class SingleFlightStack(Stack):
     """Exposes `settings`, `notices`, `queue`, `dead_letter_queue`, `dead_letter_alarm`,
-    `idempotency_table`, `consumer`, `tick` (the monitored EXPRESS state machine) and `schedule`."""
+    `idempotency_table`, `consumer`, `tick` (the monitored EXPRESS state machine) and `schedule`.
+
+    `settings_key`/`settings_type` tell `python -m stacks.preflight` where this workflow's settings
+    live, so it can refuse a deploy while one is still a placeholder."""
+
+    settings_key = SETTINGS_KEY
+    settings_type = SingleFlightSettings
 
     def __init__(self, scope: Construct, construct_id: str, *, stage: StageConfig, **kwargs) -> None:
         super().__init__(scope, construct_id, description="single-flight: a tick enqueues to SQS FIFO when nothing is in flight; one long API call at a time", **kwargs)
@@ -60,7 +66,7 @@ class SingleFlightStack(Stack):
         self.dead_letter_queue, self.queue = self._build_queues(stage)
         self.dead_letter_alarm = self._build_dead_letter_alarm()
         self.idempotency_table = self._build_idempotency_table(stage)
-        self.consumer = self._build_consumer(stage)
+        self.consumer = self._build_consumer(stage, endpoint_setting=f"{stage.workflow_path(SETTINGS_KEY)}.api.endpoint")
         self.tick = MonitoredStateMachine(
             self,
             "Tick",
@@ -149,7 +155,8 @@ class SingleFlightStack(Stack):
             removal_policy=stage.removal_policy,
         )
 
-    def _build_consumer(self, stage: StageConfig) -> lambda_.Function:
+    def _build_consumer(self, stage: StageConfig, *, endpoint_setting: str) -> lambda_.Function:
+        """`endpoint_setting`: where the endpoint lives in cdk.json, named by the function's error while it is a placeholder."""
         api = self.settings.api
         credentials = secretsmanager.Secret.from_secret_name_v2(self, "ApiCredentials", api.credentials_secret_name)
         consumer = PythonFunction(
@@ -167,6 +174,7 @@ class SingleFlightStack(Stack):
                 description="Calls the long API once per tick message",
                 environment={
                     "API_ENDPOINT": api.endpoint,
+                    "API_ENDPOINT_SETTING": endpoint_setting,
                     "API_CREDENTIALS_SECRET_NAME": api.credentials_secret_name,
                     "API_TIMEOUT_SECONDS": str(api.timeout_seconds),
                     "IDEMPOTENCY_TABLE": self.idempotency_table.table_name,

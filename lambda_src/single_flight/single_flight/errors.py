@@ -40,6 +40,11 @@ class ApiTimeout(SingleFlightError):
     lets the API recognise the repeated call)."""
 
 
+class ApiNotConfigured(SingleFlightError):
+    """The API endpoint is still a placeholder (see `python -m stacks.preflight`): the record fails,
+    SQS redelivers it, and it ends in the DLQ after maxReceiveCount unless the endpoint is set meanwhile."""
+
+
 class MissingSetting(SingleFlightError):
     """A required environment variable is not set: the function is misconfigured."""
 

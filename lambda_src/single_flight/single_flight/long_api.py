@@ -11,13 +11,27 @@ import http.client
 import json
 import socket
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
-from single_flight.errors import ApiRejected, ApiThrottled, ApiTimeout, ApiUnavailable
+from single_flight.errors import ApiNotConfigured, ApiRejected, ApiThrottled, ApiTimeout, ApiUnavailable
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+# Same rule as stacks/common/config.py `is_placeholder` (Lambda code cannot import the CDK app):
+# hosts under names reserved for examples, or the sentinel.
+PLACEHOLDER_DOMAINS = ("example", "invalid", "example.com", "example.net", "example.org")
+NOT_CONFIGURED = "NOT-CONFIGURED"
+
+
+def require_configured_endpoint(endpoint: str, setting: str) -> None:
+    """Raise ApiNotConfigured, naming the cdk.json setting, while the endpoint is a placeholder."""
+    text = endpoint.strip()
+    host = (urllib.parse.urlsplit(text).hostname or "") if "://" in text else text.split("/", 1)[0].split(":", 1)[0]
+    host = host.lower().rstrip(".")
+    if text == NOT_CONFIGURED or any(host == d or host.endswith("." + d) for d in PLACEHOLDER_DOMAINS):
+        raise ApiNotConfigured(f"{setting} is the placeholder {endpoint!r}; set the API's real https:// endpoint in cdk.json and deploy again")
 
 
 @dataclass(frozen=True)

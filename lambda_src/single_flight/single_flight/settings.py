@@ -21,6 +21,7 @@ class ConsumerSettings:
     api_credentials_secret_name: str
     api_timeout_s: float
     dead_letter_queue_url: str
+    api_endpoint_setting: str = "API_ENDPOINT"
 
     @classmethod
     def from_env(cls) -> "ConsumerSettings":
@@ -29,4 +30,5 @@ class ConsumerSettings:
             api_credentials_secret_name=_required("API_CREDENTIALS_SECRET_NAME"),
             api_timeout_s=float(os.environ.get("API_TIMEOUT_SECONDS", "150")),
             dead_letter_queue_url=_required("DEAD_LETTER_QUEUE_URL"),
+            api_endpoint_setting=os.environ.get("API_ENDPOINT_SETTING", "").strip() or "API_ENDPOINT",
         )

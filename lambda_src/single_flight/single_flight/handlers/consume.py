@@ -33,7 +33,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from single_flight.aws import sqs_client
 from single_flight.dead_letter import dead_letter
 from single_flight.errors import PERMANENT_ERRORS
-from single_flight.long_api import LongApiClient
+from single_flight.long_api import LongApiClient, require_configured_endpoint
 from single_flight.settings import ConsumerSettings
 from single_flight.ticks import parse_tick
 
@@ -56,6 +56,7 @@ idempotency = IdempotencyConfig(
 def call_api_once(*, tick: dict[str, str]) -> dict[str, Any]:
     """The API call for one tick; its result is stored under the tick's deduplication id."""
     settings = ConsumerSettings.from_env()
+    require_configured_endpoint(settings.api_endpoint, settings.api_endpoint_setting)
     token = parameters.get_secret(settings.api_credentials_secret_name, max_age=CREDENTIALS_CACHE_SECONDS)
     client = LongApiClient(endpoint=settings.api_endpoint, token=str(token), timeout_s=settings.api_timeout_s)
     logger.info("calling the API", extra={"deduplication_id": tick["deduplication_id"]})
