@@ -1,8 +1,13 @@
-"""An EventBridge Scheduler schedule that starts a state machine, with a retry policy,
-an encrypted dead-letter queue (alarmed) and a role that may only start that machine."""
+"""An EventBridge Scheduler schedule that starts a Step Functions state machine.
+
+The target has a bounded retry policy, an encrypted SQS dead-letter queue for
+events the scheduler could not deliver (with an alarm on its depth), and a role
+that may only start that one state machine (and send to its own DLQ).
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -18,55 +23,63 @@ from constructs import Construct
 from stacks.common.nag import acknowledge
 from stacks.common.notifications import NotificationTopic
 
+# What EventBridge Scheduler substitutes in a target's input (its "context attributes").
+SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
+SCHEDULE_EXECUTION_ID = "<aws.scheduler.execution-id>"
+SCHEDULE_ATTEMPT = "<aws.scheduler.attempt-number>"
+SCHEDULE_ARN = "<aws.scheduler.schedule-arn>"
+
 
 @dataclass(frozen=True)
 class StateMachineScheduleProps:
     """Props of `StateMachineSchedule`.
 
-    expression: `rate(...)`, `cron(...)` or `at(...)`; default "rate(1 minute)".
+    state_machine: the target; required.
+    alarm_topic: receives the DLQ depth alarm; required.
+    expression: `cron(...)`, `rate(...)` or `at(...)`; default "rate(1 day)".
     timezone: IANA zone the expression is read in; default "UTC".
-    state_machine: the machine each firing starts; required.
-    input: execution input, a JSON object; strings may hold Scheduler context attributes
-        such as "<aws.scheduler.scheduled-time>"; default {"scheduled_time": "<aws.scheduler.scheduled-time>"}.
-    retry_attempts: how often Scheduler retries a failed StartExecution (0-185); default 3.
-    max_event_age: drop (to the DLQ) a firing not delivered within this (60 s - 24 h); default 5 minutes.
-    notices: topic the dead-letter alarm notifies; required.
+    input: the execution input; strings may hold the scheduler's context attributes
+        (SCHEDULED_TIME etc.); default {"scheduledTime": SCHEDULED_TIME}.
     enabled: default True.
     description: default "".
-    dlq_retention: how long undelivered firings stay in the DLQ; default 14 days.
+    flexible_window_minutes: 0 starts on time (default); N lets the scheduler spread starts over N minutes.
+    retry_attempts: deliveries retried by the scheduler when StartExecution fails (throttled,
+        unavailable); default 3 (0-185).
+    maximum_event_age: give up (and dead-letter) an event older than this; default 1 hour (60 s-24 h).
+    dlq_retention: how long undeliverable events stay in the DLQ; default 14 days.
     removal_policy: of the DLQ; default DESTROY.
     """
 
-    expression: str = "rate(1 minute)"
-    timezone: str = "UTC"
     state_machine: sfn.IStateMachine | None = None
-    input: Mapping[str, Any] = field(default_factory=lambda: {"scheduled_time": "<aws.scheduler.scheduled-time>"})
-    retry_attempts: int = 3
-    max_event_age: Duration = field(default_factory=lambda: Duration.minutes(5))
-    notices: NotificationTopic | None = None
+    alarm_topic: NotificationTopic | None = None
+    expression: str = "rate(1 day)"
+    timezone: str = "UTC"
+    input: Mapping[str, Any] = field(default_factory=lambda: {"scheduledTime": SCHEDULED_TIME})
     enabled: bool = True
     description: str = ""
+    flexible_window_minutes: int = 0
+    retry_attempts: int = 3
+    maximum_event_age: Duration = field(default_factory=lambda: Duration.hours(1))
     dlq_retention: Duration = field(default_factory=lambda: Duration.days(14))
     removal_policy: RemovalPolicy = RemovalPolicy.DESTROY
 
     def __post_init__(self) -> None:
         if not 0 <= self.retry_attempts <= 185:
             raise ValueError("retry_attempts must be between 0 and 185")
-        if not self.expression.startswith(("rate(", "cron(", "at(")):
-            raise ValueError(f"expression {self.expression!r} must be rate(...), cron(...) or at(...)")
+        if not 60 <= self.maximum_event_age.to_seconds() <= 86_400:
+            raise ValueError("maximum_event_age must be between 60 seconds and 24 hours")
+        if self.flexible_window_minutes < 0 or self.flexible_window_minutes > 1440:
+            raise ValueError("flexible_window_minutes must be between 0 and 1440")
 
 
 class StateMachineSchedule(Construct):
-    """Exposes `schedule` (CfnSchedule), `role`, `dead_letter_queue` and `dead_letter_alarm`.
-
-    The role may start this one state machine and send undelivered firings to this
-    one DLQ (Scheduler sends to the DLQ with the target's role), nothing else.
-    """
+    """Exposes `schedule` (CfnSchedule), `role`, `dead_letter_queue` and `dlq_alarm`."""
 
     def __init__(self, scope: Construct, construct_id: str, *, props: StateMachineScheduleProps) -> None:
         super().__init__(scope, construct_id)
-        if props.state_machine is None or props.notices is None:
-            raise ValueError("StateMachineScheduleProps.state_machine and .notices are required")
+        if props.state_machine is None or props.alarm_topic is None:
+            raise ValueError("StateMachineScheduleProps.state_machine and .alarm_topic are required")
+        account = Stack.of(self).account
         self.dead_letter_queue = sqs.Queue(
             self,
             "DeadLetterQueue",
@@ -75,47 +88,67 @@ class StateMachineSchedule(Construct):
             retention_period=props.dlq_retention,
             removal_policy=props.removal_policy,
         )
-        for rule in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
-            acknowledge(self.dead_letter_queue, rule, "This queue is itself the schedule's dead-letter queue.")
-        account = Stack.of(self).account
+        acknowledge(
+            self.dead_letter_queue,
+            "AwsSolutions-SQS3",
+            "This queue is itself the scheduler target's dead-letter queue; its depth is alarmed.",
+        )
+        acknowledge(
+            self.dead_letter_queue,
+            "Serverless-SQSRedrivePolicy",
+            "A dead-letter queue has no redrive target of its own; its depth is alarmed instead.",
+        )
         self.role = iam.Role(
             self,
             "Role",
-            assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": account}}),
-            description="EventBridge Scheduler: start one state machine, dead-letter undelivered firings",
+            description="EventBridge Scheduler: start one state machine",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": account}}
+            ),
         )
-        props.state_machine.grant_start_execution(self.role)
-        # Scheduler sends undelivered firings to the DLQ with this role: SendMessage only.
-        self.role.add_to_policy(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.dead_letter_queue.queue_arn]))
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["states:StartExecution"], resources=[props.state_machine.state_machine_arn])
+        )
+        # The scheduler sends undeliverable events to the DLQ with this same role.
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.dead_letter_queue.queue_arn])
+        )
+        window = (
+            scheduler.CfnSchedule.FlexibleTimeWindowProperty(
+                mode="FLEXIBLE", maximum_window_in_minutes=props.flexible_window_minutes
+            )
+            if props.flexible_window_minutes
+            else scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF")
+        )
         self.schedule = scheduler.CfnSchedule(
             self,
             "Schedule",
             schedule_expression=props.expression,
             schedule_expression_timezone=props.timezone,
-            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
+            flexible_time_window=window,
             state="ENABLED" if props.enabled else "DISABLED",
             description=props.description or None,
             target=scheduler.CfnSchedule.TargetProperty(
                 arn=props.state_machine.state_machine_arn,
                 role_arn=self.role.role_arn,
-                input=Stack.of(self).to_json_string(dict(props.input)),
+                input=json.dumps(dict(props.input), ensure_ascii=False, sort_keys=True),
                 retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
                     maximum_retry_attempts=props.retry_attempts,
-                    maximum_event_age_in_seconds=int(props.max_event_age.to_seconds()),
+                    maximum_event_age_in_seconds=int(props.maximum_event_age.to_seconds()),
                 ),
                 dead_letter_config=scheduler.CfnSchedule.DeadLetterConfigProperty(arn=self.dead_letter_queue.queue_arn),
             ),
         )
-        self.dead_letter_alarm = cloudwatch.Alarm(
+        self.dlq_alarm = cloudwatch.Alarm(
             self,
             "DeadLetterAlarm",
-            alarm_description="A scheduled firing could not start the state machine (see the schedule's DLQ)",
+            alarm_description="Scheduled starts could not be delivered (see the DLQ's messages)",
             metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(1), statistic=cloudwatch.Stats.MAXIMUM
+                period=Duration.minutes(5), statistic=cloudwatch.Stats.MAXIMUM
             ),
             threshold=1,
             evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        self.dead_letter_alarm.add_alarm_action(cw_actions.SnsAction(props.notices.topic))
+        self.dlq_alarm.add_alarm_action(cw_actions.SnsAction(props.alarm_topic.topic))

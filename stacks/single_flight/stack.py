@@ -23,7 +23,7 @@ from stacks.common.config import ConfigError, StageConfig
 from stacks.common.lambda_function import PythonFunction, PythonFunctionProps
 from stacks.common.nag import acknowledge
 from stacks.common.notifications import NotificationTopic, NotificationTopicProps
-from stacks.common.schedule import StateMachineSchedule, StateMachineScheduleProps
+from stacks.common.schedule import SCHEDULED_TIME, StateMachineSchedule, StateMachineScheduleProps
 from stacks.common.state_machine import MonitoredStateMachine, MonitoredStateMachineProps, notify_failure_then_fail
 from stacks.single_flight.settings import SingleFlightSettings
 
@@ -33,7 +33,7 @@ SETTINGS_KEY = "single_flight"
 
 INVALID_INPUT_ERROR = "InvalidTickInput"
 # What the scheduler sends: the firing's scheduled time, which names the tick (deduplication id).
-SCHEDULE_INPUT = {"scheduled_time": "<aws.scheduler.scheduled-time>"}
+SCHEDULE_INPUT = {"scheduled_time": SCHEDULED_TIME}
 SKIPPED_OUTPUT = {"enqueued": False, "reason": "in flight"}
 # Transient errors of the two SQS calls (aws-sdk integration names "Sqs.*", optimized integration "SQS.*").
 RETRYABLE_SQS_ERRORS = [
@@ -86,15 +86,15 @@ class SingleFlightStack(Stack):
             self,
             "Schedule",
             props=StateMachineScheduleProps(
+                state_machine=self.tick.state_machine,
+                alarm_topic=self.notices,
                 expression=self.settings.schedule_expression,
                 timezone=self.settings.schedule_timezone,
-                state_machine=self.tick.state_machine,
                 input=SCHEDULE_INPUT,
-                retry_attempts=self.settings.schedule_retry_attempts,
-                max_event_age=Duration.seconds(self.settings.schedule_max_event_age_seconds),
-                notices=self.notices,
                 enabled=self.settings.schedule_enabled,
                 description="single-flight tick",
+                retry_attempts=self.settings.schedule_retry_attempts,
+                maximum_event_age=Duration.seconds(self.settings.schedule_max_event_age_seconds),
                 dlq_retention=Duration.days(self.settings.dlq_retention_days),
                 removal_policy=stage.removal_policy,
             ),
