@@ -9,6 +9,7 @@ from typing import Any, Iterable
 
 import aws_cdk as cdk
 
+from stacks.bucket_usage import BucketUsageStack
 from stacks.common.config import ConfigError, StageConfig
 from stacks.common.nag import add_nag_checks
 from stacks.parallel_search import ParallelSearchStack
@@ -18,6 +19,7 @@ from stacks.single_flight import SingleFlightStack
 WORKFLOW_STACKS = {
     "parallel-search": ("ParallelSearch", ParallelSearchStack),
     "single-flight": ("SingleFlight", SingleFlightStack),
+    "bucket-usage": ("BucketUsage", BucketUsageStack),
 }
 
 

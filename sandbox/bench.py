@@ -6,7 +6,8 @@
    first vs later synths, construct build vs synth, and what the rest is made of;
 2. parallel-search at API result sizes 1 KB, 300 KB, 5 MB, 10 MB: largest state
    payload (must stay under 262,144 bytes), S3 requests, state transitions, wall time;
-3. cold import time of every handler module, each in a fresh isolated interpreter
+3. bucket-usage at 3, 10, 50 buckets beside the seed's design (sandbox/benches/bucket_usage.py);
+4. cold import time of every handler module, each in a fresh isolated interpreter
    with the deployed asset and the Lambda runtime's boto3 on sys.path, as the
    sandbox's workers run them (goal <= 150 ms), median of N.
 """
@@ -27,6 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sandbox.benches.single_flight import bench_single_flight
+from sandbox.benches.bucket_usage import bench_bucket_usage
 from sandbox.benches.synth_cost import bench_synth_cost
 from sandbox.lambda_runtime import ensure_runtime_deps
 from sandbox.session import Sandbox
@@ -152,6 +154,7 @@ def main() -> None:
     with Sandbox() as sandbox:
         bench_parallel_search(sandbox)
         bench_single_flight(sandbox, console=console)
+        bench_bucket_usage(sandbox)
         bench_imports(sandbox.cloud_assembly)
 
 

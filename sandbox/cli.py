@@ -256,7 +256,7 @@ def fire(
 @app.command()
 def demo() -> None:
     """Run every workflow once with its sample input and print one table."""
-    table = Table("workflow", "status", "duration", "transitions", "Lambda invocations", "largest payload", "est. cost")
+    table = Table("workflow", "status", "duration", "transitions", "Lambda invocations", "largest payload", "est. cost", "result")
     failed = False
     with _one_line_errors():
         with Sandbox() as sandbox:
@@ -267,7 +267,7 @@ def demo() -> None:
                     report = sandbox.deploy(name).run(on_event=_print_event)
                 except UnsupportedByLocalEngine as exc:
                     console.print(f"[red]{escape(str(exc))}[/red]")
-                    table.add_row(name, "UNSUPPORTED LOCALLY", "-", "-", "-", "-", "-")
+                    table.add_row(name, "UNSUPPORTED LOCALLY", "-", "-", "-", "-", "-", "-")
                     failed = True
                     continue
                 failed |= report.status != "SUCCEEDED"
@@ -275,6 +275,7 @@ def demo() -> None:
                     name, report.status, f"{report.duration_s:.2f} s", str(report.state_transitions),
                     str(report.lambda_invocations), f"{report.max_state_payload_bytes:,} B",
                     f"${report.estimated_cost_usd['total']:.6f}",
+                    WORKFLOWS[name].headline(report.output) if WORKFLOWS[name].headline and report.status == "SUCCEEDED" else "-",
                 )
         out.print(table)
     raise typer.Exit(int(ExitCode.EXECUTION_FAILED if failed else ExitCode.SUCCEEDED))

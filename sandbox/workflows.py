@@ -12,6 +12,8 @@ from typing import Any, Callable, Mapping
 
 from sandbox.emulator import DeployedStack, Emulator
 from sandbox.scenarios.base import Scenario, ScenarioError, validate_standin_options
+from sandbox.scenarios.bucket_usage import STANDIN_SETTINGS as BUCKET_USAGE_STANDINS
+from sandbox.scenarios.bucket_usage import BucketUsageScenario, headline as bucket_usage_headline
 from sandbox.scenarios.parallel_search import STANDIN_SETTINGS as PARALLEL_SEARCH_STANDINS
 from sandbox.scenarios.parallel_search import ParallelSearchScenario
 from sandbox.scenarios.single_flight import STANDIN_SETTINGS as SINGLE_FLIGHT_STANDINS
@@ -26,6 +28,8 @@ class WorkflowSpec:
     sample_input: Mapping[str, Any]
     scenario: Callable[[Emulator, DeployedStack], Scenario]
     standin_settings: Mapping[str, type] = field(default_factory=dict)  # stand-in name -> settings dataclass
+    # One line about a successful run's output for the demo table (None: nothing to show).
+    headline: Callable[[Any], str] | None = None
 
     def validate_standins(self, options: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
         """`--standin` strings -> one validated settings object per stand-in (ScenarioError if not)."""
@@ -51,6 +55,16 @@ WORKFLOWS: dict[str, WorkflowSpec] = {
             sample_input={"scheduled_time": "2026-01-01T00:00:00Z"},
             scenario=SingleFlightScenario,
             standin_settings=SINGLE_FLIGHT_STANDINS,
+        ),
+        WorkflowSpec(
+            name="bucket-usage",
+            stack_id="BucketUsage",
+            summary="usage per file extension of every bucket: a Map of bounded scan loops, results in DynamoDB, summary to SNS",
+            # The account also holds the CDK asset bucket and other stacks' buckets: the sample scans the fleet only.
+            sample_input={"name_prefix": "usage-"},
+            scenario=BucketUsageScenario,
+            standin_settings=BUCKET_USAGE_STANDINS,
+            headline=bucket_usage_headline,
         ),
     )
 }

@@ -1,0 +1,135 @@
+"""S3 access rules the emulator does not enforce, emulated at its WSGI entry (moto 5.2.5).
+
+moto answers every request to every bucket: it does not evaluate IAM or bucket
+policies unless its global IAM auth is switched on (which would then apply to
+every service and every stack in the session), and it serves any bucket through
+any region's signature. The bucket-usage workflow depends on both rules, so the
+sandbox emulates them, by bucket name, for requests that are not the sandbox's
+own (harness clients carry `HARNESS_USER_AGENT` and pass untouched):
+
+* **denied buckets**: every request answers 403 `AccessDenied`, as an explicit
+  `Deny` for the workflow's role in the bucket policy would;
+* **region**: a request to a bucket signed for another region answers 301
+  `PermanentRedirect` with `x-amz-bucket-region`, as S3's regional endpoints do
+  (GetBucketLocation and CreateBucket excepted, as in S3). botocore follows such a
+  redirect by itself, so the rule is *counted* (`wrong_region_requests`): a client
+  that addresses the right region never sees one;
+* **vanishing buckets**: after the first ListObjectsV2 page of such a bucket has
+  been answered, the bucket and its objects are deleted (a bucket deleted mid-scan).
+
+Only path-style requests are inspected (boto3 uses path style for the
+emulator's 127.0.0.1 endpoint). Installed by patching
+`DomainDispatcherApplication.__call__` for as long as the context manager is open.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+from urllib.parse import parse_qs, unquote
+
+from sandbox.emulator import HARNESS_USER_AGENT
+
+_SIGNING = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/s3/aws4_request")
+_ERROR_XML = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
+    "<BucketName>{bucket}</BucketName><RequestId>sandbox</RequestId></Error>"
+)
+
+
+@dataclass
+class S3AccessRules:
+    denied: set[str] = field(default_factory=set)
+    vanish_after_first_page: set[str] = field(default_factory=set)
+    denied_requests: int = 0
+    wrong_region_requests: int = 0
+    requests_by_region: dict[str, int] = field(default_factory=dict)  # bucket-level requests, by signing region
+    vanished: list[str] = field(default_factory=list)
+
+
+def bucket_region(bucket: str) -> str | None:
+    """The region moto created `bucket` in (None if it does not exist)."""
+    from moto.s3.models import s3_backends
+
+    owner = s3_backends.bucket_accounts.get(bucket)
+    if owner is None:
+        return None
+    partition, account_id = owner
+    found = s3_backends[account_id][partition].buckets.get(bucket)
+    return found.region_name if found is not None else None
+
+
+class S3AccessEmulation:
+    """Context manager: while open, the emulator applies `rules` (mutable between runs)."""
+
+    def __init__(self, rules: S3AccessRules, *, delete_bucket: Callable[[str], None]) -> None:
+        self.rules = rules
+        self._delete_bucket = delete_bucket
+        self._lock = threading.Lock()
+        self._original: Any = None
+
+    def __enter__(self) -> "S3AccessEmulation":
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+        self._original = DomainDispatcherApplication.__call__
+        original, emulation = self._original, self
+
+        def __call__(app: Any, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+            return emulation._handle(environ, start_response, lambda e, s: original(app, e, s))
+
+        DomainDispatcherApplication.__call__ = __call__  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+        if self._original is not None:
+            DomainDispatcherApplication.__call__ = self._original  # type: ignore[method-assign]
+            self._original = None
+
+    def _handle(self, environ: dict[str, Any], start_response: Callable, forward: Callable) -> Iterable[bytes]:
+        signing = _SIGNING.search(environ.get("HTTP_AUTHORIZATION", ""))
+        if signing is None or HARNESS_USER_AGENT in environ.get("HTTP_USER_AGENT", ""):
+            return forward(environ, start_response)
+        parts = [p for p in unquote(environ.get("PATH_INFO", "")).split("/") if p]
+        if not parts:
+            return forward(environ, start_response)
+        bucket, region = parts[0], signing.group(1)
+        query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        rules = self.rules
+        with self._lock:
+            rules.requests_by_region[region] = rules.requests_by_region.get(region, 0) + 1
+        if bucket in rules.denied:
+            with self._lock:
+                rules.denied_requests += 1
+            return _error(start_response, "403 Forbidden", "AccessDenied", "Access Denied (sandbox: denied bucket)", bucket)
+        actual = bucket_region(bucket)
+        is_location = "location" in query
+        is_create = method == "PUT" and len(parts) == 1 and not query
+        if actual and actual != region and not (is_location or is_create):
+            with self._lock:
+                rules.wrong_region_requests += 1
+            return _error(
+                start_response, "301 Moved Permanently", "PermanentRedirect",
+                "The bucket you are attempting to access must be addressed using the specified endpoint.", bucket,
+                headers=[("x-amz-bucket-region", actual)],
+            )
+        response = forward(environ, start_response)
+        if bucket in rules.vanish_after_first_page and method == "GET" and query.get("list-type") == ["2"]:
+            body = b"".join(response)  # answer this page, then make the bucket disappear
+            with self._lock:
+                rules.vanish_after_first_page.discard(bucket)
+                rules.vanished.append(bucket)
+            self._delete_bucket(bucket)
+            return [body]
+        return response
+
+
+def _error(start_response: Callable, status: str, code: str, message: str, bucket: str,
+           headers: list[tuple[str, str]] | None = None) -> list[bytes]:
+    body = _ERROR_XML.format(code=code, message=message, bucket=bucket).encode()
+    start_response(status, [("Content-Type", "application/xml"), ("Content-Length", str(len(body))), *(headers or [])])
+    return [body]

@@ -1,0 +1,94 @@
+"""bucket-usage's outside world: a fleet of buckets in the emulator, some denied, some in another
+region, some vanishing mid-scan (see sandbox.standins.bucket_fleet and sandbox.s3_access).
+
+`configure()` (called before every run) builds the fleet its settings describe; the same settings
+keep the same buckets (so two runs can scan the same fleet), other settings replace the fleet.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import ExitStack
+from typing import Any, Mapping
+
+from sandbox.emulator import DeployedStack, Emulator
+from sandbox.s3_access import S3AccessEmulation, S3AccessRules
+from sandbox.standins.bucket_fleet import BucketFleetSettings, FleetBucket, create_fleet, delete_bucket, emulator_put_object
+from sandbox.scenarios.base import ScenarioError
+
+STANDIN = "fleet"
+# Stand-in name -> settings type (`--standin fleet.buckets=5`, or `--standin buckets=5`).
+STANDIN_SETTINGS = {STANDIN: BucketFleetSettings}
+
+
+def headline(output: Any) -> str:
+    """The demo table's line for a successful run: buckets scanned and the top extensions by bytes."""
+    top = ", ".join(f"{t['extension']} {t['bytes']:,} B" for t in output.get("top_extensions", [])[:3])
+    return f"{output.get('buckets_scanned')}/{output.get('buckets')} buckets scanned; top: {top or 'none'}"
+
+
+class BucketUsageScenario:
+    """Exposes `fleet` (the buckets of the last configure), `settings`, `rules` (S3 access emulation),
+    `table_name` and `topic_arn` (the deployed results table and notices topic)."""
+
+    def __init__(self, emulator: Emulator, stack: DeployedStack) -> None:
+        self._emulator = emulator
+        self._stack = stack
+        self._exit = ExitStack()
+        self._lock = threading.Lock()
+        self._s3 = emulator.client("s3")
+        self.rules = S3AccessRules()
+        self.settings: BucketFleetSettings | None = None
+        self.fleet: list[FleetBucket] = []
+        self.table_name = self._only("AWS::DynamoDB::Table")
+        self.topic_arn = self._only("AWS::SNS::Topic")
+
+    def _only(self, resource_type: str) -> str:
+        found = [self._stack.resources[lid] for lid, t in self._stack.resource_types.items() if t == resource_type]
+        if len(found) != 1:
+            raise ScenarioError(f"{self._stack.stack_name}: expected one {resource_type}, found {len(found)}")
+        return found[0]
+
+    def __enter__(self) -> "BucketUsageScenario":
+        self._exit.enter_context(S3AccessEmulation(self.rules, delete_bucket=lambda name: delete_bucket(self._s3, name)))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._teardown()
+        self._exit.close()
+
+    def configure(self, settings: Mapping[str, Any]) -> None:
+        """`settings`: {"fleet": BucketFleetSettings} (validated by sandbox.scenarios.base); default settings if absent."""
+        settings = settings.get(STANDIN) or BucketFleetSettings()
+        if not isinstance(settings, BucketFleetSettings):
+            raise ScenarioError(f"{STANDIN}: expected BucketFleetSettings, got {type(settings).__name__}")
+        with self._lock:
+            intact = settings == self.settings and not self.rules.vanished
+            if not intact:
+                self._teardown()
+                self.fleet = create_fleet(self._s3, settings, self._emulator.region,
+                                          put_object=emulator_put_object(self._emulator.account_id))
+                self.settings = settings
+            kinds = {b.name: b.kind for b in self.fleet}
+            self.rules.denied = {name for name, kind in kinds.items() if kind == "denied"}
+            self.rules.vanish_after_first_page = {name for name, kind in kinds.items() if kind == "vanishing"}
+            self.rules.vanished.clear()
+            self.rules.denied_requests = self.rules.wrong_region_requests = 0
+            self.rules.requests_by_region.clear()
+
+    def _teardown(self) -> None:
+        for bucket in self.fleet:
+            delete_bucket(self._s3, bucket.name)
+        self.fleet, self.settings = [], None
+
+    def stats(self) -> dict[str, Any]:
+        kinds: dict[str, int] = {}
+        for bucket in self.fleet:
+            kinds[bucket.kind] = kinds.get(bucket.kind, 0) + 1
+        return {
+            "fleet": kinds,
+            "denied_requests": self.rules.denied_requests,
+            "wrong_region_requests": self.rules.wrong_region_requests,
+            "s3_requests_by_region": dict(sorted(self.rules.requests_by_region.items())),
+            "vanished": list(self.rules.vanished),
+        }

@@ -1,0 +1,3 @@
+from stacks.bucket_usage.stack import BucketUsageStack
+
+__all__ = ["BucketUsageStack"]

@@ -1,0 +1,26 @@
+"""The seed's figures printed by the bench come from walking its definitions: checked against a hand count."""
+
+from __future__ import annotations
+
+from sandbox.benches.bucket_usage import SEED_OUTER, seed_figures, seed_inner_definition, walk
+
+
+def test_seed_inner_definition_has_two_lambda_tasks_per_bucket():
+    inner = seed_inner_definition(4)
+    (parallel,) = [s for s in inner["States"].values() if s["Type"] == "Parallel"]
+    assert len(parallel["Branches"]) == 4 and all(len(b["States"]) == 2 for b in parallel["Branches"])
+
+
+def test_seed_figures_for_ten_buckets_match_a_hand_count():
+    # outer: start, create, 7 x (describe + choice) for polls at 0..180 s, 6 waits, delete = 23
+    # inner: start, Pass, Parallel, 10 x 2 tasks, CreateMessage, Publish = 25
+    figures = seed_figures(10)
+    assert figures["transitions"] == 23 + 25
+    # Lambda: create, 7 describes, delete, 20 branch tasks, create-message
+    assert figures["lambda"] == 1 + 7 + 1 + 20 + 1
+    assert figures["polls"] == 7 and figures["wall_seconds"] == 180
+
+
+def test_a_failed_poll_status_goes_to_the_error_branch():
+    figures = walk(SEED_OUTER, status_at=lambda clock: "FAILED")
+    assert figures == {"transitions": 1 + 1 + 1 + 1 + 1, "lambda": 2, "seconds": 0, "polls": 1}

@@ -1,0 +1,183 @@
+"""BucketUsage template: what the workflow promises, asserted on the `local` and `prod` stages."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+
+from stacks.bucket_usage.stack import (
+    INVALID_INPUT_ERROR,
+    LAMBDA_SERVICE_ERRORS,
+    LAMBDA_SOURCE,
+    LIST_BUCKETS_ACTION,
+    RETRYABLE_SCAN_ERRORS,
+    SCAN_S3_ACTIONS,
+)
+from tests.templates.cfn import all_states, as_list, only_resource, policy_statements, resources_of_type, state_machine_definition
+
+STACK = "BucketUsage"
+
+
+@pytest.fixture
+def template(stage):
+    return stage.template(STACK)
+
+
+@pytest.fixture
+def definition(template):
+    return state_machine_definition(template)
+
+
+def _states(definition):
+    return dict(all_states(definition))
+
+
+def test_no_state_machine_is_created_at_run_time_anywhere(template):
+    # GIVEN the whole template (definition and every IAM policy)
+    text = json.dumps(template).lower()
+    # THEN nothing can create, start or delete a state machine, and there is one machine in the stack
+    for action in ("createstatemachine", "deletestatemachine", "states:startexecution", "describeexecution"):
+        assert action not in text, action
+    only_resource(template, "AWS::StepFunctions::StateMachine")
+
+
+def test_no_polling_loop_no_wait_state_and_the_only_loop_is_the_bounded_scan(definition):
+    states = _states(definition)
+    assert not [name for name, s in states.items() if s["Type"] == "Wait"]
+    # the only backward edge: MoreToScan -> the scan pass, guarded by a pass counter
+    (more,) = [s for s in states.values() if s["Type"] == "Choice" and any(c.get("Next") == "ScanPass" for c in s["Choices"])]
+    (bound,) = [c for c in more["Choices"] if c.get("Next") == "ScanPass"]
+    assert bound["Variable"] == "$.scan.pass" and bound["NumericLessThan"] >= 1
+    done = [c for c in more["Choices"] if c.get("BooleanEquals") is True]
+    assert done and states[done[0]["Next"]]["Type"] == "Succeed"
+    assert states[more["Default"]]["Type"] == "Task"  # the pass limit: record partial counts, then end
+    scan = states["ScanPass"]
+    assert scan["Parameters"]["pass.$"] == "States.MathAdd($.scan.pass, 1)" and scan["Next"] == "MoreToScan"
+
+
+def test_buckets_come_from_the_listbuckets_integration_or_the_input_and_feed_one_inline_map(definition):
+    states = _states(definition)
+    listings = [s for s in states.values() if s.get("Resource", "").endswith(":states:::aws-sdk:s3:listBuckets")]
+    assert len(listings) == 2
+    assert sorted(json.dumps(s["Parameters"]) for s in listings) == ['{"Prefix.$": "$.name_prefix"}', "{}"]
+    (given,) = [s for s in states.values() if s["Type"] == "Pass" and s.get("Parameters", {}).get("names.$") == "$.buckets"]
+    (scan_map,) = [s for s in states.values() if s["Type"] == "Map"]
+    for step in (*listings, given):
+        assert step["ResultPath"] == "$.targets" and states[step["Next"]] is scan_map
+    for listing in listings:
+        assert listing["ResultSelector"]["names.$"] == "$.Buckets[*].Name"
+    # every path drops the (possibly long) bucket list from what each iteration carries
+    for step in (*listings, given):
+        assert (step.get("ResultSelector") or step["Parameters"])["request_overrides"] == {"buckets": []}
+    assert scan_map["ItemSelector"]["request.$"] == "States.JsonMerge($$.Execution.Input, $.targets.request_overrides, false)"
+    assert scan_map["ItemsPath"] == "$.targets.names" and scan_map["ItemProcessor"]["ProcessorConfig"]["Mode"] == "INLINE"
+    assert scan_map["ItemSelector"]["bucket.$"] == "$$.Map.Item.Value"
+    assert 1 <= scan_map["MaxConcurrency"] <= 40
+
+
+def test_lambda_tasks_are_the_scan_per_bucket_and_one_summary(definition):
+    lambda_tasks = [name for name, s in all_states(definition) if s.get("Resource", "").startswith("<Fn::GetAtt")]
+    assert sorted(lambda_tasks) == ["RecordIncomplete", "ScanPass", "Summarize"]
+
+
+def test_every_task_has_a_timeout_longer_than_its_function_and_the_machine_too(template, definition):
+    tasks = [(name, s) for name, s in all_states(definition) if s["Type"] == "Task"]
+    assert tasks and all(0 < s.get("TimeoutSeconds", 0) <= 910 for _, s in tasks)
+    assert 0 < definition["TimeoutSeconds"] <= 86_400
+    functions = {lid: f["Properties"]["Timeout"] for lid, f in resources_of_type(template, "AWS::Lambda::Function").items()}
+    for name, task in tasks:
+        if task["Resource"].startswith("<Fn::GetAtt"):
+            function_id = task["Resource"].split()[1].split(".")[0]
+            assert functions[function_id] < task["TimeoutSeconds"], name
+
+
+def test_retries_use_backoff_with_full_jitter(definition):
+    retried = [(name, s) for name, s in all_states(definition) if s["Type"] == "Task"]
+    for name, task in retried:
+        assert task.get("Retry"), name
+        for retry in task["Retry"]:
+            assert retry["JitterStrategy"] == "FULL" and retry["BackoffRate"] >= 2 and 2 <= retry["MaxAttempts"] <= 5, name
+    for name in ("ScanPass", "RecordIncomplete", "Summarize"):
+        errors = [e for r in _states(definition)[name]["Retry"] for e in r["ErrorEquals"]]
+        assert set(LAMBDA_SERVICE_ERRORS) <= set(errors) and set(RETRYABLE_SCAN_ERRORS) <= set(errors), name
+
+
+def test_a_bucket_whose_scan_fails_is_a_result_and_everything_else_is_caught_notified_and_failed(definition):
+    states = _states(definition)
+    for name in ("ScanPass", "RecordIncomplete"):
+        (catch,) = states[name]["Catch"]
+        failed = states[catch["Next"]]
+        assert failed["Type"] == "Pass" and failed.get("End") and failed["Parameters"]["status"] == "error"
+    top_level = [s for s in definition["States"].values()
+                 if s["Type"] in ("Task", "Map") and not s["Resource" if "Resource" in s else "Type"].endswith("sns:publish")]
+    assert len(top_level) == 4  # two listings, the Map, the summary
+    for state in top_level:
+        (catch,) = state["Catch"]
+        assert catch["ErrorEquals"] == ["States.ALL"] and catch["ResultPath"] == "$.error"
+        notice = states[catch["Next"]]
+        assert notice["Resource"].endswith(":states:::sns:publish")
+        assert states[notice["Next"]] == {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
+
+
+def test_bad_input_fails_first_with_a_named_error(definition):
+    start = definition["States"][definition["StartAt"]]
+    assert start["Type"] == "Choice"
+    invalid = definition["States"][start["Choices"][0]["Next"]]
+    assert invalid == {"Type": "Fail", "Error": INVALID_INPUT_ERROR, "Cause": invalid["Cause"]}
+
+
+def test_error_names_in_the_definition_are_exception_classes_of_the_handlers():
+    spec = importlib.util.spec_from_file_location("bu_errors", LAMBDA_SOURCE / "bucket_usage" / "errors.py")
+    errors = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(errors)
+    for name in [*RETRYABLE_SCAN_ERRORS, INVALID_INPUT_ERROR]:
+        assert issubclass(getattr(errors, name), Exception), name
+    assert set(errors.RETRYABLE_ERRORS) == set(RETRYABLE_SCAN_ERRORS)
+
+
+def test_s3_permissions_are_read_only(template):
+    s3_actions = sorted({a for _, s in policy_statements(template) for a in as_list(s["Action"]) if a.startswith("s3:")})
+    assert s3_actions == sorted([*SCAN_S3_ACTIONS, LIST_BUCKETS_ACTION])
+    for _, statement in policy_statements(template):
+        actions = as_list(statement["Action"])
+        assert not [a for a in actions if "*" in a], actions
+        if statement["Resource"] == "*":
+            # ListAllMyBuckets has no resource-level permissions; neither do log delivery and X-Ray
+            assert all(a == LIST_BUCKETS_ACTION or a.startswith(("xray:", "logs:")) for a in actions), actions
+    for role in resources_of_type(template, "AWS::IAM::Role").values():
+        assert "ManagedPolicyArns" not in role["Properties"]
+
+
+def test_results_table_is_keyed_by_scan_and_bucket_with_pitr_encryption_and_ttl(template, stage):
+    table_id, table = only_resource(template, "AWS::DynamoDB::Table")
+    props = table["Properties"]
+    assert props["KeySchema"] == [{"AttributeName": "scan_id", "KeyType": "HASH"}, {"AttributeName": "bucket", "KeyType": "RANGE"}]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert table["DeletionPolicy"] == ("Retain" if stage.name == "prod" else "Delete")
+    # written whole (PutItem) by the functions, never updated in place (no ADD)
+    dynamodb_actions = {a for _, s in policy_statements(template) for a in as_list(s["Action"]) if a.startswith("dynamodb:")}
+    assert dynamodb_actions == {"dynamodb:PutItem", "dynamodb:Query"}
+
+
+def test_functions_know_the_table_and_topic_and_the_summary_may_publish(template):
+    functions = resources_of_type(template, "AWS::Lambda::Function")
+    assert len(functions) == 2
+    topic_id, _ = only_resource(template, "AWS::SNS::Topic")
+    table_id, _ = only_resource(template, "AWS::DynamoDB::Table")
+    envs = [f["Properties"]["Environment"]["Variables"] for f in functions.values()]
+    assert all(env["RESULTS_TABLE"] == {"Ref": table_id} for env in envs)
+    assert [env["SUMMARY_TOPIC_ARN"] for env in envs if "SUMMARY_TOPIC_ARN" in env] == [{"Ref": topic_id}]
+    publishers = [lid for lid, s in policy_statements(template) if s["Action"] == "sns:Publish"]
+    assert len(publishers) == 2  # the state machine (failure notices) and the summary function
+
+
+def test_scan_pass_budget_fits_the_function_timeout(template):
+    (scan,) = [f for f in resources_of_type(template, "AWS::Lambda::Function").values() if "COMPOUND_EXTENSIONS" in f["Properties"]["Environment"]["Variables"]]
+    env = scan["Properties"]["Environment"]["Variables"]
+    assert 0 < int(env["SCAN_TIME_RESERVE_SECONDS"]) < scan["Properties"]["Timeout"] / 2
+    assert "tar.gz" in env["COMPOUND_EXTENSIONS"].split(",")

@@ -1,0 +1,165 @@
+"""Scan and summarize handlers in-process against moto (S3, DynamoDB, SNS -> SQS)."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from bucket_usage.errors import InvalidScanInput, InvalidScanState
+from bucket_usage.handlers import scan, summarize
+from tests.unit.bucket_usage.conftest import TABLE, load_event, put_objects
+
+
+def _item(scan_id: str, bucket: str) -> dict:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    raw = boto3.client("dynamodb").get_item(TableName=TABLE, Key={"scan_id": {"S": scan_id}, "bucket": {"S": bucket}}).get("Item")
+    return {k: TypeDeserializer().deserialize(v) for k, v in raw.items()} if raw else {}
+
+
+def _loop(event: dict, context, max_passes: int = 10) -> list[dict]:
+    """Call the scan handler as the state machine's loop does: pass + 1, state = last result."""
+    results = []
+    state = event["state"]
+    while True:
+        result = scan.handler({**event, "pass": state["pass"] + 1, "state": state}, context)
+        results.append(result)
+        if result["done"] or result["pass"] >= max_passes:
+            return results
+        state = result
+
+
+def test_a_bucket_scanned_in_passes_writes_one_item_with_its_totals(aws, lambda_context, monkeypatch):
+    # GIVEN a bucket of 5 objects, listed 2 keys a page and one page a pass
+    monkeypatch.setenv("LIST_PAGE_SIZE", "2")
+    put_objects(aws["s3"], "photos-archive", [("a.JPG", 100), ("b.jpg", 50), ("c.tar.gz", 7), ("README", 3), (".env", 1)])
+    # WHEN the loop runs
+    results = _loop(load_event("scan_first_pass"), lambda_context)
+    # THEN three passes; partial counts travel until the last one, which returns only totals
+    assert [r["pass"] for r in results] == [1, 2, 3] and [r["done"] for r in results] == [False, False, True]
+    assert "counts" in results[0] and "counts" not in results[-1]
+    assert results[-1] == {"bucket": "photos-archive", "pass": 3, "done": True, "status": "scanned", "region": "us-east-1", "objects": 5, "bytes": 161}
+    item = _item("weekly-2026-47", "photos-archive")
+    assert item["status"] == "scanned" and item["objects"] == 5 and item["bytes"] == 161 and item["passes"] == 3
+    assert item["extensions"] == {
+        "jpg": {"objects": 2, "bytes": 150}, "tar.gz": {"objects": 1, "bytes": 7},
+        "(none)": {"objects": 1, "bytes": 3}, "(dotfile)": {"objects": 1, "bytes": 1},
+    }
+    assert item["expires_at"] > 0 and "storage_classes" not in item
+
+
+def test_a_second_scan_with_the_same_id_replaces_the_item_instead_of_adding(aws, lambda_context):
+    put_objects(aws["s3"], "photos-archive", [("a.png", 10)])
+    for _ in range(2):
+        _loop(load_event("scan_first_pass"), lambda_context)
+    assert _item("weekly-2026-47", "photos-archive")["extensions"] == {"png": {"objects": 1, "bytes": 10}}
+
+
+def test_counts_per_storage_class_when_asked(aws, lambda_context):
+    aws["s3"].create_bucket(Bucket="photos-archive")
+    aws["s3"].put_object(Bucket="photos-archive", Key="a.png", Body=b"12", StorageClass="STANDARD_IA")
+    aws["s3"].put_object(Bucket="photos-archive", Key="b.png", Body=b"1")
+    event = load_event("scan_first_pass")
+    event["request"]["by_storage_class"] = True
+    _loop(event, lambda_context)
+    assert _item("weekly-2026-47", "photos-archive")["storage_classes"] == {
+        "STANDARD_IA": {"png": {"objects": 1, "bytes": 2}}, "STANDARD": {"png": {"objects": 1, "bytes": 1}},
+    }
+
+
+def test_finalize_records_the_partial_counts_as_incomplete(aws, lambda_context):
+    aws["s3"].create_bucket(Bucket="photos-archive")
+    event = {**load_event("scan_first_pass"), "pass": 2, "finalize": True,
+             "state": {"pass": 2, "done": False, "region": "us-east-1", "token": "t", "counts": {"extensions": {"jpg": {"objects": 4, "bytes": 40}}}}}
+    result = scan.handler(event, lambda_context)
+    assert result["status"] == "incomplete" and result["done"] is True and result["objects"] == 4
+    item = _item("weekly-2026-47", "photos-archive")
+    assert item["status"] == "incomplete" and item["extensions"] == {"jpg": {"objects": 4, "bytes": 40}} and "partial" in item["error"]
+
+
+def test_a_missing_bucket_is_recorded_as_missing(aws, lambda_context):
+    result = scan.handler(load_event("scan_first_pass"), lambda_context)
+    assert result["status"] == "missing" and result["done"]
+    assert _item("weekly-2026-47", "photos-archive")["status"] == "missing"
+
+
+def test_the_scan_id_defaults_to_the_execution_name(aws, lambda_context):
+    aws["s3"].create_bucket(Bucket="photos-archive")
+    scan.handler({**load_event("scan_first_pass"), "request": {}}, lambda_context)
+    assert _item("exec-0001", "photos-archive")["status"] == "scanned"
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"request": {"scan_id": "has space"}}, InvalidScanInput),
+        ({"request": {"scan_id": 7}}, InvalidScanInput),
+        ({"request": {"by_storage_class": "yes"}}, InvalidScanInput),
+        ({"request": []}, InvalidScanInput),
+        ({"bucket": "no/slashes"}, InvalidScanInput),
+        ({"pass": "1"}, InvalidScanState),
+        ({"state": {"counts": {"extensions": "x"}}}, InvalidScanState),
+    ],
+)
+def test_bad_events_are_named_errors(aws, lambda_context, change, error):
+    with pytest.raises(error):
+        scan.handler({**load_event("scan_first_pass"), **change}, lambda_context)
+
+
+def test_summary_records_failed_buckets_sums_this_runs_buckets_and_publishes(aws, lambda_context):
+    # GIVEN one bucket scanned, one whose scan failed, and a stale item of another bucket under the same scan id
+    put_objects(aws["s3"], "photos-archive", [("a.jpg", 200), ("b.png", 100), ("c.png", 5)])
+    _loop(load_event("scan_first_pass"), lambda_context)
+    _loop({**load_event("scan_first_pass"), "bucket": "old-bucket-gone"}, lambda_context)
+    # WHEN summarized, twice (a retried or redriven step)
+    first = summarize.handler(load_event("summarize"), lambda_context)
+    second = summarize.handler(load_event("summarize"), lambda_context)
+    # THEN the same summary; only this run's buckets; the failure named and recorded
+    assert first == second
+    assert first["buckets"] == 2 and first["buckets_scanned"] == 1
+    assert first["failures"] == [{"bucket": "locked-bucket", "status": "error", "error": "Sandbox.Timedout: Task timed out after 30.00 seconds"}]
+    assert first["top_extensions"] == [{"extension": "jpg", "objects": 1, "bytes": 200}, {"extension": "png", "objects": 2, "bytes": 105}]
+    assert _item("weekly-2026-47", "locked-bucket")["status"] == "error"
+    messages = aws["sqs"].receive_message(QueueUrl=aws["queue"], MaxNumberOfMessages=10)["Messages"]
+    notices = [json.loads(json.loads(m["Body"])["Message"]) for m in messages]
+    assert len(notices) == 2 and notices[0]["workflow"] == "bucket-usage" and notices[0]["top_extensions"] == first["top_extensions"]
+    assert json.loads(messages[0]["Body"])["Subject"].startswith("bucket-usage weekly-2026-47: 1/2 buckets scanned, 1 failed")
+
+
+def test_summary_rejects_results_that_are_not_per_bucket_results(aws, lambda_context):
+    with pytest.raises(InvalidScanState):
+        summarize.handler({**load_event("summarize"), "results": [{"no": "bucket"}]}, lambda_context)
+
+
+def test_a_failure_result_does_not_overwrite_an_item_the_same_execution_wrote(aws, lambda_context):
+    # GIVEN a scan Lambda that wrote its item and then failed (e.g. timed out before returning)
+    put_objects(aws["s3"], "photos-archive", [("a.jpg", 200)])
+    _loop(load_event("scan_first_pass"), lambda_context)
+    event = load_event("summarize")
+    event["results"] = [{"bucket": "photos-archive", "status": "error", "done": True, "error": "Sandbox.Timedout", "cause": "late"}]
+    # WHEN summarized
+    summary = summarize.handler(event, lambda_context)
+    # THEN the item keeps its counts, and the bucket counts as scanned
+    assert _item("weekly-2026-47", "photos-archive")["status"] == "scanned"
+    assert summary["buckets_scanned"] == 1 and summary["failures"] == []
+
+
+def test_a_failure_result_replaces_an_item_left_by_an_earlier_execution(aws, lambda_context):
+    put_objects(aws["s3"], "photos-archive", [("a.jpg", 200)])
+    _loop({**load_event("scan_first_pass"), "execution": "earlier-run"}, lambda_context)
+    event = load_event("summarize")
+    event["results"] = [{"bucket": "photos-archive", "status": "error", "done": True, "error": "Boom", "cause": "x"}]
+    summary = summarize.handler(event, lambda_context)
+    assert _item("weekly-2026-47", "photos-archive")["status"] == "error"
+    assert summary["failures"] == [{"bucket": "photos-archive", "status": "error", "error": "Boom: x"}]
+
+
+def test_a_bucket_named_twice_counts_once_in_the_summary(aws, lambda_context):
+    put_objects(aws["s3"], "photos-archive", [("a.jpg", 200)])
+    _loop(load_event("scan_first_pass"), lambda_context)
+    event = load_event("summarize")
+    event["results"] = [event["results"][0], event["results"][0]]
+    summary = summarize.handler(event, lambda_context)
+    assert summary["buckets"] == 1 and summary["bytes"] == 200 and summary["top_extensions"][0]["bytes"] == 200
