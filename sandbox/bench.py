@@ -30,6 +30,7 @@ from rich.table import Table
 from sandbox.benches.single_flight import bench_single_flight
 from sandbox.benches.bucket_usage import bench_bucket_usage
 from sandbox.benches.synth_cost import bench_synth_cost
+from sandbox.benches.weekly_batch import bench_weekly_batch
 from sandbox.lambda_runtime import ensure_runtime_deps
 from sandbox.session import Sandbox
 from sandbox.synth import REPO_ROOT, SANDBOX_DIR
@@ -154,6 +155,7 @@ def main() -> None:
     with Sandbox() as sandbox:
         bench_parallel_search(sandbox)
         bench_single_flight(sandbox, console=console)
+        bench_weekly_batch(sandbox)
         bench_bucket_usage(sandbox)
         bench_imports(sandbox.cloud_assembly)
 

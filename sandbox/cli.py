@@ -253,6 +253,13 @@ def fire(
     raise typer.Exit(int(ExitCode.EXECUTION_FAILED if failed else ExitCode.SUCCEEDED))
 
 
+def _print_received_messages(outside_world: dict[str, Any]) -> None:
+    """What a person would read: every message a stand-in received (e.g. Slack), one per line."""
+    for standin, seen in outside_world.items():
+        for message in (seen.get("messages") if isinstance(seen, dict) else None) or []:
+            console.print(f"  [bold]{escape(standin)} received:[/bold] {escape(str(message))}")
+
+
 @app.command()
 def demo() -> None:
     """Run every workflow once with its sample input and print one table."""
@@ -271,6 +278,7 @@ def demo() -> None:
                     failed = True
                     continue
                 failed |= report.status != "SUCCEEDED"
+                _print_received_messages(report.outside_world)
                 table.add_row(
                     name, report.status, f"{report.duration_s:.2f} s", str(report.state_transitions),
                     str(report.lambda_invocations), f"{report.max_state_payload_bytes:,} B",

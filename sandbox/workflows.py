@@ -18,6 +18,9 @@ from sandbox.scenarios.parallel_search import STANDIN_SETTINGS as PARALLEL_SEARC
 from sandbox.scenarios.parallel_search import ParallelSearchScenario
 from sandbox.scenarios.single_flight import STANDIN_SETTINGS as SINGLE_FLIGHT_STANDINS
 from sandbox.scenarios.single_flight import SingleFlightScenario
+from sandbox.scenarios.weekly_batch import STANDIN_SETTINGS as WEEKLY_BATCH_STANDINS
+from sandbox.scenarios.weekly_batch import WeeklyBatchScenario
+from sandbox.scenarios.weekly_batch import headline as weekly_batch_headline
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,15 @@ WORKFLOWS: dict[str, WorkflowSpec] = {
             sample_input={"scheduled_time": "2026-01-01T00:00:00Z"},
             scenario=SingleFlightScenario,
             standin_settings=SINGLE_FLIGHT_STANDINS,
+        ),
+        WorkflowSpec(
+            name="weekly-batch",
+            stack_id="WeeklyBatch",
+            summary="weekly schedule; wait (bounded) for yesterday's BigQuery rows; idempotent MERGE of the week; Slack notices",
+            sample_input={"targetDate": "2026-11-18"},
+            scenario=WeeklyBatchScenario,
+            standin_settings=WEEKLY_BATCH_STANDINS,
+            headline=weekly_batch_headline,
         ),
         WorkflowSpec(
             name="bucket-usage",

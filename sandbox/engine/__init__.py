@@ -11,12 +11,12 @@ from contextlib import ExitStack
 from importlib.metadata import version
 from typing import Callable, ContextManager
 
-from sandbox.engine import payload_size
+from sandbox.engine import context_times, payload_size
 
 PINNED_MOTO = "5.2.5"
 
 # Each: a context manager factory that patches on enter and restores on exit.
-EXTENSIONS: list[Callable[[], ContextManager[None]]] = [payload_size.utf8_payload_quota]
+EXTENSIONS: list[Callable[[], ContextManager[None]]] = [payload_size.utf8_payload_quota, context_times.iso_start_time]
 
 
 class EngineVersionError(RuntimeError):

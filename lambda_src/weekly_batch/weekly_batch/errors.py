@@ -1,0 +1,71 @@
+"""Errors the state machine matches by name (`Retry`/`Catch` `ErrorEquals`).
+
+Lambda reports an unhandled exception's class name as the error, so each class
+name here is part of the workflow's contract: rename one only together with the
+stack's retry and catch rules (stacks/weekly_batch/stack.py).
+"""
+
+
+class WeeklyBatchError(Exception):
+    """Base class: every error this workflow raises on purpose."""
+
+
+class InvalidTargetDate(WeeklyBatchError):
+    """The input's `targetDate` is not YYYY-MM-DD, or its `scheduledTime` is not an ISO-8601 time."""
+
+
+class MissingSetting(WeeklyBatchError):
+    """A required environment variable is not set, or has a bad value: the function is misconfigured."""
+
+
+class BigQueryNotConfigured(WeeklyBatchError):
+    """`bigquery.project` is still the placeholder NOT-CONFIGURED: the setting it names must be set
+    in cdk.json and the stack deployed again. Never retried."""
+
+
+class SlackWebhookNotConfigured(WeeklyBatchError):
+    """The webhook secret cannot be read (not created yet, or no access). Never retried."""
+
+
+class BigQueryCredentialsInvalid(WeeklyBatchError):
+    """The credentials secret is missing, not JSON, or of the wrong kind for the configured mode. Not retried."""
+
+
+class BigQueryAuthFailed(WeeklyBatchError):
+    """BigQuery answered 401/403 (not quota) or the token exchange failed: retried, tokens can be transiently refused."""
+
+
+class BigQueryQuotaExceeded(WeeklyBatchError):
+    """BigQuery answered 429 or a quota/rate-limit 403: retried with backoff."""
+
+
+class BigQueryUnavailable(WeeklyBatchError):
+    """BigQuery answered 5xx or could not be reached: retried with backoff."""
+
+
+class BigQueryTimeout(WeeklyBatchError):
+    """The query did not finish within the configured timeout: retried with backoff."""
+
+
+class BigQueryRejected(WeeklyBatchError):
+    """BigQuery rejected the query (400/404: bad SQL, missing table): retrying will not help."""
+
+
+class SqlTemplateMissing(WeeklyBatchError):
+    """The SQL template (packaged or in S3) could not be read."""
+
+
+class SlackRejected(WeeklyBatchError):
+    """Slack answered 4xx (not 429): a bad webhook URL or message. Not retried."""
+
+
+class SlackRateLimited(WeeklyBatchError):
+    """Slack answered 429 and its Retry-After does not fit in the time left: retried by the state machine."""
+
+
+class SlackUnavailable(WeeklyBatchError):
+    """Slack answered 5xx, dropped the connection or timed out: retried."""
+
+
+class InvalidNotice(WeeklyBatchError):
+    """The notifier was called with an unknown notice kind: a definition/code mismatch."""

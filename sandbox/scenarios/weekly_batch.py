@@ -1,0 +1,78 @@
+"""weekly-batch's outside world: BigQuery (bqemulator behind a proxy) and a Slack webhook receiver.
+
+The Slack webhook URL, with the receiver's real port and a random path secret, is
+written into the Secrets Manager secret the notifier reads; the BigQuery functions
+are pointed at the proxy's real port through their `BIGQUERY_API_ENDPOINT`.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from typing import Any, Mapping
+
+from sandbox.emulator import DeployedStack, Emulator
+from sandbox.scenarios.base import ScenarioError, function_environments, local_endpoint, put_secret, set_function_environment
+from sandbox.standins.bigquery import BigQueryBehaviour, BigQueryStandIn
+from sandbox.standins.slack import SlackBehaviour, SlackStandIn
+
+STANDIN_SETTINGS = {"bigquery": BigQueryBehaviour, "slack": SlackBehaviour}
+
+
+def headline(output: Any) -> str:
+    """The demo table's line for a successful run: what was inserted, or that the date already ran."""
+    if output.get("outcome") != "inserted":
+        return f"{output.get('outcome')} ({output.get('targetDate')})"
+    missed = [kind for kind, notice in output.get("notices", {}).items() if not notice.get("delivered")]
+    return (
+        f"week {output.get('weekStart')}..{output.get('weekEnd')}: {output.get('rowsAffected')} rows merged after "
+        f"{output.get('checks')} check(s)" + (f"; notices missed: {', '.join(missed)}" if missed else "")
+    )
+
+
+class WeeklyBatchScenario:
+    """Exposes `bigquery` and `slack` (the stand-ins) once entered."""
+
+    def __init__(self, emulator: Emulator, stack: DeployedStack) -> None:
+        self._emulator = emulator
+        self._stack = stack
+        self._exit = ExitStack()
+        self.bigquery: BigQueryStandIn | None = None
+        self.slack: SlackStandIn | None = None
+
+    def __enter__(self) -> "WeeklyBatchScenario":
+        try:
+            environments = function_environments(self._emulator, self._stack)
+            bigquery_functions = {name: env for name, env in environments.items() if "BIGQUERY_API_ENDPOINT" in env}
+            notifiers = [env for env in environments.values() if "SLACK_WEBHOOK_SECRET_NAME" in env]
+            if not bigquery_functions or len(notifiers) != 1:
+                raise ScenarioError(f"{self._stack.stack_name}: expected BigQuery functions and one Slack notifier")
+            first = next(iter(bigquery_functions.values()))
+            self.bigquery = self._exit.enter_context(
+                BigQueryStandIn(
+                    dataset=first["BIGQUERY_DATASET"],
+                    source_table=first["BIGQUERY_SOURCE_TABLE"],
+                    target_table=first["BIGQUERY_TARGET_TABLE"],
+                )
+            )
+            port = int(self.bigquery.url.rsplit(":", 1)[1])
+            for name, env in bigquery_functions.items():
+                endpoint = local_endpoint(env["BIGQUERY_API_ENDPOINT"], port=port, setting="bigquery.api_endpoint")
+                set_function_environment(self._emulator, name, {"BIGQUERY_API_ENDPOINT": endpoint})
+            self.slack = self._exit.enter_context(SlackStandIn())
+            put_secret(self._emulator, notifiers[0]["SLACK_WEBHOOK_SECRET_NAME"], self.slack.webhook_url)
+        except BaseException:
+            self._exit.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._exit.close()
+
+    def configure(self, settings: Mapping[str, Any]) -> None:
+        assert self.bigquery and self.slack, "enter the scenario first"
+        self.bigquery.configure(settings.get("bigquery", BigQueryBehaviour()))
+        self.slack.configure(settings.get("slack", SlackBehaviour()))
+
+    def stats(self) -> dict[str, Any]:
+        assert self.bigquery and self.slack, "enter the scenario first"
+        return {"bigquery": self.bigquery.stats(), "slack": self.slack.stats()}

@@ -1,0 +1,106 @@
+"""A Slack incoming-webhook stand-in: a real HTTP server on 127.0.0.1 (a port the OS picks).
+
+`POST /services/<path secret>` with a JSON body holding `text` answers 200 "ok",
+like Slack, and records the message (username, icon_emoji, text): what a person
+in the channel would read. A wrong path answers 404 "no_service"; a body without
+text 400 "no_text".
+
+Failures on demand (`SlackBehaviour`): the first `fail_times` posts answer with
+`fail_mode`: "5xx" (500), "429" (with `Retry-After: retry_after_seconds`),
+"4xx" (400 invalid_payload) or "drop" (closes the connection without answering);
+`fail_times=-1` fails every post.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sandbox.standins.http import Answer, HttpStandIn, Request
+
+FAIL_MODES = ("5xx", "429", "4xx", "drop")
+
+
+@dataclass(frozen=True)
+class SlackBehaviour:
+    """How the stand-in answers. Defaults: never fails; a 429 asks to retry after 1 s."""
+
+    fail_mode: str = "5xx"
+    fail_times: int = 0
+    retry_after_seconds: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.fail_mode not in FAIL_MODES:
+            raise ValueError(f"fail_mode must be one of {', '.join(FAIL_MODES)}")
+        if self.fail_times < -1:
+            raise ValueError("fail_times must be -1 (always) or a count >= 0")
+        if not (math.isfinite(self.retry_after_seconds) and 0 <= self.retry_after_seconds <= 3600):
+            raise ValueError("retry_after_seconds must be a number between 0 and 3600")
+
+
+class SlackStandIn(HttpStandIn):
+    """Use as a context manager; `webhook_url` is the URL to store in the secret.
+
+    `requests` logs every post with its answer; `messages` the delivered ones.
+    """
+
+    def __init__(self, behaviour: SlackBehaviour | None = None) -> None:
+        super().__init__("slack")
+        self.path_secret = "T0LOCAL/B0LOCAL/" + secrets.token_urlsafe(18)
+        self.behaviour = behaviour or SlackBehaviour()
+        self.messages: list[dict[str, Any]] = []
+        self._failures = 0
+
+    @property
+    def webhook_url(self) -> str:
+        return f"{self.base_url}/services/{self.path_secret}"
+
+    def configure(self, behaviour: SlackBehaviour | None = None, **changes: Any) -> None:
+        """Change the behaviour (a whole `SlackBehaviour`, or fields) and reset the logs."""
+        new = replace(behaviour or self.behaviour, **changes)
+        with self.lock:
+            self.behaviour = new
+            self.messages.clear()
+            self._failures = 0
+        self.reset_log()
+
+    def stats(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "posts": len(self.requests),
+                "delivered": len(self.messages),
+                "messages": [
+                    f"{m.get('icon_emoji') or ''} {m.get('username') or ''}: {m.get('text') or ''}" for m in self.messages
+                ],
+            }
+
+    def answer(self, request: Request) -> Answer:
+        with self.lock:
+            behaviour = self.behaviour
+            if request.method != "POST" or request.path != f"/services/{self.path_secret}":
+                self.requests.append({"answer": 404})
+                return Answer(404, b"no_service", "text/plain")
+            if behaviour.fail_times < 0 or self._failures < behaviour.fail_times:
+                self._failures += 1
+                self.requests.append({"answer": behaviour.fail_mode})
+                return {
+                    "5xx": Answer(500, b"internal_error", "text/plain"),
+                    "429": Answer(
+                        429, b"rate_limited", "text/plain", headers={"Retry-After": f"{behaviour.retry_after_seconds:g}"}
+                    ),
+                    "4xx": Answer(400, b"invalid_payload", "text/plain"),
+                    "drop": Answer(drop=True),
+                }[behaviour.fail_mode]
+            try:
+                message = json.loads(request.body)
+            except ValueError:
+                message = None
+            if not isinstance(message, dict) or not message.get("text"):
+                self.requests.append({"answer": 400})
+                return Answer(400, b"no_text", "text/plain")
+            self.requests.append({"answer": 200})
+            self.messages.append({key: message.get(key) for key in ("username", "icon_emoji", "text")})
+            return Answer(200, b"ok", "text/plain")

@@ -1,0 +1,432 @@
+"""WeeklyBatch: Thursday 09:30 JST, check BigQuery for yesterday's rows (bounded wait loop),
+MERGE the week idempotently, Slack notices on every path, once per target date."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from stacks.common.bundling import python_code_asset, target_platform
+from stacks.common.config import ConfigError, StageConfig
+from stacks.common.lambda_function import PythonFunction, PythonFunctionProps
+from stacks.common.notifications import NotificationTopic, NotificationTopicProps
+from stacks.common.schedule import SCHEDULED_TIME, StateMachineSchedule, StateMachineScheduleProps
+from stacks.common.state_machine import MonitoredStateMachine, MonitoredStateMachineProps, notify_failure_then_fail
+from stacks.common.table import DataTable, DataTableProps
+from stacks.weekly_batch.settings import WeeklyBatchSettings
+
+LAMBDA_SOURCE = Path(__file__).resolve().parents[2] / "lambda_src" / "weekly_batch"
+WORKFLOW = "weekly-batch"
+SETTINGS_KEY = "weekly_batch"
+SQL_TEMPLATES = ("count_rows.sql", "weekly_insert.sql")
+
+# Exception class names raised by lambda_src/weekly_batch/weekly_batch/errors.py.
+BIGQUERY_RETRYABLE_ERRORS = ["BigQueryAuthFailed", "BigQueryQuotaExceeded", "BigQueryUnavailable", "BigQueryTimeout"]
+SLACK_RETRYABLE_ERRORS = ["SlackUnavailable", "SlackRateLimited"]
+DATA_NOT_READY = "DataNotReady"
+# Transient Lambda service errors, throttling included (CDK's default retry omits it and has no jitter).
+LAMBDA_SERVICE_ERRORS = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Lambda.ClientExecutionTimeoutException",
+]
+DYNAMODB_TRANSIENT_ERRORS = [
+    "DynamoDB.ProvisionedThroughputExceededException",
+    "DynamoDB.RequestLimitExceeded",
+    "DynamoDB.ThrottlingException",
+    "DynamoDB.InternalServerErrorException",
+]
+GUARD_TAKEN = "DynamoDB.ConditionalCheckFailedException"
+NOTICE_KINDS = ("starting", "waiting", "succeeded", "failed", "gave_up")
+
+
+class WeeklyBatchStack(Stack):
+    """Exposes `settings`, `notices` (topic), `guard` (table), `plan_function`, `check_function`,
+    `insert_function`, `notify_function`, `notifier_errors_alarm`, `workflow` and `schedule`.
+
+    `settings_key`/`settings_type` tell `python -m stacks.preflight` where the settings live."""
+
+    settings_key = SETTINGS_KEY
+    settings_type = WeeklyBatchSettings
+
+    def __init__(self, scope: Construct, construct_id: str, *, stage: StageConfig, **kwargs) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            description="weekly-batch: weekly BigQuery check-and-wait, idempotent insert, Slack notices",
+            **kwargs,
+        )
+        self.settings = stage.workflow_settings(SETTINGS_KEY, WeeklyBatchSettings)
+        bigquery = self.settings.bigquery
+        if stage.name != "local" and (bigquery.credentials == "anonymous" or bigquery.api_endpoint.startswith("http://")):
+            raise ConfigError(f"{WORKFLOW}: anonymous credentials and http:// endpoints are for the local stage only")
+        self.notices = NotificationTopic(
+            self,
+            "Notices",
+            props=NotificationTopicProps(display_name="weekly-batch notices", removal_policy=stage.removal_policy),
+        )
+        self.guard = DataTable(
+            self,
+            "RunGuard",
+            props=DataTableProps(
+                partition_key="targetDate", sort_key=None, ttl_attribute="expiresAt", removal_policy=stage.removal_policy
+            ),
+        ).table
+        code = python_code_asset(LAMBDA_SOURCE, target_platform(stage))
+        self.plan_function = self._function(
+            "PlanFunction",
+            code,
+            stage,
+            handler="weekly_batch.handlers.plan.handler",
+            timeout_s=10,
+            memory_mb=256,
+            description="Resolves the target date and week",
+            environment={
+                "BUSINESS_TIMEZONE": self.settings.schedule_timezone,
+                "GUARD_TTL_DAYS": str(self.settings.guard_ttl_days),
+            },
+        )
+        self.check_function = self._bigquery_function(
+            "CheckFunction",
+            code,
+            stage,
+            "check",
+            self.settings.check_timeout_seconds,
+            "Counts the target date's rows in BigQuery",
+        )
+        self.insert_function = self._bigquery_function(
+            "InsertFunction", code, stage, "insert", self.settings.insert_timeout_seconds, "MERGEs the week's summary in BigQuery"
+        )
+        self.notify_function = self._build_notify_function(code, stage)
+        self.workflow = MonitoredStateMachine(
+            self,
+            "Workflow",
+            props=MonitoredStateMachineProps(
+                definition=self._build_definition(),
+                notices=self.notices,
+                invoked_functions=(self.plan_function, self.check_function, self.insert_function, self.notify_function),
+                timeout=Duration.seconds(self.settings.execution_timeout_seconds),
+                log_retention=stage.log_retention,
+                removal_policy=stage.removal_policy,
+                comment="Weekly: wait (bounded) for yesterday's BigQuery rows, MERGE the week, notify Slack",
+            ),
+        )
+        self.guard.grant(self.workflow.state_machine, "dynamodb:PutItem", "dynamodb:UpdateItem")
+        self.schedule = StateMachineSchedule(
+            self,
+            "Schedule",
+            props=StateMachineScheduleProps(
+                state_machine=self.workflow.state_machine,
+                alarm_topic=self.notices,
+                expression=self.settings.schedule_expression,
+                timezone=self.settings.schedule_timezone,
+                input={"scheduledTime": SCHEDULED_TIME},
+                enabled=self.settings.schedule_enabled,
+                description="weekly-batch: Thursday 09:30 Asia/Tokyo",
+                removal_policy=stage.removal_policy,
+            ),
+        )
+
+    # ---- functions -------------------------------------------------------------------------
+
+    def _function(
+        self,
+        construct_id: str,
+        code: lambda_.Code,
+        stage: StageConfig,
+        *,
+        handler: str,
+        timeout_s: int,
+        memory_mb: int,
+        description: str,
+        environment: dict[str, str],
+    ) -> lambda_.Function:
+        return PythonFunction(
+            self,
+            construct_id,
+            props=PythonFunctionProps(
+                code=code,
+                handler=handler,
+                service=WORKFLOW,
+                metrics_namespace="WeeklyBatch",
+                memory_size_mb=memory_mb,
+                timeout=Duration.seconds(timeout_s),
+                environment=environment,
+                log_retention=stage.log_retention,
+                removal_policy=stage.removal_policy,
+                description=description,
+            ),
+        ).function
+
+    def _bigquery_function(
+        self, construct_id: str, code: lambda_.Code, stage: StageConfig, module: str, timeout_s: int, description: str
+    ) -> lambda_.Function:
+        bq = self.settings.bigquery
+        environment = {
+            "BIGQUERY_PROJECT": bq.project,
+            "BIGQUERY_PROJECT_SETTING": f"{stage.workflow_path(SETTINGS_KEY)}.bigquery.project",
+            "BIGQUERY_DATASET": bq.dataset,
+            "BIGQUERY_SOURCE_TABLE": bq.source_table,
+            "BIGQUERY_TARGET_TABLE": bq.target_table,
+            "BIGQUERY_LOCATION": bq.location,
+            "BIGQUERY_API_ENDPOINT": bq.api_endpoint,
+            "BIGQUERY_CREDENTIALS": bq.credentials,
+            "BIGQUERY_QUERY_TIMEOUT_SECONDS": str(bq.query_timeout_seconds),
+        }
+        if bq.credentials != "anonymous":
+            environment["BIGQUERY_CREDENTIALS_SECRET_NAME"] = bq.credentials_secret_name
+        if bq.sql_templates_bucket:
+            environment.update(SQL_TEMPLATES_BUCKET=bq.sql_templates_bucket, SQL_TEMPLATES_PREFIX=bq.sql_templates_prefix)
+        function = self._function(
+            construct_id,
+            code,
+            stage,
+            handler=f"weekly_batch.handlers.{module}.handler",
+            timeout_s=timeout_s,
+            memory_mb=512,
+            description=description,
+            environment=environment,
+        )
+        if bq.credentials != "anonymous":
+            secretsmanager.Secret.from_secret_name_v2(self, f"{construct_id}Credentials", bq.credentials_secret_name).grant_read(
+                function
+            )
+        if bq.sql_templates_bucket:
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["s3:GetObject"],
+                    resources=[
+                        self.format_arn(
+                            service="s3",
+                            region="",
+                            account="",
+                            resource=bq.sql_templates_bucket,
+                            resource_name=f"{bq.sql_templates_prefix}{name}",
+                        )
+                        for name in SQL_TEMPLATES
+                    ],
+                )
+            )
+        return function
+
+    def _build_notify_function(self, code: lambda_.Code, stage: StageConfig) -> lambda_.Function:
+        slack = self.settings.slack
+        function = self._function(
+            "NotifyFunction",
+            code,
+            stage,
+            handler="weekly_batch.handlers.notify.handler",
+            timeout_s=slack.function_timeout_seconds,
+            memory_mb=256,
+            description="Posts the batch's Slack notices",
+            environment={
+                "SLACK_WEBHOOK_SECRET_NAME": slack.webhook_secret_name,
+                "SLACK_TIMEOUT_SECONDS": str(slack.http_timeout_seconds),
+            },
+        )
+        secretsmanager.Secret.from_secret_name_v2(self, "SlackWebhookUrl", slack.webhook_secret_name).grant_read(function)
+        # A notice that fails after its retries does not stop the batch, so someone must hear about it.
+        self.notifier_errors_alarm = cloudwatch.Alarm(
+            self,
+            "NotifierErrors",
+            alarm_description="Slack notices failed (the batch went on without them)",
+            metric=function.metric_errors(period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.notifier_errors_alarm.add_alarm_action(cw_actions.SnsAction(self.notices.topic))
+        return function
+
+    # ---- states ----------------------------------------------------------------------------
+
+    def _retry_with_jitter(self, task: sfn.TaskStateBase, errors: list[str], *, max_attempts: int | None = None) -> None:
+        task.add_retry(
+            errors=errors,
+            interval=Duration.seconds(self.settings.retry_interval_seconds),
+            max_attempts=self.settings.retry_max_attempts if max_attempts is None else max_attempts,
+            backoff_rate=2,
+            max_delay=Duration.seconds(self.settings.retry_max_delay_seconds),
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+
+    def _invoke(
+        self, construct_id: str, function: lambda_.IFunction, payload: sfn.TaskInput, *, result_path: str | None, timeout_s: int
+    ) -> tasks.LambdaInvoke:
+        invoke = tasks.LambdaInvoke(
+            self,
+            construct_id,
+            lambda_function=function,
+            payload=payload,
+            payload_response_only=True,
+            retry_on_service_exceptions=False,  # replaced by the jittered retry below
+            result_path=result_path,
+            task_timeout=sfn.Timeout.duration(Duration.seconds(timeout_s + 10)),
+        )
+        self._retry_with_jitter(invoke, LAMBDA_SERVICE_ERRORS)
+        return invoke
+
+    def _notice(self, construct_id: str, kind: str, facts: dict[str, str], then: sfn.IChainable) -> tasks.LambdaInvoke:
+        """Post a Slack notice; whether delivered or not (after retries), record it under $.notices.<kind> and go on."""
+        notice = self._invoke(
+            construct_id,
+            self.notify_function,
+            sfn.TaskInput.from_object({"kind": kind, **facts}),
+            result_path=f"$.notices.{kind}",
+            timeout_s=self.settings.slack.function_timeout_seconds,
+        )
+        self._retry_with_jitter(notice, SLACK_RETRYABLE_ERRORS, max_attempts=self.settings.slack.retry_max_attempts)
+        notice.add_catch(then, errors=["States.ALL"], result_path=f"$.notices.{kind}")
+        return notice
+
+    def _guard_task(self, construct_id: str, status: str) -> tasks.DynamoUpdateItem:
+        update = tasks.DynamoUpdateItem(
+            self,
+            construct_id,
+            table=self.guard,
+            key={"targetDate": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.targetDate"))},
+            update_expression="SET #status = :status, finishedAt = :now",
+            condition_expression="executionId = :me",  # only the run holding the guard records its outcome
+            expression_attribute_names={"#status": "status"},
+            expression_attribute_values={
+                ":status": tasks.DynamoAttributeValue.from_string(status),
+                ":now": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$$.State.EnteredTime")),
+                ":me": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.execution_id),
+            },
+            result_path=sfn.JsonPath.DISCARD,
+            task_timeout=sfn.Timeout.duration(Duration.seconds(20)),
+        )
+        self._retry_with_jitter(update, DYNAMODB_TRANSIENT_ERRORS)
+        return update
+
+    def _build_definition(self) -> sfn.IChainable:
+        s = self.settings
+        on_failure = notify_failure_then_fail(self, notices=self.notices, workflow=WORKFLOW)
+        dates = {"targetDate.$": "$.targetDate", "weekStart.$": "$.weekStart", "weekEnd.$": "$.weekEnd"}
+
+        plan = self._invoke(
+            "ResolveTargetDate", self.plan_function, sfn.TaskInput.from_object({"input.$": "$"}), result_path=None, timeout_s=10
+        )
+        plan.add_catch(on_failure, errors=["States.ALL"], result_path="$.error")
+
+        acquire = tasks.DynamoPutItem(
+            self,
+            "AcquireRunGuard",
+            table=self.guard,
+            item={
+                "targetDate": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.targetDate")),
+                "status": tasks.DynamoAttributeValue.from_string("RUNNING"),
+                "executionId": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.execution_id),
+                "startedAt": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.execution_start_time),
+                "expiresAt": tasks.DynamoAttributeValue.number_from_string(sfn.JsonPath.string_at("$.guardExpiresAt")),
+            },
+            # First run for the date, or a deliberate re-run ("rerun": true) of a FAILED one.
+            condition_expression="attribute_not_exists(targetDate) OR #status = :rerunnable",
+            expression_attribute_names={"#status": "status"},
+            expression_attribute_values={
+                ":rerunnable": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.rerunnableStatus"))
+            },
+            result_path=sfn.JsonPath.DISCARD,
+            task_timeout=sfn.Timeout.duration(Duration.seconds(20)),
+        )
+        self._retry_with_jitter(acquire, DYNAMODB_TRANSIENT_ERRORS)
+        already_ran = sfn.Pass(self, "AlreadyRan", parameters={"outcome": "already ran", "targetDate.$": "$.targetDate"})
+        acquire.add_catch(already_ran, errors=[GUARD_TAKEN], result_path=sfn.JsonPath.DISCARD)
+        acquire.add_catch(on_failure, errors=["States.ALL"], result_path="$.error")
+
+        mark_failed = self._guard_task("MarkRunFailed", "FAILED")
+        mark_failed.add_catch(on_failure, errors=["States.ALL"], result_path="$.guardError")
+        mark_failed.next(on_failure)
+
+        notify_failed = self._notice(
+            "NotifyFailed", "failed", {**dates, "error.$": "$.error.Error", "cause.$": "$.error.Cause"}, mark_failed
+        ).next(mark_failed)
+
+        check = self._invoke(
+            "CheckRows",
+            self.check_function,
+            sfn.TaskInput.from_object({"targetDate.$": "$.targetDate"}),
+            result_path="$.check",
+            timeout_s=s.check_timeout_seconds,
+        )
+        self._retry_with_jitter(check, BIGQUERY_RETRYABLE_ERRORS)
+        check.add_catch(notify_failed, errors=["States.ALL"], result_path="$.error")
+
+        # The loop's counter: one more check done, carried with the dates and the notices so far.
+        count_check = sfn.Pass(
+            self,
+            "CountCheck",
+            parameters={**dates, "rows.$": "$.check.rows", "checks.$": "States.MathAdd($.checks, 1)", "notices.$": "$.notices"},
+        )
+
+        wait = sfn.Wait(self, "WaitForData", time=sfn.WaitTime.duration(Duration.seconds(s.wait_seconds)))
+        wait.next(check)
+        notify_waiting = self._notice(
+            "NotifyWaiting",
+            "waiting",
+            {"targetDate.$": "$.targetDate", "checks.$": "$.checks", "maxChecks": s.max_checks, "waitSeconds": s.wait_seconds},
+            wait,
+        ).next(wait)
+
+        data_not_ready = sfn.Pass(
+            self,
+            "DataNotReady",
+            parameters={
+                "Error": DATA_NOT_READY,
+                "Cause.$": "States.Format('no rows for {} after {} checks', $.targetDate, $.checks)",
+            },
+            result_path="$.error",
+        ).next(mark_failed)
+        notify_gave_up = self._notice(
+            "NotifyGaveUp", "gave_up", {"targetDate.$": "$.targetDate", "checks.$": "$.checks"}, data_not_ready
+        ).next(data_not_ready)
+
+        done = sfn.Pass(
+            self,
+            "BatchInserted",
+            parameters={
+                "outcome": "inserted",
+                **dates,
+                "rowsFound.$": "$.rows",
+                "rowsAffected.$": "$.insert.rowsAffected",
+                "checks.$": "$.checks",
+                "notices.$": "$.notices",
+            },
+        )
+        mark_succeeded = self._guard_task("MarkRunSucceeded", "SUCCEEDED")
+        mark_succeeded.add_catch(done, errors=["States.ALL"], result_path="$.guardError")
+        mark_succeeded.next(done)
+        notify_succeeded = self._notice(
+            "NotifySucceeded", "succeeded", {**dates, "rowsAffected.$": "$.insert.rowsAffected"}, mark_succeeded
+        ).next(mark_succeeded)
+        insert = self._invoke(
+            "InsertWeek",
+            self.insert_function,
+            sfn.TaskInput.from_object({"weekStart.$": "$.weekStart", "weekEnd.$": "$.weekEnd"}),
+            result_path="$.insert",
+            timeout_s=s.insert_timeout_seconds,
+        )
+        self._retry_with_jitter(insert, BIGQUERY_RETRYABLE_ERRORS)
+        insert.add_catch(notify_failed, errors=["States.ALL"], result_path="$.error")
+        insert.next(notify_succeeded)
+        notify_starting = self._notice("NotifyStarting", "starting", {**dates, "rows.$": "$.rows"}, insert).next(insert)
+
+        rows_ready = (
+            sfn.Choice(self, "RowsReady")
+            .when(sfn.Condition.number_greater_than("$.rows", 0), notify_starting)
+            .when(sfn.Condition.number_greater_than_equals("$.checks", s.max_checks), notify_gave_up)
+            .otherwise(notify_waiting)
+        )
+        return plan.next(acquire).next(check).next(count_check).next(rows_ready)

@@ -1,0 +1,304 @@
+"""WeeklyBatch template: what the workflow promises, asserted on the `local` and `prod` stages."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+
+from stacks.weekly_batch.stack import (
+    BIGQUERY_RETRYABLE_ERRORS,
+    DATA_NOT_READY,
+    GUARD_TAKEN,
+    LAMBDA_SOURCE,
+    NOTICE_KINDS,
+    SLACK_RETRYABLE_ERRORS,
+)
+from tests.templates.cfn import all_states, as_list, only_resource, policy_statements, resources_of_type, state_machine_definition
+
+STACK = "WeeklyBatch"
+# stage -> (max_checks, wait_seconds), as cdk.json sets them (prod: the documented defaults)
+LOOP = {"local": (4, 1), "prod": (18, 600)}
+
+
+@pytest.fixture
+def template(stage):
+    return stage.template(STACK)
+
+
+@pytest.fixture
+def definition(template):
+    return state_machine_definition(template)
+
+
+def _function_id(template, handler_module: str) -> str:
+    (logical_id,) = [
+        lid
+        for lid, f in resources_of_type(template, "AWS::Lambda::Function").items()
+        if f["Properties"]["Handler"] == f"weekly_batch.handlers.{handler_module}.handler"
+    ]
+    return logical_id
+
+
+def _role_statements(template, function_id: str) -> list[dict]:
+    role_id = resources_of_type(template, "AWS::Lambda::Function")[function_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+    return [s for lid, s in policy_statements(template) if {"Ref": role_id} in template["Resources"][lid]["Properties"]["Roles"]]
+
+
+def test_the_schedule_is_thursday_0930_tokyo_with_the_scheduled_time_in_its_input(template):
+    _, schedule = only_resource(template, "AWS::Scheduler::Schedule")
+    props = schedule["Properties"]
+    assert props["ScheduleExpression"] == "cron(30 9 ? * THU *)"
+    assert props["ScheduleExpressionTimezone"] == "Asia/Tokyo"
+    assert props["FlexibleTimeWindow"] == {"Mode": "OFF"} and props["State"] == "ENABLED"
+    assert json.loads(props["Target"]["Input"]) == {"scheduledTime": "<aws.scheduler.scheduled-time>"}
+
+
+def test_the_schedule_retries_dead_letters_to_an_encrypted_alarmed_queue(template):
+    _, schedule = only_resource(template, "AWS::Scheduler::Schedule")
+    target = schedule["Properties"]["Target"]
+    assert 1 <= target["RetryPolicy"]["MaximumRetryAttempts"] <= 185
+    assert 60 <= target["RetryPolicy"]["MaximumEventAgeInSeconds"] <= 86_400
+    queue_id = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+    queue = template["Resources"][queue_id]
+    assert queue["Type"] == "AWS::SQS::Queue" and queue["Properties"]["SqsManagedSseEnabled"] is True
+    topic_id, _ = only_resource(template, "AWS::SNS::Topic")
+    dlq_alarms = [
+        a["Properties"]
+        for a in resources_of_type(template, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("Dimensions") == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}]
+    ]
+    (alarm,) = dlq_alarms
+    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible" and alarm["Threshold"] == 1
+    assert alarm["AlarmActions"] == [{"Ref": topic_id}]
+    # TLS only
+    (policy,) = [
+        p for p in resources_of_type(template, "AWS::SQS::QueuePolicy").values() if {"Ref": queue_id} in p["Properties"]["Queues"]
+    ]
+    assert any(
+        s["Effect"] == "Deny" and "aws:SecureTransport" in json.dumps(s)
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+    )
+
+
+def test_the_schedule_role_may_only_start_this_state_machine(template):
+    _, schedule = only_resource(template, "AWS::Scheduler::Schedule")
+    target = schedule["Properties"]["Target"]
+    machine_id, _ = only_resource(template, "AWS::StepFunctions::StateMachine")
+    assert target["Arn"] == {"Ref": machine_id}
+    role_id = target["RoleArn"]["Fn::GetAtt"][0]
+    role = template["Resources"][role_id]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"} and "aws:SourceAccount" in json.dumps(trust["Condition"])
+    statements = [
+        s for lid, s in policy_statements(template) if {"Ref": role_id} in template["Resources"][lid]["Properties"]["Roles"]
+    ]
+    assert sorted((s["Action"], json.dumps(s["Resource"])) for s in statements) == sorted(
+        [
+            ("states:StartExecution", json.dumps({"Ref": machine_id})),
+            ("sqs:SendMessage", json.dumps({"Fn::GetAtt": [target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0], "Arn"]})),
+        ]
+    )
+
+
+def test_the_wait_loop_is_bounded_by_a_counter_and_its_choice(definition, stage):
+    max_checks, wait_seconds = LOOP[stage.name]
+    states = dict(all_states(definition))
+    # the counter: one Pass adds 1 per check
+    (counter_name,) = [n for n, s in states.items() if s["Type"] == "Pass" and "States.MathAdd($.checks, 1)" in json.dumps(s)]
+    choice = states[states[counter_name]["Next"]]
+    assert choice["Type"] == "Choice"
+    # rows first, then the bound, else wait
+    rows_rule, bound_rule = choice["Choices"]
+    assert rows_rule["Variable"] == "$.rows" and rows_rule["NumericGreaterThan"] == 0
+    assert bound_rule == {"Variable": "$.checks", "NumericGreaterThanEquals": max_checks, "Next": bound_rule["Next"]}
+    (wait,) = [s for s in states.values() if s["Type"] == "Wait"]
+    assert wait["Seconds"] == wait_seconds
+    # every cycle of the graph passes through the counter: without it the graph is acyclic
+    edges = {name: _successors(state) for name, state in states.items()}
+    edges[counter_name] = set()
+    assert not _has_cycle(edges)
+    # giving up ends in Fail with DataNotReady (the error set in a Pass, then the common failure path)
+    assert any(s["Type"] == "Pass" and s.get("Parameters", {}).get("Error") == DATA_NOT_READY for s in states.values())
+
+
+def _successors(state: dict) -> set[str]:
+    nexts = {state["Next"]} if "Next" in state else set()
+    nexts |= {c["Next"] for c in state.get("Catch", [])}
+    nexts |= {c["Next"] for c in state.get("Choices", [])}
+    if "Default" in state:
+        nexts.add(state["Default"])
+    return nexts
+
+
+def _has_cycle(edges: dict[str, set[str]]) -> bool:
+    visiting, done = set(), set()
+
+    def visit(node: str) -> bool:
+        if node in done:
+            return False
+        if node in visiting:
+            return True
+        visiting.add(node)
+        found = any(visit(n) for n in edges.get(node, ()))
+        visiting.discard(node)
+        done.add(node)
+        return found
+
+    return any(visit(n) for n in edges)
+
+
+def test_every_task_has_a_timeout_longer_than_its_function_and_the_machine_too(template, definition, stage):
+    tasks = [(n, s) for n, s in all_states(definition) if s["Type"] == "Task"]
+    assert len(tasks) == 12  # plan, guard, check, insert, 5 notices, 2 outcome records, the SNS failure notice
+    functions = resources_of_type(template, "AWS::Lambda::Function")
+    for name, task in tasks:
+        assert task.get("TimeoutSeconds", 0) > 0, name
+        if task["Resource"].startswith("<Fn::GetAtt"):
+            function_id = task["Resource"].split(" ")[1].split(".")[0]
+            assert functions[function_id]["Properties"]["Timeout"] < task["TimeoutSeconds"], name
+    max_checks, wait_seconds = LOOP[stage.name]
+    assert (max_checks - 1) * wait_seconds < definition["TimeoutSeconds"] <= 24 * 3600
+
+
+def test_bigquery_errors_are_retried_with_full_jitter_and_everything_else_is_caught(definition):
+    states = dict(all_states(definition))
+    for name in ("CheckRows", "InsertWeek"):
+        (retry,) = [r for r in states[name]["Retry"] if set(r["ErrorEquals"]) == set(BIGQUERY_RETRYABLE_ERRORS)]
+        assert retry["JitterStrategy"] == "FULL" and retry["BackoffRate"] >= 2 and retry["MaxAttempts"] >= 2
+        (catch,) = states[name]["Catch"]
+        assert catch["ErrorEquals"] == ["States.ALL"] and catch["ResultPath"] == "$.error"
+        assert states[catch["Next"]]["Parameters"]["kind"] == "failed"
+
+
+def test_slack_notices_retry_transient_errors_and_never_stop_the_batch(definition):
+    states = dict(all_states(definition))
+    notices = {n: s for n, s in states.items() if s["Type"] == "Task" and "kind" in s.get("Parameters", {})}
+    assert sorted(s["Parameters"]["kind"] for s in notices.values()) == sorted(NOTICE_KINDS)
+    for name, notice in notices.items():
+        kind = notice["Parameters"]["kind"]
+        (retry,) = [r for r in notice["Retry"] if set(r["ErrorEquals"]) == set(SLACK_RETRYABLE_ERRORS)]
+        assert retry["JitterStrategy"] == "FULL"
+        assert not any("SlackRejected" in r["ErrorEquals"] for r in notice["Retry"])
+        # a failed notice is recorded where a delivered one would be, and the batch goes on to the same state
+        (catch,) = notice["Catch"]
+        assert catch["ErrorEquals"] == ["States.ALL"] and catch["Next"] == notice["Next"]
+        assert catch["ResultPath"] == notice["ResultPath"] == f"$.notices.{kind}"
+        # only facts travel: no URL, no secret
+        assert "http" not in json.dumps(notice["Parameters"]) and "Secret" not in json.dumps(notice["Parameters"])
+
+
+def test_one_notifier_function_serves_every_notice_and_its_errors_are_alarmed(template, definition):
+    notify_id = _function_id(template, "notify")
+    notices = [s for _, s in all_states(definition) if s["Type"] == "Task" and "kind" in s.get("Parameters", {})]
+    assert {s["Resource"].split(" ")[1].split(".")[0] for s in notices} == {notify_id}
+    alarms = [
+        a["Properties"]
+        for a in resources_of_type(template, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("Dimensions") == [{"Name": "FunctionName", "Value": {"Ref": notify_id}}]
+    ]
+    (alarm,) = alarms
+    assert alarm["MetricName"] == "Errors" and alarm["Threshold"] == 1
+
+
+def test_the_run_once_guard_is_a_conditional_put_with_expiry(template, definition):
+    states = dict(all_states(definition))
+    (guard,) = [s for s in states.values() if s.get("Resource", "").endswith(":dynamodb:putItem")]
+    params = guard["Parameters"]
+    assert params["ConditionExpression"] == "attribute_not_exists(targetDate) OR #status = :rerunnable"
+    assert params["Item"]["expiresAt"] == {"N.$": "$.guardExpiresAt"}
+    taken = [c for c in guard["Catch"] if c["ErrorEquals"] == [GUARD_TAKEN]]
+    (catch,) = taken
+    already = states[catch["Next"]]
+    assert already["Type"] == "Pass" and already["End"] is True and already["Parameters"]["outcome"] == "already ran"
+    # no notice before the guard: a duplicate start sends nothing
+    assert states[definition["StartAt"]]["Next"] == next(n for n, s in states.items() if s is guard)
+    _, table = only_resource(template, "AWS::DynamoDB::Table")
+    props = table["Properties"]
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    # the outcome is recorded only by the execution holding the guard
+    updates = [s for s in states.values() if s.get("Resource", "").endswith(":dynamodb:updateItem")]
+    assert len(updates) == 2 and all(u["Parameters"]["ConditionExpression"] == "executionId = :me" for u in updates)
+
+
+def test_secret_grants_are_scoped_to_the_two_secrets(template, stage):
+    expected = {"notify": "weekly-batch/slack/webhook-url"}
+    if stage.name == "prod":  # local uses anonymous credentials against the emulator: no secret at all
+        expected |= {"check": "weekly-batch/bigquery/credentials", "insert": "weekly-batch/bigquery/credentials"}
+    for module in ("plan", "check", "insert", "notify"):
+        statements = [
+            s
+            for s in _role_statements(template, _function_id(template, module))
+            if any(a.startswith("secretsmanager:") for a in as_list(s["Action"]))
+        ]
+        if module not in expected:
+            assert statements == [], module
+            continue
+        (statement,) = statements
+        assert sorted(as_list(statement["Action"])) == ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]
+        assert f":secret:{expected[module]}-??????" in json.dumps(statement["Resource"])
+
+
+def test_no_secret_values_anywhere_only_secret_names(template):
+    text = json.dumps(template)
+    assert "SecretString" not in text and "hooks.slack.com" not in text and "private_key" not in text
+    for function in resources_of_type(template, "AWS::Lambda::Function").values():
+        env = function["Properties"]["Environment"]["Variables"]
+        assert not [
+            k for k in env if any(w in k for w in ("KEY", "TOKEN", "PASSWORD", "WEBHOOK_URL")) and not k.endswith("_SECRET_NAME")
+        ]
+
+
+def test_iam_is_least_privilege(template):
+    for logical_id, statement in policy_statements(template):
+        actions = as_list(statement["Action"])
+        assert not [a for a in actions if "*" in a], (logical_id, actions)
+        if statement["Resource"] == "*":
+            assert all(a.startswith(("xray:", "logs:")) for a in actions), (logical_id, actions)
+    for role in resources_of_type(template, "AWS::IAM::Role").values():
+        assert "ManagedPolicyArns" not in role["Properties"]
+    table_id, _ = only_resource(template, "AWS::DynamoDB::Table")
+    table_statements = [s for _, s in policy_statements(template) if table_id in json.dumps(s["Resource"])]
+    (statement,) = table_statements
+    assert sorted(as_list(statement["Action"])) == ["dynamodb:PutItem", "dynamodb:UpdateItem"]
+
+
+def test_error_names_in_the_definition_are_exception_classes_of_the_handlers(definition):
+    spec = importlib.util.spec_from_file_location("wb_errors", LAMBDA_SOURCE / "weekly_batch" / "errors.py")
+    errors = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(errors)
+    named = {e for _, s in all_states(definition) for r in s.get("Retry", []) + s.get("Catch", []) for e in r["ErrorEquals"]}
+    ours = {e for e in named if not e.startswith(("States.", "Lambda.", "DynamoDB.", "SNS."))}
+    assert ours == set(BIGQUERY_RETRYABLE_ERRORS) | set(SLACK_RETRYABLE_ERRORS)
+    for name in ours:
+        assert issubclass(getattr(errors, name), errors.WeeklyBatchError), name
+
+
+def test_sql_templates_in_s3_are_readable_key_by_key_and_prod_refuses_local_only_settings():
+    import aws_cdk as cdk
+
+    import app as cdk_app
+    from stacks.common.config import ConfigError, StageConfig
+    from stacks.weekly_batch import WeeklyBatchStack
+
+    context = cdk_app.cdk_context(stage="local")
+    stages = json.loads(json.dumps(context["stages"]))
+    stages["local"]["workflows"]["weekly_batch"]["bigquery"] |= {
+        "sql_templates_bucket": "team-sql",
+        "sql_templates_prefix": "wb/",
+    }
+    stack = WeeklyBatchStack(cdk.App(context=context), "Probe", stage=StageConfig.from_context(stages, "local"))
+    template = cdk.assertions.Template.from_stack(stack).to_json()
+    s3 = [s for _, s in policy_statements(template) if any(a.startswith("s3:") for a in as_list(s["Action"]))]
+    assert len(s3) == 2  # the check and the insert function
+    for statement in s3:
+        assert statement["Action"] == "s3:GetObject"
+        keys = sorted(json.dumps(r).split(":::")[1] for r in statement["Resource"])
+        assert [k.split('"')[0] for k in keys] == ["team-sql/wb/count_rows.sql", "team-sql/wb/weekly_insert.sql"]
+    prod = json.loads(json.dumps(context["stages"]))
+    prod["prod"]["workflows"]["weekly_batch"] = {"bigquery": {"credentials": "anonymous"}}
+    with pytest.raises(ConfigError):
+        WeeklyBatchStack(cdk.App(context=context), "Probe2", stage=StageConfig.from_context(prod, "prod"))

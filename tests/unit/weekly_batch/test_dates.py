@@ -1,0 +1,83 @@
+"""Target date arithmetic: yesterday in Asia/Tokyo from the scheduler's UTC time."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from weekly_batch.dates import parse_scheduled_time, parse_target_date, resolve_target_week
+from weekly_batch.errors import InvalidTargetDate
+
+TOKYO = "Asia/Tokyo"
+
+
+@pytest.mark.parametrize(
+    ("scheduled", "expected"),
+    [
+        ("2026-11-26T00:30:00Z", "2026-11-25"),  # Thursday 09:30 JST -> Wednesday
+        ("2026-11-25T14:59:59Z", "2026-11-24"),  # 23:59:59 JST on the 25th
+        ("2026-11-25T15:00:00Z", "2026-11-25"),  # midnight JST on the 26th: already "the 26th"
+        ("2026-03-01T00:30:00Z", "2026-02-28"),  # month end, not a leap year
+        ("2028-03-01T00:30:00Z", "2028-02-29"),  # leap year
+        ("2027-01-01T00:30:00Z", "2026-12-31"),  # year end
+        ("2026-12-31T15:00:00Z", "2026-12-31"),  # 00:00 JST on Jan 1st -> Dec 31st
+        ("2027-01-01T09:30:00+09:00", "2026-12-31"),  # an explicit offset
+    ],
+)
+def test_yesterday_in_tokyo_around_midnight_month_and_year_ends(scheduled, expected):
+    week = resolve_target_week({"scheduledTime": scheduled}, zone=TOKYO)
+    assert week.target_date.isoformat() == expected
+    assert week.week_start == week.target_date - timedelta(days=6)
+
+
+@given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31), timezones=st.just(timezone.utc)))
+def test_target_is_always_the_day_before_the_tokyo_day(instant):
+    # GIVEN any scheduled instant, as the scheduler renders it (UTC, Z)
+    text = instant.strftime("%Y-%m-%dT%H:%M:%S") + "Z"
+    # WHEN the target week is resolved
+    week = resolve_target_week({"scheduledTime": text}, zone=TOKYO)
+    # THEN the target is the Tokyo calendar day minus one, and the week is the 7 days ending on it
+    tokyo_day = instant.replace(microsecond=0).astimezone(ZoneInfo(TOKYO)).date()
+    assert week.target_date == tokyo_day - timedelta(days=1)
+    assert (week.week_end - week.week_start).days == 6 and week.week_end == week.target_date
+
+
+@given(st.dates(min_value=date(1900, 1, 1), max_value=date(9999, 12, 31)))
+def test_an_explicit_target_date_round_trips(day):
+    week = resolve_target_week({"targetDate": day.isoformat(), "scheduledTime": "2026-11-26T00:30:00Z"}, zone=TOKYO)
+    assert week.target_date == day  # targetDate wins over scheduledTime
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-13-01",
+        "2026-02-30",
+        "2026-2-3",
+        " 2026-11-18",
+        "2026-11-18T00:00:00",
+        "20261118",
+        "",
+        20261118,
+        None,
+        ["2026-11-18"],
+    ],
+)
+def test_malformed_target_dates_are_named_errors(value):
+    with pytest.raises(InvalidTargetDate):
+        parse_target_date(value)
+
+
+@pytest.mark.parametrize("value", ["yesterday", "2026-11-26T00:30:00", "", 5])
+def test_malformed_or_naive_scheduled_times_are_named_errors(value):
+    with pytest.raises(InvalidTargetDate):
+        parse_scheduled_time(value)
+
+
+@pytest.mark.parametrize("event", [{}, [], "2026-11-18", {"rerun": True}])
+def test_input_without_a_date_or_time_is_refused(event):
+    with pytest.raises(InvalidTargetDate):
+        resolve_target_week(event, zone=TOKYO)

@@ -1,0 +1,203 @@
+"""weekly-batch run offline: the synthesized stack in moto, handlers from the assets,
+bqemulator behind the BigQuery stand-in, a real Slack webhook receiver.
+
+Every test uses its own target date: the run-once guard remembers each date.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timezone
+
+import pytest
+
+WORKFLOW = "weekly-batch"
+
+
+@pytest.fixture(scope="module")
+def workflow(sandbox):
+    return sandbox.deploy(WORKFLOW)
+
+
+@pytest.fixture(scope="module")
+def notices(workflow):
+    """An SQS queue subscribed to the workflow's notice topic: what the on-call would receive."""
+    emulator = workflow.emulator
+    (topic_arn,) = [workflow.stack.resources[lid] for lid, t in workflow.stack.resource_types.items() if t == "AWS::SNS::Topic"]
+    sqs = emulator.client("sqs")
+    queue_url = sqs.create_queue(QueueName="weekly-batch-notices")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    emulator.client("sns").subscribe(
+        TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
+    )
+
+    def received() -> list[dict]:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+        for message in messages:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return [json.loads(message["Body"]) for message in messages]
+
+    received()
+    return received
+
+
+def guard_item(workflow, target_date: str) -> dict | None:
+    (table,) = [workflow.stack.resources[lid] for lid, t in workflow.stack.resource_types.items() if t == "AWS::DynamoDB::Table"]
+    item = workflow.emulator.client("dynamodb").get_item(TableName=table, Key={"targetDate": {"S": target_date}}).get("Item")
+    return {key: next(iter(value.values())) for key, value in item.items()} if item else None
+
+
+def slack_texts(workflow) -> list[str]:
+    return [message["text"] for message in workflow.scenario.slack.messages]
+
+
+def entered(report, state: str) -> int:
+    return sum(1 for event in report.events if event.type.endswith("StateEntered") and event.state == state)
+
+
+def test_rows_present_insert_the_week_with_two_slack_messages(workflow, notices):
+    # GIVEN 3 rows for the target date at the first check
+    report = workflow.run({"targetDate": "2026-10-14"}, standins={"bigquery": {"rows": "3"}})
+    # THEN one check, the week MERGEd, Slack told "starting" and "done", the guard records success
+    assert report.status == "SUCCEEDED", report.cause
+    assert report.output["outcome"] == "inserted" and report.output["rowsFound"] == 3 and report.output["checks"] == 1
+    assert report.output["weekStart"] == "2026-10-08" and report.output["rowsAffected"] == 3
+    messages = workflow.scenario.slack.messages
+    assert [m["username"] for m in messages] == ["データ更新を確認した猫", "データ更新を終えた猫"]
+    assert "2026-10-08〜2026-10-14" in messages[1]["text"]
+    assert set(report.output["notices"]) == {"starting", "succeeded"}
+    assert all(n["delivered"] for n in report.output["notices"].values())
+    assert guard_item(workflow, "2026-10-14")["status"] == "SUCCEEDED"
+    assert [row[2:] for row in workflow.scenario.bigquery.target_rows(date(2026, 10, 8))] == [
+        ("u1", 7, 61),
+        ("u2", 7, 62),
+        ("u3", 1, 3),
+    ]
+    assert report.state_transitions == 11 and report.lambda_invocations == 5
+    assert notices() == []
+
+
+def test_rows_arriving_after_two_waits(workflow):
+    # GIVEN the rows appear after 2 empty checks
+    report = workflow.run({"targetDate": "2026-10-21"}, standins={"bigquery": {"appear_after_checks": "2", "rows": "2"}})
+    # THEN 3 checks with 2 waits between, and Slack heard "waiting" twice before "starting" and "done"
+    assert report.status == "SUCCEEDED", report.cause
+    assert report.output["checks"] == 3 and entered(report, "WaitForData") == 2
+    assert [m["username"] for m in workflow.scenario.slack.messages] == ["データ更新を待つ猫"] * 2 + [
+        "データ更新を確認した猫",
+        "データ更新を終えた猫",
+    ]
+    assert "1秒待って再実行します" in slack_texts(workflow)[0] and "1/4" in slack_texts(workflow)[0]
+    assert report.state_transitions == 11 + 2 * 5 and report.lambda_invocations == 5 + 2 * 2
+
+
+def test_data_that_never_arrives_gives_up_after_max_checks(workflow, notices):
+    notices()
+    # GIVEN no rows, ever
+    report = workflow.run({"targetDate": "2026-10-28"}, standins={"bigquery": {"rows": "0"}})
+    # THEN the loop stops at max_checks (4 locally), Slack hears "gave up", and it fails DataNotReady
+    assert report.status == "FAILED" and report.error == "DataNotReady"
+    assert entered(report, "CheckRows") == 4 and entered(report, "WaitForData") == 3
+    assert workflow.scenario.bigquery.stats()["checks"] == 4
+    assert "4 回確認しても更新されなかった" in slack_texts(workflow)[-1] and len(slack_texts(workflow)) == 3 + 1
+    assert "no rows for 2026-10-28 after 4 checks" in report.cause
+    assert guard_item(workflow, "2026-10-28")["status"] == "FAILED"
+    (notice,) = notices()
+    assert notice["error"] == "DataNotReady"
+
+
+def test_bigquery_failing_transiently_is_retried_then_succeeds(workflow):
+    report = workflow.run({"targetDate": "2026-11-04"}, standins={"bigquery": {"fail_mode": "5xx", "fail_times": "1"}})
+    assert report.status == "SUCCEEDED", report.cause
+    retried = [e for e in report.events if e.type == "LambdaFunctionFailed" and e.state == "CheckRows"]
+    assert len(retried) == 1 and "BigQueryUnavailable" in retried[0].detail
+    assert workflow.scenario.bigquery.stats()["failures_injected"] == 1
+
+
+def test_bigquery_failing_permanently_notifies_failure_and_fails_with_its_name(workflow, notices):
+    notices()
+    report = workflow.run({"targetDate": "2026-11-11"}, standins={"bigquery": {"fail_mode": "auth", "fail_times": "-1"}})
+    assert report.status == "FAILED" and report.error == "BigQueryAuthFailed"
+    assert entered(report, "CheckRows") == 1 and workflow.scenario.bigquery.stats()["failures_injected"] == 3  # 1 + 2 retries
+    (text,) = slack_texts(workflow)
+    assert "失敗しました: BigQueryAuthFailed" in text and "stackTrace" not in text
+    assert guard_item(workflow, "2026-11-11")["status"] == "FAILED"
+    (notice,) = notices()
+    assert notice["error"] == "BigQueryAuthFailed"
+
+
+def test_an_insert_error_notifies_failure_and_fails_with_its_name(workflow):
+    report = workflow.run(
+        {"targetDate": "2026-09-02"}, standins={"bigquery": {"fail_on": "insert", "fail_mode": "4xx", "fail_times": "-1"}}
+    )
+    assert report.status == "FAILED" and report.error == "BigQueryRejected"
+    # 4xx is not retried: one insert attempt
+    assert workflow.scenario.bigquery.stats()["failures_injected"] == 1
+    assert [m["username"] for m in workflow.scenario.slack.messages] == ["データ更新を確認した猫", "処理の失敗を知らせる猫"]
+
+
+def test_slack_down_does_not_stop_the_batch_and_the_missed_notices_are_recorded(workflow):
+    report = workflow.run({"targetDate": "2026-09-09"}, standins={"slack": {"fail_mode": "5xx", "fail_times": "-1"}})
+    assert report.status == "SUCCEEDED", report.cause
+    assert report.output["outcome"] == "inserted"
+    for kind in ("starting", "succeeded"):
+        assert report.output["notices"][kind]["Error"] == "SlackUnavailable"
+    assert workflow.scenario.slack.messages == [] and len(workflow.scenario.slack.requests) == 2 * 3  # 1 + 2 retries each
+
+
+def test_the_schedule_fired_twice_runs_one_batch_with_no_duplicate_notices(workflow):
+    # GIVEN the scheduler delivers the same Thursday 09:30 JST event twice
+    at = datetime(2026, 12, 3, 0, 30, tzinfo=timezone.utc)
+    report = workflow.fire(at=at, times=2)
+    first, second = (fire.execution for fire in report.fires)
+    # THEN the first inserts yesterday's (Tokyo) week, the second ends at once with "already ran"
+    assert first.status == second.status == "SUCCEEDED"
+    assert first.output["outcome"] == "inserted" and first.output["targetDate"] == "2026-12-02"
+    assert second.output == {"outcome": "already ran", "targetDate": "2026-12-02"}
+    assert entered(second, "CheckRows") == 0 and second.lambda_invocations == 1
+    assert len(workflow.scenario.slack.messages) == 2 and report.outside_world["bigquery"]["inserts"] == 1
+
+
+def test_a_failed_date_is_rerun_only_when_asked(workflow):
+    # GIVEN a run for the date that failed
+    failed = workflow.run({"targetDate": "2026-09-16"}, standins={"bigquery": {"fail_mode": "5xx", "fail_times": "-1"}})
+    assert failed.status == "FAILED"
+    # WHEN it is started again without asking for a re-run, THEN nothing happens
+    again = workflow.run({"targetDate": "2026-09-16"})
+    assert again.output == {"outcome": "already ran", "targetDate": "2026-09-16"} and workflow.scenario.slack.messages == []
+    # WHEN it is re-run deliberately, THEN the batch runs
+    rerun = workflow.run({"targetDate": "2026-09-16", "rerun": True})
+    assert rerun.status == "SUCCEEDED" and rerun.output["outcome"] == "inserted"
+    assert guard_item(workflow, "2026-09-16")["status"] == "SUCCEEDED"
+    # AND a succeeded date is never re-run, even when asked
+    assert workflow.run({"targetDate": "2026-09-16", "rerun": True}).output["outcome"] == "already ran"
+
+
+def test_the_deployed_insert_run_twice_leaves_the_same_rows(workflow):
+    # GIVEN a week inserted by the workflow
+    report = workflow.run({"targetDate": "2026-08-26"})
+    assert report.status == "SUCCEEDED"
+    before = workflow.scenario.bigquery.target_rows(date(2026, 8, 20))
+    # WHEN the deployed insert function runs again for that week (e.g. a retry after a lost answer)
+    (function,) = [
+        workflow.stack.resources[lid]
+        for lid, t in workflow.stack.resource_types.items()
+        if t == "AWS::Lambda::Function" and "InsertFunction" in lid
+    ]
+    answer = workflow.emulator.client("lambda").invoke(
+        FunctionName=function, Payload=json.dumps({"weekStart": "2026-08-20", "weekEnd": "2026-08-26"})
+    )
+    assert "FunctionError" not in answer
+    # THEN the target holds exactly the same rows
+    assert workflow.scenario.bigquery.target_rows(date(2026, 8, 20)) == before and len(before) == 3
+
+
+@pytest.mark.parametrize("bad", ["2026-02-30", "2026/11/18", "next thursday"])
+def test_a_malformed_target_date_is_a_named_error_and_nothing_is_written(workflow, notices, bad):
+    notices()  # drop what earlier runs sent
+    report = workflow.run({"targetDate": bad})
+    assert report.status == "FAILED" and report.error == "InvalidTargetDate"
+    assert entered(report, "AcquireRunGuard") == 0 and guard_item(workflow, bad) is None
+    assert workflow.scenario.bigquery.stats()["queries"] == 0 and workflow.scenario.slack.messages == []
+    (notice,) = notices()
+    assert notice["error"] == "InvalidTargetDate"
