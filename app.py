@@ -14,11 +14,13 @@ from stacks.common.config import ConfigError, StageConfig
 from stacks.common.nag import add_nag_checks
 from stacks.distributed_copy import DistributedCopyStack
 from stacks.parallel_search import ParallelSearchStack
+from stacks.single_flight import SingleFlightStack
 from stacks.weekly_batch import WeeklyBatchStack
 
 # Workflow short name -> (stack id, stack class). The sandbox reads this too.
 WORKFLOW_STACKS = {
     "parallel-search": ("ParallelSearch", ParallelSearchStack),
+    "single-flight": ("SingleFlight", SingleFlightStack),
     "weekly-batch": ("WeeklyBatch", WeeklyBatchStack),
     "distributed-copy": ("DistributedCopy", DistributedCopyStack),
     "bucket-usage": ("BucketUsage", BucketUsageStack),

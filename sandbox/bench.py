@@ -29,7 +29,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+<<<<<<< HEAD
 from sandbox.benches.distributed_copy import bench_distributed_copy
+=======
+from sandbox.benches.single_flight import bench_single_flight
+>>>>>>> wf/single-flight
 from sandbox.benches.bucket_usage import bench_bucket_usage
 from sandbox.benches.synth_cost import bench_synth_cost
 from sandbox.benches.weekly_batch import bench_weekly_batch
@@ -156,6 +160,7 @@ def main() -> None:
     bench_synth_cost()
     with Sandbox() as sandbox:
         bench_parallel_search(sandbox)
+        bench_single_flight(sandbox, console=console)
         bench_weekly_batch(sandbox)
         bench_distributed_copy(sandbox)
         bench_bucket_usage(sandbox)

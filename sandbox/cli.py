@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Iterator, NoReturn, Optional
 
 import typer
-from rich.console import Console
+from rich.console import Console, Group
 from rich.markup import escape
 from rich.table import Table
 
@@ -173,16 +173,19 @@ def _summary(report: RunReport) -> Table:
     return table
 
 
-def _fire_summary(report: FireReport) -> Table:
+def _fire_summary(report: FireReport) -> Group:
     table = Table("scheduled time", "status", "output", "transitions", "duration", title=f"{report.workflow}: {report.schedule}")
     for fire in report.fires:
         execution = fire.execution
         shown = json.dumps(execution.output, ensure_ascii=False) if execution.status == "SUCCEEDED" else f"{execution.error}"
         table.add_row(fire.scheduled_time, execution.status, escape(shown[:80]), str(execution.state_transitions),
                       f"{execution.duration_s:.2f} s")
-    table.caption = escape(f"Lambda invocations {report.lambda_invocations}; outside world "
-                           f"{json.dumps(report.outside_world, ensure_ascii=False)}; est. ${report.estimated_cost_usd['total']:.6f}")
-    return table
+    table.caption = escape(f"Lambda invocations {report.lambda_invocations}; est. ${report.estimated_cost_usd['total']:.6f}")
+    world = Table("outside world", "", title="after the last invocation and the work it handed on")
+    world.add_row("Lambda invocations (all functions)", str(report.lambda_invocations))
+    for key, value in report.outside_world.items():
+        world.add_row(escape(key.replace("_", " ")), escape(json.dumps(value, ensure_ascii=False)))
+    return Group(table, world)
 
 
 @app.command("list")

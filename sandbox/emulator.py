@@ -30,6 +30,7 @@ import boto3
 from botocore.config import Config
 
 from sandbox.engine_limits import UnsupportedByLocalEngine, find_engine_gaps
+from sandbox.event_sources import install_sqs_patch, uninstall_sqs_patch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SANDBOX_CACHE_DIR = REPO_ROOT / ".sandbox"
@@ -334,6 +335,8 @@ class Emulator:
             self.lambda_runtime = LocalLambdaRuntime(endpoint_url=self.endpoint_url, region=self.region,
                                                      runtime_deps_dir=deps, extra_env=self._lambda_extra_env)
             self.lambda_runtime.install()
+            # SQS event sources are polled by sandbox.event_sources, as Lambda does, not run inside SendMessage.
+            install_sqs_patch()
         except BaseException:
             self.stop()
             raise
@@ -342,6 +345,7 @@ class Emulator:
         global _ACTIVE
         from moto.core.config import default_user_config
 
+        uninstall_sqs_patch()
         if self.lambda_runtime is not None:
             self.lambda_runtime.uninstall()
             self.lambda_runtime.stop_all()
@@ -438,8 +442,12 @@ class Emulator:
         """Drop the CDK bootstrap version check (no bootstrap stack in the emulator) and
         adapt what moto's CloudFormation misreads (each case names the moto gap)."""
         template = json.loads(json.dumps(template))
-        for resource in (template.get("Resources") or {}).values():
+        for logical_id, resource in (template.get("Resources") or {}).items():
             props = resource.get("Properties") or {}
+            # moto gap: a FIFO queue without QueueName gets a generated name lacking ".fifo", which moto
+            # then refuses; CloudFormation generates one ending in ".fifo".
+            if resource.get("Type") == "AWS::SQS::Queue" and props.get("FifoQueue") and "QueueName" not in props:
+                props["QueueName"] = f"{logical_id[:75]}.fifo"
             # moto gap: AWS::KMS::Key reads Tags as TagKey/TagValue (KMS API shape), not Key/Value.
             if resource.get("Type") == "AWS::KMS::Key" and props.get("Tags"):
                 props["Tags"] = [{"TagKey": t["Key"], "TagValue": t["Value"]} for t in props["Tags"]]

@@ -249,6 +249,7 @@ class LocalLambdaRuntime:
         self._pools: dict[str, _Pool] = {}  # function arn -> pool
         self._original: Any = None
         self._extract_lock = threading.Lock()
+        self._running: dict[str, tuple[str, _Worker]] = {}  # request id -> (function name, worker)
 
     # -- patch ------------------------------------------------------------------
     def install(self) -> None:
@@ -287,6 +288,24 @@ class LocalLambdaRuntime:
                 workers, pool.idle = pool.idle, []
             for w in workers:
                 w.stop()
+
+    def kill_running(self, function_name: str) -> int:
+        """Kill the worker processes running an invocation of `function_name` now, as a Lambda
+        crash (out of memory, runtime killed) would end it; returns how many were killed.
+        The invocation ends as `Runtime.ExitError`."""
+        with self._lock:
+            workers = [worker for name, worker in self._running.values() if name == function_name]
+        for worker in workers:
+            try:
+                os.killpg(worker.proc.pid, 9)
+            except (ProcessLookupError, PermissionError):
+                pass
+        return len(workers)
+
+    def running(self, function_name: str) -> int:
+        """How many invocations of `function_name` are running now."""
+        with self._lock:
+            return sum(1 for name, _ in self._running.values() if name == function_name)
 
     # -- invoke -----------------------------------------------------------------
     def invoke_direct(self, function_name: str, event: Any) -> InvocationResult:
@@ -450,6 +469,8 @@ class LocalLambdaRuntime:
         now_ms = time.time() * 1000
         deadline_ms = now_ms + spec.timeout_s * 1000
         stream = f"{datetime.now(timezone.utc):%Y/%m/%d}/[{spec.version}]{uuid.uuid4().hex}"
+        with self._lock:
+            self._running[request_id] = (spec.function_name, worker)
         try:
             worker.send({
                 "request_id": request_id, "event": event, "deadline_ms": deadline_ms,
@@ -461,12 +482,16 @@ class LocalLambdaRuntime:
             })
             reply = worker.read_message(spec.timeout_s)
         except (EOFError, BrokenPipeError, OSError):
+            with self._lock:
+                self._running.pop(request_id, None)
             code_rc = worker.proc.poll()
             logs = log_prefix + self._read_log(worker, offset)
             worker.kill()
             payload = json.dumps({"errorType": "Runtime.ExitError",
                                   "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: exit status {code_rc}"})
             return self._result(spec, request_id, payload, True, logs, started, cold), None
+        with self._lock:
+            self._running.pop(request_id, None)
         if reply is None:
             worker.kill()
             logs = log_prefix + self._read_log(worker, offset)

@@ -19,7 +19,11 @@ from typing import Any, Callable, Mapping
 from sandbox.costs import cost_lines, estimate_cost_usd, step_functions_cost, with_map_children
 from sandbox.coverage import StateCoverage, entered_states
 from sandbox.emulator import SANDBOX_CACHE_DIR, DeployedStack, Emulator
+<<<<<<< HEAD
 from sandbox.engine.distributed_map import child_entered_states, map_runs
+=======
+from sandbox.event_sources import SqsEventSourcePollers
+>>>>>>> wf/single-flight
 from sandbox.execution import ExecutionReport, TimelineEvent, run_execution
 from sandbox.lambda_runtime import prune_code_cache
 from sandbox.scheduler import Schedule, ScheduleError, fire_times, render_input, schedules_in
@@ -226,6 +230,7 @@ class Sandbox:
         self._force_synth = force_synth
         self._exit = ExitStack()
         self._deployed: dict[str, DeployedWorkflow] = {}
+        self.event_sources: dict[str, SqsEventSourcePollers] = {}  # workflow -> its SQS pollers
         self.synth: SynthResult | None = None
         self.emulator: Emulator | None = None
 
@@ -264,6 +269,8 @@ class Sandbox:
             template_path=template_path,
             assets_manifest_path=self.cloud_assembly / f"{spec.stack_id}.assets.json",
         )
+        # Lambda's SQS pollers for the stack's event source mappings (moto's own are disabled).
+        self.event_sources[workflow] = self._exit.enter_context(SqsEventSourcePollers(self.emulator, stack, template_path))
         scenario = self._exit.enter_context(spec.scenario(self.emulator, stack))
         self._deployed[workflow] = DeployedWorkflow(spec, self.emulator, stack, scenario,
                                                     json.loads(template_path.read_text()))

@@ -18,6 +18,8 @@ from sandbox.scenarios.bucket_usage import STANDIN_SETTINGS as BUCKET_USAGE_STAN
 from sandbox.scenarios.bucket_usage import BucketUsageScenario, headline as bucket_usage_headline
 from sandbox.scenarios.parallel_search import STANDIN_SETTINGS as PARALLEL_SEARCH_STANDINS
 from sandbox.scenarios.parallel_search import ParallelSearchScenario
+from sandbox.scenarios.single_flight import STANDIN_SETTINGS as SINGLE_FLIGHT_STANDINS
+from sandbox.scenarios.single_flight import SingleFlightScenario
 from sandbox.scenarios.weekly_batch import STANDIN_SETTINGS as WEEKLY_BATCH_STANDINS
 from sandbox.scenarios.weekly_batch import WeeklyBatchScenario
 from sandbox.scenarios.weekly_batch import headline as weekly_batch_headline
@@ -49,6 +51,15 @@ WORKFLOWS: dict[str, WorkflowSpec] = {
             sample_input={"keywords": "wireless earbuds"},
             scenario=ParallelSearchScenario,
             standin_settings=PARALLEL_SEARCH_STANDINS,
+        ),
+        WorkflowSpec(
+            name="single-flight",
+            stack_id="SingleFlight",
+            summary="an EXPRESS tick enqueues to SQS FIFO only when nothing is in flight; one long API call at a time",
+            # What the schedule sends (its scheduled time); `fire` sends the schedule's own times.
+            sample_input={"scheduled_time": "2026-01-01T00:00:00Z"},
+            scenario=SingleFlightScenario,
+            standin_settings=SINGLE_FLIGHT_STANDINS,
         ),
         WorkflowSpec(
             name="weekly-batch",

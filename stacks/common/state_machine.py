@@ -13,7 +13,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from stacks.common.nag import acknowledge_wildcard_resource, arn_token
+from stacks.common.nag import acknowledge, acknowledge_wildcard_resource, arn_token
 from stacks.common.notifications import NotificationTopic
 
 
@@ -31,6 +31,8 @@ class MonitoredStateMachineProps:
     log_retention: of the execution log group; default one month.
     removal_policy: of the log group; default DESTROY.
     include_execution_data: log state inputs/outputs; default False (they may carry user data).
+    log_level: what goes to the log group; default ALL (ERROR suits high-frequency EXPRESS
+        machines, whose log ingestion would otherwise cost more than the executions).
     comment: default "".
     """
 
@@ -42,11 +44,12 @@ class MonitoredStateMachineProps:
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
     removal_policy: RemovalPolicy = RemovalPolicy.DESTROY
     include_execution_data: bool = False
+    log_level: sfn.LogLevel = sfn.LogLevel.ALL
     comment: str = ""
 
 
 class MonitoredStateMachine(Construct):
-    """State machine logging ALL events to its own log group, with X-Ray tracing,
+    """State machine logging to its own log group (ALL events unless `log_level` says otherwise), with X-Ray tracing,
     an execution timeout, and alarms on failed and timed-out executions.
 
     Exposes `state_machine`, `log_group`, `failed_alarm`, `timed_out_alarm`.
@@ -69,10 +72,14 @@ class MonitoredStateMachine(Construct):
             comment=props.comment or None,
             logs=sfn.LogOptions(
                 destination=self.log_group,
-                level=sfn.LogLevel.ALL,
+                level=props.log_level,
                 include_execution_data=props.include_execution_data,
             ),
         )
+        if props.log_level != sfn.LogLevel.ALL:
+            acknowledge(self.state_machine, "AwsSolutions-SF1",
+                f"Logs at level {props.log_level.value} by design (see the workflow's log_level choice); "
+                "failures are logged and alarmed.")
         props.notices.grant_publish(self.state_machine)
         role = self.state_machine.role
         acknowledge_wildcard_resource(

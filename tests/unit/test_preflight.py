@@ -86,12 +86,13 @@ def test_deploying_the_shipped_cdk_json_stops_naming_each_placeholder_and_the_se
     assert [re.match(r"SettingNotConfigured: (\S+) is the placeholder", line)[1] for line in errors] == [
         f"stages.{stage}.workflows.parallel_search.api_a.endpoint",
         f"stages.{stage}.workflows.parallel_search.api_b.endpoint",
+        f"stages.{stage}.workflows.single_flight.api.endpoint",
         f"stages.{stage}.workflows.weekly_batch.bigquery.project",
         f"stages.{stage}.workflows.distributed_copy.source_bucket",
     ]
     assert all("set it in cdk.json" in line for line in errors)
     # AND it lists the secrets to create, as commands
-    for name in ("parallel-search/shop-a/api-key", "parallel-search/shop-b/api-key",
+    for name in ("parallel-search/shop-a/api-key", "parallel-search/shop-b/api-key", "single-flight/long-api/token",
                  "weekly-batch/bigquery/credentials", "weekly-batch/slack/webhook-url"):
         assert f"aws secretsmanager create-secret --name {name} " in err.getvalue()
     assert out.getvalue() == ""
@@ -103,9 +104,10 @@ def test_configured_endpoints_pass_the_preflight_and_still_list_the_secrets():
     apis = {"api_a": {"endpoint": "https://api.shop-a.jp/v1/items"},
             "api_b": {"name": "shop-b", "endpoint": "https://api.shop-b.jp/v1/items",
                       "api_key_secret_name": "parallel-search/shop-b/api-key"}}
-    context["stages"] = {**context["stages"], "dev": {"workflows": {"parallel_search": apis,
-                                                                    "weekly_batch": {"bigquery": {"project": "shop-analytics"}},
-                                                                    "distributed_copy": {"source_bucket": "my-archive-bucket"}}}}
+    context["stages"] = {**context["stages"], "dev": {"workflows": {
+        "parallel_search": apis, "single_flight": {"api": {"endpoint": "https://long-api.corp.jp/v1/jobs"}},
+        "weekly_batch": {"bigquery": {"project": "shop-analytics"}},
+        "distributed_copy": {"source_bucket": "my-archive-bucket"}}}}
     out, err = io.StringIO(), io.StringIO()
     # WHEN the preflight runs
     code = run("dev", context=context, out=out, err=err)

@@ -1,0 +1,150 @@
+"""single-flight's outside world: the long API stand-in, its token, and a consumer that can crash.
+
+Stand-in settings (`--standin NAME.SETTING=VALUE`):
+    api.delay_seconds=S        how long one call takes (default 3)
+    api.fail_mode=5xx|4xx|timeout|drop, api.fail_times=N, api.hold_seconds=S
+    consumer.crash_times=N     the first N calls kill the calling Lambda worker mid-call
+                               (the invocation ends as Runtime.ExitError, as a crashed Lambda does)
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping
+
+from sandbox.scenarios.base import ScenarioError, function_environments, local_endpoint, put_secret, set_function_environment
+from sandbox.standins.long_api import LongApiBehaviour, LongApiStandIn
+
+if TYPE_CHECKING:
+    from sandbox.emulator import DeployedStack, Emulator
+
+
+@dataclass(frozen=True)
+class ConsumerBehaviour:
+    """crash_times: the first N API calls kill the consumer's worker mid-call; default 0."""
+
+    crash_times: int = 0
+
+    def __post_init__(self) -> None:
+        if self.crash_times < 0:
+            raise ValueError("crash_times must be >= 0")
+
+
+# Stand-in name -> settings type (`--standin api.delay_seconds=3`, `--standin consumer.crash_times=1`).
+STANDIN_SETTINGS = {"api": LongApiBehaviour, "consumer": ConsumerBehaviour}
+
+
+@dataclass(frozen=True)
+class SingleFlightResources:
+    consumer: str  # function name
+    queue_url: str
+    dead_letter_queue_url: str
+
+
+def _find_resources(emulator: "Emulator", stack: "DeployedStack") -> SingleFlightResources:
+    consumers = [name for name, env in function_environments(emulator, stack).items() if "API_ENDPOINT" in env]
+    if len(consumers) != 1:
+        raise ScenarioError(f"expected one consumer function in {stack.stack_name}, found {len(consumers)}")
+    sqs = emulator.client("sqs")
+    work, dead = [], []
+    for logical_id, resource_type in stack.resource_types.items():
+        if resource_type != "AWS::SQS::Queue":
+            continue
+        url = sqs.get_queue_url(QueueName=stack.resources[logical_id].rsplit("/", 1)[-1])["QueueUrl"]
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        if attributes.get("FifoQueue") != "true":
+            continue  # the schedule's DLQ
+        (work if "RedrivePolicy" in attributes else dead).append(url)
+    if len(work) != 1 or len(dead) != 1:
+        raise ScenarioError(f"expected one FIFO work queue and one FIFO DLQ in {stack.stack_name}")
+    return SingleFlightResources(consumer=consumers[0], queue_url=work[0], dead_letter_queue_url=dead[0])
+
+
+class SingleFlightScenario:
+    """The long API stand-in (with a random token in Secrets Manager under the name the consumer
+    reads), the consumer pointed at it, and counters of what the consumer and the queues did."""
+
+    def __init__(self, emulator: "Emulator", stack: "DeployedStack") -> None:
+        self._emulator = emulator
+        self._stack = stack
+        self.resources = _find_resources(emulator, stack)
+        self.api: LongApiStandIn | None = None
+        self.consumer = ConsumerBehaviour()
+        self._crash_lock = threading.Lock()
+        self._crashes = 0
+        self._invocations_before = 0
+
+    # -- lifecycle ------------------------------------------------------------
+    def __enter__(self) -> "SingleFlightScenario":
+        env = function_environments(self._emulator, self._stack)[self.resources.consumer]
+        token = secrets.token_urlsafe(24)
+        put_secret(self._emulator, env["API_CREDENTIALS_SECRET_NAME"], token)
+        self.api = LongApiStandIn(token=token, on_call=self._on_call).__enter__()
+        endpoint = local_endpoint(env["API_ENDPOINT"], port=self.api.port, setting="single_flight.api.endpoint")
+        set_function_environment(self._emulator, self.resources.consumer, {"API_ENDPOINT": endpoint})
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.api is not None:
+            self.api.__exit__(*exc)
+
+    def _on_call(self, call: dict[str, Any]) -> None:
+        with self._crash_lock:
+            if self._crashes >= self.consumer.crash_times:
+                return
+            self._crashes += 1
+        # Mid-call: the request is in, no answer yet. The worker dies as a crashed Lambda would.
+        time.sleep(0.1)
+        call["killed_workers"] = self._emulator.lambda_runtime.kill_running(self.resources.consumer)
+
+    # -- settings -------------------------------------------------------------
+    def configure(self, settings: Mapping[str, Any]) -> None:
+        """`settings`: {"api": LongApiBehaviour, "consumer": ConsumerBehaviour} (validated by the caller)."""
+        assert self.api is not None, "use the scenario as a context manager"
+        self.api.configure(settings.get("api", LongApiBehaviour()))
+        with self._crash_lock:
+            self.consumer = settings.get("consumer", ConsumerBehaviour())
+            self._crashes = 0
+        self._invocations_before = self._emulator.lambda_runtime.invocations[self.resources.consumer]
+
+    # -- observations -----------------------------------------------------------
+    def queue_counts(self, queue_url: str | None = None) -> dict[str, int]:
+        attributes = self._emulator.client("sqs").get_queue_attributes(
+            QueueUrl=queue_url or self.resources.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return {"visible": int(attributes["ApproximateNumberOfMessages"]),
+                "in_flight": int(attributes["ApproximateNumberOfMessagesNotVisible"])}
+
+    def dead_letters(self) -> int:
+        counts = self.queue_counts(self.resources.dead_letter_queue_url)
+        return counts["visible"] + counts["in_flight"]
+
+    def consumer_invocations(self) -> int:
+        return self._emulator.lambda_runtime.invocations[self.resources.consumer] - self._invocations_before
+
+    def idle(self) -> bool:
+        counts = self.queue_counts()
+        return counts == {"visible": 0, "in_flight": 0} and not self._emulator.lambda_runtime.running(self.resources.consumer)
+
+    def settle(self, timeout_s: float = 120) -> bool:
+        """Wait until the work queue is empty and the consumer is not running; False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.idle():
+                return True
+            time.sleep(0.1)
+        return False
+
+    def stats(self) -> dict[str, Any]:
+        assert self.api is not None, "use the scenario as a context manager"
+        return {
+            **self.api.stats(),
+            "consumer_invocations": self.consumer_invocations(),
+            "consumer_crashes": self._crashes,
+            "dlq_messages": self.dead_letters(),
+            "queue": self.queue_counts(),
+        }

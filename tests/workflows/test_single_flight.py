@@ -1,0 +1,206 @@
+"""single-flight run offline: the EXPRESS tick in moto, the consumer behind the sandbox's
+Lambda-like SQS poller, a real HTTP stand-in for the long API.
+
+Redelivery tests shorten the work queue's visibility timeout to REDELIVERY_VISIBILITY_S (above
+the 5 s local function timeout, so Powertools' in-progress lock has expired by then) so that a
+redelivery takes seconds; the template keeps 6 x the function timeout, and the fixture restores it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from sandbox.execution import run_execution
+
+SKIPPED = {"enqueued": False, "reason": "in flight"}
+REDELIVERY_VISIBILITY_S = 7  # > the 5 s local function timeout plus a cold start under load
+
+
+@pytest.fixture(scope="module")
+def workflow(sandbox):
+    return sandbox.deploy("single-flight")
+
+
+@pytest.fixture
+def scenario(workflow):
+    workflow.scenario.configure(workflow.spec.validate_standins({}))
+    assert workflow.scenario.settle(30), "a previous test left work behind"
+    _drain(workflow, workflow.scenario.resources.dead_letter_queue_url)
+    return workflow.scenario
+
+
+@pytest.fixture
+def quick_redelivery(sandbox, workflow):
+    sqs = workflow.emulator.client("sqs")
+    url = workflow.scenario.resources.queue_url
+    # A ReceiveMessage takes the queue's visibility timeout when it arrives: change it between two polls.
+    poller = sandbox.event_sources["single-flight"].for_function(workflow.scenario.resources.consumer)
+    before = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"]["VisibilityTimeout"]
+    with poller.paused():
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": str(REDELIVERY_VISIBILITY_S)})
+    yield
+    with poller.paused():
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": before})
+
+
+def _drain(workflow, queue_url) -> list[dict]:
+    sqs = workflow.emulator.client("sqs")
+    messages = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"],
+                                    MessageSystemAttributeNames=["All"]).get("Messages", [])
+        if not batch:
+            return messages
+        for message in batch:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        messages += batch
+
+
+def _tick_time() -> str:
+    """A scheduled time no other test uses (SQS deduplicates equal ones for 5 minutes)."""
+    return (datetime(2030, 1, 1, tzinfo=timezone.utc) + timedelta(minutes=uuid.uuid4().int % 10**6)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_ticks_faster_than_the_api_never_overlap(workflow, scenario):
+    # GIVEN an API that takes 3 s per call
+    # WHEN the schedule fires 10 times, 1 s apart (each with its own scheduled time)
+    report = workflow.fire(times=10, every_s=1, standins={"api": {"delay_seconds": "3"}})
+    ticks = [fire.execution for fire in report.fires]
+    # THEN every tick succeeds; ticks during a call are skipped with the exact output
+    assert scenario.idle() and all(t.status == "SUCCEEDED" for t in ticks)
+    enqueued = [t for t in ticks if t.output.get("enqueued") is True]
+    skipped = [t for t in ticks if t.output == SKIPPED]
+    assert len(enqueued) + len(skipped) == 10 and len(skipped) >= 5
+    assert ticks[0] in enqueued and ticks[1] in skipped
+    # AND the API saw one call per enqueued tick, never two at once, each with its tick's key
+    world = report.outside_world
+    assert world["max_concurrent_calls"] == 1
+    assert world["api_calls"] == world["distinct_keys"] == world["completed"] == len(enqueued)
+    assert world["consumer_invocations"] == report.lambda_invocations == len(enqueued) and world["dlq_messages"] == 0
+    assert {call["idempotency_key"] for call in scenario.api.calls} == {t.output["deduplication_id"] for t in enqueued}
+    # AND no tick ran a Lambda function: the tick is service integrations only
+    assert all(t.lambda_invocations == 0 for t in ticks)
+
+
+def test_a_repeated_tick_enqueues_one_message(workflow, scenario):
+    # GIVEN a tick that was enqueued and fully processed
+    scenario.configure(workflow.spec.validate_standins({"api": {"delay_seconds": "0.2"}}))
+    tick = {"scheduled_time": _tick_time()}
+    first = workflow.run(tick)
+    assert first.status == "SUCCEEDED" and first.output["enqueued"] is True
+    # WHEN the scheduler delivers the same tick again (same scheduled time) - while it is in flight, and after
+    second = workflow.run(tick, standins={"api": {"delay_seconds": "0.2"}})
+    # THEN SQS deduplicates it (same deduplication id within 5 minutes): no second message, no second call
+    assert second.status == "SUCCEEDED"
+    assert second.outside_world["api_calls"] == 0 and second.outside_world["consumer_invocations"] == 0
+    assert scenario.queue_counts() == {"visible": 0, "in_flight": 0}
+
+
+def test_a_tick_while_a_message_waits_unreceived_is_skipped(sandbox, workflow, scenario):
+    # GIVEN a tick message waiting in the queue, not yet received by the consumer's poller
+    # (the seed counted only in-flight messages, so it would have enqueued a second one)
+    poller = sandbox.event_sources["single-flight"].for_function(scenario.resources.consumer)
+    sqs = workflow.emulator.client("sqs")
+    with poller.paused():
+        sqs.send_message(QueueUrl=scenario.resources.queue_url, MessageBody=json.dumps({"scheduled_time": _tick_time()}),
+                         MessageGroupId="single-flight", MessageDeduplicationId=str(uuid.uuid4()))
+        assert scenario.queue_counts() == {"visible": 1, "in_flight": 0}
+        # WHEN a tick runs
+        report = run_execution(workflow.emulator, state_machine_arn=workflow.state_machine_arn,
+                               execution_input={"scheduled_time": _tick_time()})
+    # THEN it is skipped, and only the waiting message is processed
+    assert report.status == "SUCCEEDED" and report.output == SKIPPED
+    assert scenario.settle(30)
+    assert scenario.stats()["api_calls"] == 1
+
+
+def test_a_consumer_crash_mid_call_is_redelivered_and_called_again(workflow, scenario, quick_redelivery):
+    # GIVEN a consumer whose first invocation crashes while its API call is running
+    # WHEN a tick is enqueued
+    report = workflow.run({"scheduled_time": _tick_time()}, standins={"api": {"delay_seconds": "0.5"}, "consumer": {"crash_times": "1"}})
+    world = report.outside_world
+    # THEN SQS redelivered the message after the visibility timeout and the second invocation called again,
+    # with the same idempotency key (the API answers the repeated key from its first run)
+    assert report.status == "SUCCEEDED"
+    assert world["consumer_crashes"] == 1 and world["consumer_invocations"] == 2, (world, scenario.api.calls)
+    assert world["api_calls"] == 2 and world["distinct_keys"] == 1
+    assert world["max_concurrent_calls"] == 1 and world["dlq_messages"] == 0
+
+
+def test_crashes_past_the_receive_bound_end_in_the_dlq(workflow, scenario, quick_redelivery):
+    # GIVEN a consumer that crashes on every call (local maxReceiveCount is 2)
+    tick = {"scheduled_time": _tick_time()}
+    # WHEN a tick is enqueued
+    report = workflow.run(tick, standins={"api": {"delay_seconds": "0.5"}, "consumer": {"crash_times": "10"}})
+    # THEN it was received twice, then SQS moved it to the FIFO DLQ: nothing lost
+    world = report.outside_world
+    assert world["consumer_invocations"] == 2 and world["consumer_crashes"] == 2, (world, scenario.api.calls)
+    (dead,) = _drain(workflow, scenario.resources.dead_letter_queue_url)
+    assert json.loads(dead["Body"]) == tick
+    assert dead["Attributes"]["MessageDeduplicationId"] == f"tick-{tick['scheduled_time']}"
+
+
+def test_a_malformed_message_goes_to_the_dlq_by_name_without_retries(workflow, scenario):
+    # GIVEN a message on the work queue that is not a tick
+    sqs = workflow.emulator.client("sqs")
+    sqs.send_message(QueueUrl=scenario.resources.queue_url, MessageBody="not json {", MessageGroupId="single-flight",
+                     MessageDeduplicationId=str(uuid.uuid4()))
+    # WHEN the consumer receives it
+    assert scenario.settle(30)
+    # THEN it was invoked once, never called the API, and the message is in the DLQ with the error's name
+    world = scenario.stats()
+    assert world["consumer_invocations"] == 1 and world["api_calls"] == 0
+    (dead,) = _drain(workflow, scenario.resources.dead_letter_queue_url)
+    assert dead["Body"] == "not json {"
+    assert dead["MessageAttributes"]["ErrorType"]["StringValue"] == "InvalidTickMessage"
+
+
+def test_a_4xx_goes_to_the_dlq_without_pointless_retries(workflow, scenario):
+    # GIVEN an API that rejects the call (400)
+    tick = {"scheduled_time": _tick_time()}
+    # WHEN a tick is enqueued
+    report = workflow.run(tick, standins={"api": {"fail_mode": "4xx", "fail_times": "-1"}})
+    # THEN one invocation, one call, and the message is in the DLQ named ApiRejected (not redelivered)
+    world = report.outside_world
+    assert world["consumer_invocations"] == 1 and world["api_calls"] == 1
+    (dead,) = _drain(workflow, scenario.resources.dead_letter_queue_url)
+    assert json.loads(dead["Body"]) == tick
+    assert dead["MessageAttributes"]["ErrorType"]["StringValue"] == "ApiRejected"
+
+
+@pytest.mark.parametrize("fail_mode", ["5xx"])  # "drop" and "timeout" map to named errors in tests/unit/single_flight
+def test_a_transient_failure_is_retried_by_redelivery(workflow, scenario, quick_redelivery, fail_mode):
+    # GIVEN an API whose first call fails transiently
+    # WHEN a tick is enqueued
+    report = workflow.run({"scheduled_time": _tick_time()},
+                          standins={"api": {"delay_seconds": "0.2", "fail_mode": fail_mode, "fail_times": "1"}})
+    # THEN SQS redelivered it and the second call completed; nothing in the DLQ
+    world = report.outside_world
+    assert world["consumer_invocations"] == 2 and world["api_calls"] == 2 and world["completed"] == 1
+    assert world["distinct_keys"] == 1 and world["dlq_messages"] == 0
+
+
+def test_an_input_without_scheduled_time_fails_by_name(workflow, scenario):
+    report = workflow.run({"not": "a tick"})
+    assert report.status == "FAILED" and report.error == "InvalidTickInput"
+
+
+def test_a_message_the_queue_refuses_fails_the_tick_with_a_notice(workflow, scenario):
+    # GIVEN the on-call's view of the notices topic
+    emulator = workflow.emulator
+    (topic_arn,) = [workflow.stack.resources[lid] for lid, t in workflow.stack.resource_types.items() if t == "AWS::SNS::Topic"]
+    sqs = emulator.client("sqs")
+    inbox = sqs.create_queue(QueueName="single-flight-notices")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    emulator.client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=inbox_arn, Attributes={"RawMessageDelivery": "true"})
+    # WHEN a tick's message is larger than the queue accepts (1 KiB; a real tick is ~50 bytes)
+    report = workflow.run({"scheduled_time": "x" * 1100})
+    # THEN the tick fails after its retries, with the SQS error's name, and a notice is published
+    assert report.status == "FAILED" and report.error.startswith("SQS.")
+    notices = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])]
+    assert [n["workflow"] for n in notices] == ["single-flight"] and notices[0]["error"] == report.error
+    assert report.outside_world["api_calls"] == 0
