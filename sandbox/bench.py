@@ -29,11 +29,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-<<<<<<< HEAD
 from sandbox.benches.distributed_copy import bench_distributed_copy
-=======
 from sandbox.benches.single_flight import bench_single_flight
->>>>>>> wf/single-flight
 from sandbox.benches.bucket_usage import bench_bucket_usage
 from sandbox.benches.synth_cost import bench_synth_cost
 from sandbox.benches.weekly_batch import bench_weekly_batch

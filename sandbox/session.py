@@ -19,11 +19,8 @@ from typing import Any, Callable, Mapping
 from sandbox.costs import cost_lines, estimate_cost_usd, step_functions_cost, with_map_children
 from sandbox.coverage import StateCoverage, entered_states
 from sandbox.emulator import SANDBOX_CACHE_DIR, DeployedStack, Emulator
-<<<<<<< HEAD
 from sandbox.engine.distributed_map import child_entered_states, map_runs
-=======
 from sandbox.event_sources import SqsEventSourcePollers
->>>>>>> wf/single-flight
 from sandbox.execution import ExecutionReport, TimelineEvent, run_execution
 from sandbox.lambda_runtime import prune_code_cache
 from sandbox.scheduler import Schedule, ScheduleError, fire_times, render_input, schedules_in
