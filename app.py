@@ -20,10 +20,10 @@ from stacks.weekly_batch import WeeklyBatchStack
 # Workflow short name -> (stack id, stack class). The sandbox reads this too.
 WORKFLOW_STACKS = {
     "parallel-search": ("ParallelSearch", ParallelSearchStack),
-    "single-flight": ("SingleFlight", SingleFlightStack),
     "weekly-batch": ("WeeklyBatch", WeeklyBatchStack),
     "distributed-copy": ("DistributedCopy", DistributedCopyStack),
     "bucket-usage": ("BucketUsage", BucketUsageStack),
+    "single-flight": ("SingleFlight", SingleFlightStack),
 }
 
 

@@ -53,15 +53,6 @@ WORKFLOWS: dict[str, WorkflowSpec] = {
             standin_settings=PARALLEL_SEARCH_STANDINS,
         ),
         WorkflowSpec(
-            name="single-flight",
-            stack_id="SingleFlight",
-            summary="an EXPRESS tick enqueues to SQS FIFO only when nothing is in flight; one long API call at a time",
-            # What the schedule sends (its scheduled time); `fire` sends the schedule's own times.
-            sample_input={"scheduled_time": "2026-01-01T00:00:00Z"},
-            scenario=SingleFlightScenario,
-            standin_settings=SINGLE_FLIGHT_STANDINS,
-        ),
-        WorkflowSpec(
             name="weekly-batch",
             stack_id="WeeklyBatch",
             summary="weekly schedule; wait (bounded) for yesterday's BigQuery rows; idempotent MERGE of the week; Slack notices",
@@ -87,6 +78,15 @@ WORKFLOWS: dict[str, WorkflowSpec] = {
             scenario=BucketUsageScenario,
             standin_settings=BUCKET_USAGE_STANDINS,
             headline=bucket_usage_headline,
+        ),
+        WorkflowSpec(
+            name="single-flight",
+            stack_id="SingleFlight",
+            summary="an EXPRESS tick enqueues to SQS FIFO only when nothing is in flight; one long API call at a time",
+            # What the schedule sends (its scheduled time); `fire` sends the schedule's own times.
+            sample_input={"scheduled_time": "2026-01-01T00:00:00Z"},
+            scenario=SingleFlightScenario,
+            standin_settings=SINGLE_FLIGHT_STANDINS,
         ),
     )
 }
