@@ -22,8 +22,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt packag
 demo: setup  ## synthesize, deploy into the embedded emulator, run every workflow
 	$(PY) -m sandbox demo
 
-test: setup  ## the whole suite, offline
-	$(PY) -m pytest
+test: setup  ## the whole suite, offline (two worker processes: sandbox runs mostly wait)
+	$(PY) -m pytest -n 2 --dist load
 
 synth: setup  ## every stack's template into cdk.out/ (STAGE=local|dev|prod)
 	$(CDK) synth --quiet -c stage=$(STAGE)

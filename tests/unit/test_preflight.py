@@ -86,9 +86,9 @@ def test_deploying_the_shipped_cdk_json_stops_naming_each_placeholder_and_the_se
     assert [re.match(r"SettingNotConfigured: (\S+) is the placeholder", line)[1] for line in errors] == [
         f"stages.{stage}.workflows.parallel_search.api_a.endpoint",
         f"stages.{stage}.workflows.parallel_search.api_b.endpoint",
-        f"stages.{stage}.workflows.single_flight.api.endpoint",
         f"stages.{stage}.workflows.weekly_batch.bigquery.project",
         f"stages.{stage}.workflows.distributed_copy.source_bucket",
+        f"stages.{stage}.workflows.single_flight.api.endpoint",
     ]
     assert all("set it in cdk.json" in line for line in errors)
     # AND it lists the secrets to create, as commands
