@@ -6,10 +6,7 @@ which goes on sys.path as Lambda puts the asset root on it. AWS is moto, in-proc
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -18,38 +15,15 @@ import pytest
 from moto import mock_aws
 
 from stacks.bucket_usage.stack import LAMBDA_SOURCE
+from tests.unit.handler_testing import event_loader, use_lambda_asset
 
-sys.path.insert(0, str(LAMBDA_SOURCE))
-os.environ.update(
-    POWERTOOLS_TRACE_DISABLED="true", POWERTOOLS_SERVICE_NAME="bucket-usage-test", POWERTOOLS_METRICS_NAMESPACE="Test"
-)
+use_lambda_asset(LAMBDA_SOURCE, service="bucket-usage-test")
 
 EVENTS = Path(__file__).parent / "events"
 TABLE = "bucket-usage-results-test"
 
 
-def load_event(name: str) -> dict[str, Any]:
-    return json.loads((EVENTS / f"{name}.json").read_text())
-
-
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "scan-test"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:scan-test"
-    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
-    log_group_name: str = "/aws/lambda/scan-test"
-    log_stream_name: str = "2026/11/23/[$LATEST]test"
-    function_version: str = "$LATEST"
-    remaining_ms: int = 30_000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
-
-
-@pytest.fixture
-def lambda_context() -> FakeLambdaContext:
-    return FakeLambdaContext()
+load_event = event_loader(EVENTS)
 
 
 @pytest.fixture

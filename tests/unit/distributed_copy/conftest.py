@@ -3,10 +3,7 @@ puts it), AWS as moto in-process, a fake Lambda context."""
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -15,38 +12,16 @@ import pytest
 from moto import mock_aws
 
 from stacks.distributed_copy.stack import LAMBDA_SOURCE
+from tests.unit.handler_testing import event_loader, use_lambda_asset
 
-sys.path.insert(0, str(LAMBDA_SOURCE))
-os.environ.update(
-    POWERTOOLS_TRACE_DISABLED="true", POWERTOOLS_SERVICE_NAME="distributed-copy-test", POWERTOOLS_METRICS_NAMESPACE="Test"
-)
+use_lambda_asset(LAMBDA_SOURCE, service="distributed-copy-test")
 
 EVENTS = Path(__file__).parent / "events"
 BUCKET = "source-test"
 RESULTS = "results-test"
 
 
-def load_event(name: str) -> dict[str, Any]:
-    return json.loads((EVENTS / f"{name}.json").read_text())
-
-
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "copy-test"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:copy-test"
-    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
-    log_group_name: str = "/aws/lambda/copy-test"
-    log_stream_name: str = "2026/11/22/[$LATEST]test"
-    function_version: str = "$LATEST"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
-
-
-@pytest.fixture
-def lambda_context() -> FakeLambdaContext:
-    return FakeLambdaContext()
+load_event = event_loader(EVENTS)
 
 
 @pytest.fixture

@@ -7,25 +7,18 @@ on it. AWS is moto (in-process); the search API is the real stand-in server.
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from sandbox.standins.search_api import SearchApiStandIn
 from stacks.parallel_search.stack import LAMBDA_SOURCE
+from tests.unit.handler_testing import event_loader, moto_aws, use_lambda_asset
 
-sys.path.insert(0, str(LAMBDA_SOURCE))
-# Read by Powertools when the handler modules are imported (as Lambda sets them before import).
-os.environ.update(
-    POWERTOOLS_TRACE_DISABLED="true", POWERTOOLS_SERVICE_NAME="parallel-search-test", POWERTOOLS_METRICS_NAMESPACE="Test"
-)
+use_lambda_asset(LAMBDA_SOURCE, service="parallel-search-test")
 
 EVENTS = Path(__file__).parent / "events"
 BUCKET = "payloads-test"
@@ -33,41 +26,13 @@ SECRET_NAME = "parallel-search/shop-a/api-key"
 API_KEY = "test-key-123"
 
 
-def load_event(name: str) -> dict[str, Any]:
-    return json.loads((EVENTS / f"{name}.json").read_text())
-
-
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "search-test"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:search-test"
-    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
-    log_group_name: str = "/aws/lambda/search-test"
-    log_stream_name: str = "2026/11/22/[$LATEST]test"
-    function_version: str = "$LATEST"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
-
-
-@pytest.fixture
-def lambda_context() -> FakeLambdaContext:
-    return FakeLambdaContext()
+load_event = event_loader(EVENTS)
 
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """moto with the payload bucket and the API key secret; the Powertools parameter cache cleared."""
-    for key, value in {
-        "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    from aws_lambda_powertools.utilities import parameters
-
-    parameters.clear_caches()
-    with mock_aws():
+    with moto_aws(monkeypatch):
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket=BUCKET)
         boto3.client("secretsmanager").create_secret(Name=SECRET_NAME, SecretString=API_KEY)

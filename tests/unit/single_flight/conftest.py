@@ -8,35 +8,26 @@ the long API is the real stand-in server.
 from __future__ import annotations
 
 import copy
-import json
-import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from sandbox.standins.long_api import LongApiStandIn
 from stacks.single_flight.stack import LAMBDA_SOURCE
+from tests.unit.handler_testing import event_loader, moto_aws, use_lambda_asset
 
-sys.path.insert(0, str(LAMBDA_SOURCE))
 TABLE = "idempotency-test"
-# Read when the handler module is imported (as Lambda sets them before import).
-os.environ.update(
-    POWERTOOLS_TRACE_DISABLED="true", POWERTOOLS_SERVICE_NAME="single-flight-test", POWERTOOLS_METRICS_NAMESPACE="Test",
-    IDEMPOTENCY_TABLE=TABLE, AWS_DEFAULT_REGION="us-east-1",
-)
+use_lambda_asset(LAMBDA_SOURCE, service="single-flight-test", IDEMPOTENCY_TABLE=TABLE, AWS_DEFAULT_REGION="us-east-1")
 
 EVENTS = Path(__file__).parent / "events"
 SECRET_NAME = "single-flight/long-api/token"
 TOKEN = "test-token-123"
 
 
-def load_event(name: str) -> dict[str, Any]:
-    return json.loads((EVENTS / f"{name}.json").read_text())
+load_event = event_loader(EVENTS)
 
 
 def tick_event(*, body: str | None = None, deduplication_id: str = "tick-2026-11-23T04:00:00Z", receive_count: int = 1) -> dict[str, Any]:
@@ -49,35 +40,10 @@ def tick_event(*, body: str | None = None, deduplication_id: str = "tick-2026-11
     return event
 
 
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "consumer-test"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:consumer-test"
-    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
-    log_group_name: str = "/aws/lambda/consumer-test"
-    log_stream_name: str = "2026/11/23/[$LATEST]test"
-    function_version: str = "$LATEST"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
-
-
-@pytest.fixture
-def lambda_context() -> FakeLambdaContext:
-    return FakeLambdaContext()
-
-
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """moto with the idempotency table, the token secret and the FIFO DLQ; Powertools caches cleared."""
-    for key, value in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    from aws_lambda_powertools.utilities import parameters
-
-    parameters.clear_caches()
-    with mock_aws():
+    with moto_aws(monkeypatch):
         dynamodb = boto3.client("dynamodb")
         dynamodb.create_table(TableName=TABLE, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
                               AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")

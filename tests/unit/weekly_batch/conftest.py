@@ -7,68 +7,31 @@ Slack is the real webhook receiver.
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from sandbox.standins.bigquery import BigQueryStandIn
 from sandbox.standins.slack import SlackStandIn
 from stacks.weekly_batch.stack import LAMBDA_SOURCE
+from tests.unit.handler_testing import event_loader, moto_aws, use_lambda_asset
 
-sys.path.insert(0, str(LAMBDA_SOURCE))
-os.environ.update(
-    POWERTOOLS_TRACE_DISABLED="true", POWERTOOLS_SERVICE_NAME="weekly-batch-test", POWERTOOLS_METRICS_NAMESPACE="Test"
-)
+use_lambda_asset(LAMBDA_SOURCE, service="weekly-batch-test")
 
 EVENTS = Path(__file__).parent / "events"
 WEBHOOK_SECRET = "weekly-batch/slack/webhook-url"
 DATASET = "unit_weekly"
 
 
-def load_event(name: str) -> dict[str, Any]:
-    return json.loads((EVENTS / f"{name}.json").read_text())
-
-
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "weekly-batch-test"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:weekly-batch-test"
-    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
-    log_group_name: str = "/aws/lambda/weekly-batch-test"
-    log_stream_name: str = "2026/11/26/[$LATEST]test"
-    function_version: str = "$LATEST"
-    remaining_ms: int = 30_000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
-
-
-@pytest.fixture
-def lambda_context() -> FakeLambdaContext:
-    return FakeLambdaContext()
+load_event = event_loader(EVENTS)
 
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for key, value in {
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    from aws_lambda_powertools.utilities import parameters
-
-    parameters.clear_caches()
-    with mock_aws():
+    with moto_aws(monkeypatch):
         yield
 
 
