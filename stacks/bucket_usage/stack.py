@@ -18,6 +18,7 @@ from constructs import Construct
 
 from stacks.bucket_usage.settings import BucketUsageSettings
 from stacks.common.bundling import python_code_asset, target_platform
+from stacks.common.retries import LAMBDA_SERVICE_ERRORS, retry_from_settings
 from stacks.common.config import StageConfig
 from stacks.common.lambda_function import PythonFunction, PythonFunctionProps
 from stacks.common.nag import acknowledge_wildcard_resource
@@ -32,14 +33,6 @@ SETTINGS_KEY = "bucket_usage"
 # Exception class names raised by lambda_src/bucket_usage/bucket_usage/errors.py.
 RETRYABLE_SCAN_ERRORS = ["BucketScanThrottled", "ResultsStoreUnavailable"]
 INVALID_INPUT_ERROR = "InvalidScanInput"
-# Transient Lambda service errors, throttling included (CDK's default retry omits it and has no jitter).
-LAMBDA_SERVICE_ERRORS = [
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
-    "Lambda.ClientExecutionTimeoutException",
-]
 # SDK-integration errors are "S3." + the SDK's exception: 500/503/SlowDown arrive as the generic S3.S3Exception
 # (so does AccessDenied, which the bounded retry then repeats three times before the Catch), network errors as
 # S3.SdkClientException.
@@ -153,17 +146,6 @@ class BucketUsageStack(Stack):
 
     # ------------------------------------------------------------------ definition
 
-    def _retry_with_jitter(self, task: sfn.TaskStateBase, errors: list[str]) -> None:
-        """Bounded exponential backoff with full jitter, from the workflow's settings."""
-        task.add_retry(
-            errors=errors,
-            interval=Duration.seconds(self.settings.retry_interval_seconds),
-            max_attempts=self.settings.retry_max_attempts,
-            backoff_rate=2,
-            max_delay=Duration.seconds(self.settings.retry_max_delay_seconds),
-            jitter_strategy=sfn.JitterType.FULL,
-        )
-
     def _invoke(self, construct_id: str, function: lambda_.IFunction, payload: dict, timeout_s: int, **kwargs) -> tasks.LambdaInvoke:
         invoke = tasks.LambdaInvoke(
             self,
@@ -175,7 +157,7 @@ class BucketUsageStack(Stack):
             task_timeout=sfn.Timeout.duration(Duration.seconds(timeout_s + 10)),
             **kwargs,
         )
-        self._retry_with_jitter(invoke, LAMBDA_SERVICE_ERRORS)
+        retry_from_settings(invoke, LAMBDA_SERVICE_ERRORS, self.settings)
         return invoke
 
     def _list_buckets(self, construct_id: str, parameters: dict, comment: str) -> tasks.CallAwsService:
@@ -192,7 +174,7 @@ class BucketUsageStack(Stack):
             task_timeout=sfn.Timeout.duration(Duration.seconds(30)),
             comment=comment,
         )
-        self._retry_with_jitter(listing, LIST_BUCKETS_ERRORS)
+        retry_from_settings(listing, LIST_BUCKETS_ERRORS, self.settings)
         return listing
 
     def _build_bucket_scan(self) -> sfn.IChainable:
@@ -222,7 +204,7 @@ class BucketUsageStack(Stack):
             comment=f"Pass limit ({s.max_scan_passes}) reached: record the partial counts as incomplete",
         )
         for task in (scan, finish):
-            self._retry_with_jitter(task, RETRYABLE_SCAN_ERRORS)
+            retry_from_settings(task, RETRYABLE_SCAN_ERRORS, self.settings)
         failed = sfn.Pass(
             self,
             "ScanFailed",
@@ -269,7 +251,7 @@ class BucketUsageStack(Stack):
             s.summary_function_timeout_seconds,
             comment="Sum the scan's items, record failed buckets, publish the summary to SNS",
         )
-        self._retry_with_jitter(summarize, RETRYABLE_SCAN_ERRORS)
+        retry_from_settings(summarize, RETRYABLE_SCAN_ERRORS, self.settings)
         summarize.add_catch(on_failure, errors=["States.ALL"], result_path="$.error")
         scan_buckets.next(summarize)
 

@@ -14,6 +14,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from stacks.common.bundling import python_code_asset, target_platform
+from stacks.common.retries import LAMBDA_SERVICE_ERRORS, retry_from_settings
 from stacks.common.config import StageConfig
 from stacks.common.lambda_function import PythonFunction, PythonFunctionProps
 from stacks.common.nag import acknowledge_wildcard_resource
@@ -29,14 +30,6 @@ SETTINGS_KEY = "distributed_copy"
 # Exception class names raised by lambda_src/distributed_copy/distributed_copy/errors.py.
 INVALID_INPUT_ERROR = "InvalidCopyInput"
 RETRYABLE_COPY_ERRORS = ["S3Throttled"]
-# Transient Lambda service errors, throttling included (CDK's default retry omits it and has no jitter).
-LAMBDA_SERVICE_ERRORS = [
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
-    "Lambda.ClientExecutionTimeoutException",
-]
 RESULTS_PREFIX = "map-runs/"  # ResultWriter: <prefix><map run id>/manifest.json, SUCCEEDED_0.json, FAILED_0.json
 FAILED_KEYS_PREFIX = "failed-keys/"  # failed-key lists too long for one SNS message
 
@@ -160,17 +153,6 @@ class DistributedCopyStack(Stack):
 
     # ------------------------------------------------------------------ definition
 
-    def _retry_with_jitter(self, task: sfn.TaskStateBase, errors: list[str]) -> None:
-        """Bounded exponential backoff with full jitter, from the workflow's settings."""
-        task.add_retry(
-            errors=errors,
-            interval=Duration.seconds(self.settings.retry_interval_seconds),
-            max_attempts=self.settings.retry_max_attempts,
-            backoff_rate=2,
-            max_delay=Duration.seconds(self.settings.retry_max_delay_seconds),
-            jitter_strategy=sfn.JitterType.FULL,
-        )
-
     def _invoke(self, construct_id: str, function: lambda_.IFunction, payload: sfn.TaskInput | None, *, timeout_seconds: int,
                 result_path: str | None = None) -> tasks.LambdaInvoke:
         invoke = tasks.LambdaInvoke(
@@ -183,14 +165,14 @@ class DistributedCopyStack(Stack):
             result_path=result_path,
             task_timeout=sfn.Timeout.duration(Duration.seconds(timeout_seconds + 10)),
         )
-        self._retry_with_jitter(invoke, LAMBDA_SERVICE_ERRORS)
+        retry_from_settings(invoke, LAMBDA_SERVICE_ERRORS, self.settings)
         return invoke
 
     def _build_copy_map(self) -> sfn.DistributedMap:
         s = self.settings
         copy_batch = self._invoke("CopyBatch", self.copy_function, None,
                                   timeout_seconds=s.copy_timeout_seconds)
-        self._retry_with_jitter(copy_batch, RETRYABLE_COPY_ERRORS)
+        retry_from_settings(copy_batch, RETRYABLE_COPY_ERRORS, self.settings)
         copy_map = sfn.DistributedMap(
             self,
             "CopyObjects",

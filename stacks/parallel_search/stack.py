@@ -12,6 +12,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from stacks.common.bundling import python_code_asset, target_platform
+from stacks.common.retries import LAMBDA_SERVICE_ERRORS, retry_from_settings
 from stacks.common.config import ConfigError, StageConfig
 from stacks.common.lambda_function import PythonFunction, PythonFunctionProps
 from stacks.common.notifications import NotificationTopic, NotificationTopicProps
@@ -27,14 +28,6 @@ SETTINGS_KEY = "parallel_search"
 # lambda_src/parallel_search/parallel_search/errors.py (the stack does not import Lambda code;
 # a template test checks every name is a class there and every other class is deliberately not retried).
 RETRYABLE_API_ERRORS = ["SearchApiThrottled", "SearchApiUnavailable", "SearchApiTimeout"]
-# Transient Lambda service errors, throttling included (CDK's default retry omits it and has no jitter).
-LAMBDA_SERVICE_ERRORS = [
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
-    "Lambda.ClientExecutionTimeoutException",
-]
 INVALID_INPUT_ERROR = "InvalidSearchInput"
 
 
@@ -149,19 +142,8 @@ class ParallelSearchStack(Stack):
             retry_on_service_exceptions=False,  # replaced by the jittered retry below
             task_timeout=sfn.Timeout.duration(Duration.seconds(self.settings.function_timeout_seconds + 10)),
         )
-        self._retry_with_jitter(invoke, LAMBDA_SERVICE_ERRORS)
+        retry_from_settings(invoke, LAMBDA_SERVICE_ERRORS, self.settings)
         return invoke
-
-    def _retry_with_jitter(self, task: sfn.TaskStateBase, errors: list[str]) -> None:
-        """Bounded exponential backoff with full jitter, from the workflow's settings."""
-        task.add_retry(
-            errors=errors,
-            interval=Duration.seconds(self.settings.retry_interval_seconds),
-            max_attempts=self.settings.retry_max_attempts,
-            backoff_rate=2,
-            max_delay=Duration.seconds(self.settings.retry_max_delay_seconds),
-            jitter_strategy=sfn.JitterType.FULL,
-        )
 
     def _build_definition(self) -> sfn.IChainable:
         on_failure = notify_failure_then_fail(self, notices=self.notices, workflow=WORKFLOW)
@@ -172,7 +154,7 @@ class ParallelSearchStack(Stack):
                 function,
                 {"keywords.$": "$.keywords", "execution_name.$": "$$.Execution.Name"},
             )
-            self._retry_with_jitter(search, RETRYABLE_API_ERRORS)
+            retry_from_settings(search, RETRYABLE_API_ERRORS, self.settings)
             search_all.branch(search)
         search_all.add_catch(on_failure, errors=["States.ALL"], result_path="$.error")
 

@@ -25,6 +25,7 @@ from stacks.common.nag import acknowledge
 from stacks.common.notifications import NotificationTopic, NotificationTopicProps
 from stacks.common.schedule import SCHEDULED_TIME, StateMachineSchedule, StateMachineScheduleProps
 from stacks.common.state_machine import MonitoredStateMachine, MonitoredStateMachineProps, notify_failure_then_fail
+from stacks.common.retries import retry_with_jitter
 from stacks.single_flight.settings import SingleFlightSettings
 
 LAMBDA_SOURCE = Path(__file__).resolve().parents[2] / "lambda_src" / "single_flight"
@@ -197,14 +198,9 @@ class SingleFlightStack(Stack):
         return consumer
 
     def _retry_with_jitter(self, task: sfn.TaskStateBase) -> None:
-        task.add_retry(
-            errors=RETRYABLE_SQS_ERRORS,
-            interval=Duration.seconds(self.settings.tick_retry_interval_seconds),
-            max_attempts=self.settings.tick_retry_max_attempts,
-            backoff_rate=2,
-            max_delay=Duration.seconds(max(self.settings.tick_retry_interval_seconds * 4, 1)),
-            jitter_strategy=sfn.JitterType.FULL,
-        )
+        interval = self.settings.tick_retry_interval_seconds
+        retry_with_jitter(task, RETRYABLE_SQS_ERRORS, interval_seconds=interval,
+                          max_attempts=self.settings.tick_retry_max_attempts, max_delay_seconds=max(interval * 4, 1))
 
     def _build_definition(self) -> sfn.IChainable:
         on_failure = notify_failure_then_fail(self, notices=self.notices, workflow=WORKFLOW)

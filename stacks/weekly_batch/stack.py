@@ -16,6 +16,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from stacks.common.bundling import python_code_asset, target_platform
+from stacks.common.retries import LAMBDA_SERVICE_ERRORS, retry_from_settings
 from stacks.common.config import ConfigError, StageConfig
 from stacks.common.lambda_function import PythonFunction, PythonFunctionProps
 from stacks.common.notifications import NotificationTopic, NotificationTopicProps
@@ -33,14 +34,6 @@ SQL_TEMPLATES = ("count_rows.sql", "weekly_insert.sql")
 BIGQUERY_RETRYABLE_ERRORS = ["BigQueryAuthFailed", "BigQueryQuotaExceeded", "BigQueryUnavailable", "BigQueryTimeout"]
 SLACK_RETRYABLE_ERRORS = ["SlackUnavailable", "SlackRateLimited"]
 DATA_NOT_READY = "DataNotReady"
-# Transient Lambda service errors, throttling included (CDK's default retry omits it and has no jitter).
-LAMBDA_SERVICE_ERRORS = [
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
-    "Lambda.ClientExecutionTimeoutException",
-]
 DYNAMODB_TRANSIENT_ERRORS = [
     "DynamoDB.ProvisionedThroughputExceededException",
     "DynamoDB.RequestLimitExceeded",
@@ -252,16 +245,6 @@ class WeeklyBatchStack(Stack):
 
     # ---- states ----------------------------------------------------------------------------
 
-    def _retry_with_jitter(self, task: sfn.TaskStateBase, errors: list[str], *, max_attempts: int | None = None) -> None:
-        task.add_retry(
-            errors=errors,
-            interval=Duration.seconds(self.settings.retry_interval_seconds),
-            max_attempts=self.settings.retry_max_attempts if max_attempts is None else max_attempts,
-            backoff_rate=2,
-            max_delay=Duration.seconds(self.settings.retry_max_delay_seconds),
-            jitter_strategy=sfn.JitterType.FULL,
-        )
-
     def _invoke(
         self, construct_id: str, function: lambda_.IFunction, payload: sfn.TaskInput, *, result_path: str | None, timeout_s: int
     ) -> tasks.LambdaInvoke:
@@ -275,7 +258,7 @@ class WeeklyBatchStack(Stack):
             result_path=result_path,
             task_timeout=sfn.Timeout.duration(Duration.seconds(timeout_s + 10)),
         )
-        self._retry_with_jitter(invoke, LAMBDA_SERVICE_ERRORS)
+        retry_from_settings(invoke, LAMBDA_SERVICE_ERRORS, self.settings)
         return invoke
 
     def _notice(self, construct_id: str, kind: str, facts: dict[str, str], then: sfn.IChainable) -> tasks.LambdaInvoke:
@@ -287,7 +270,7 @@ class WeeklyBatchStack(Stack):
             result_path=f"$.notices.{kind}",
             timeout_s=self.settings.slack.function_timeout_seconds,
         )
-        self._retry_with_jitter(notice, SLACK_RETRYABLE_ERRORS, max_attempts=self.settings.slack.retry_max_attempts)
+        retry_from_settings(notice, SLACK_RETRYABLE_ERRORS, self.settings, max_attempts=self.settings.slack.retry_max_attempts)
         notice.add_catch(then, errors=["States.ALL"], result_path=f"$.notices.{kind}")
         return notice
 
@@ -308,7 +291,7 @@ class WeeklyBatchStack(Stack):
             result_path=sfn.JsonPath.DISCARD,
             task_timeout=sfn.Timeout.duration(Duration.seconds(20)),
         )
-        self._retry_with_jitter(update, DYNAMODB_TRANSIENT_ERRORS)
+        retry_from_settings(update, DYNAMODB_TRANSIENT_ERRORS, self.settings)
         return update
 
     def _build_definition(self) -> sfn.IChainable:
@@ -341,7 +324,7 @@ class WeeklyBatchStack(Stack):
             result_path=sfn.JsonPath.DISCARD,
             task_timeout=sfn.Timeout.duration(Duration.seconds(20)),
         )
-        self._retry_with_jitter(acquire, DYNAMODB_TRANSIENT_ERRORS)
+        retry_from_settings(acquire, DYNAMODB_TRANSIENT_ERRORS, self.settings)
         already_ran = sfn.Pass(self, "AlreadyRan", parameters={"outcome": "already ran", "targetDate.$": "$.targetDate"})
         acquire.add_catch(already_ran, errors=[GUARD_TAKEN], result_path=sfn.JsonPath.DISCARD)
         acquire.add_catch(on_failure, errors=["States.ALL"], result_path="$.error")
@@ -361,7 +344,7 @@ class WeeklyBatchStack(Stack):
             result_path="$.check",
             timeout_s=s.check_timeout_seconds,
         )
-        self._retry_with_jitter(check, BIGQUERY_RETRYABLE_ERRORS)
+        retry_from_settings(check, BIGQUERY_RETRYABLE_ERRORS, self.settings)
         check.add_catch(notify_failed, errors=["States.ALL"], result_path="$.error")
 
         # The loop's counter: one more check done, carried with the dates and the notices so far.
@@ -418,7 +401,7 @@ class WeeklyBatchStack(Stack):
             result_path="$.insert",
             timeout_s=s.insert_timeout_seconds,
         )
-        self._retry_with_jitter(insert, BIGQUERY_RETRYABLE_ERRORS)
+        retry_from_settings(insert, BIGQUERY_RETRYABLE_ERRORS, self.settings)
         insert.add_catch(notify_failed, errors=["States.ALL"], result_path="$.error")
         insert.next(notify_succeeded)
         notify_starting = self._notice("NotifyStarting", "starting", {**dates, "rows.$": "$.rows"}, insert).next(insert)
