@@ -238,3 +238,11 @@ def test_cost_and_requests_match_a_hand_count(workflow):
     assert cost["api_requests"] == pytest.approx(3 * 0.000005 + 2 * 0.0000004)
     assert cost["lambda_compute"] > 0
     assert cost["total"] == pytest.approx(sum(v for k, v in cost.items() if k != "total"))
+
+
+def test_keywords_that_are_not_valid_unicode_are_invalid_input(workflow):
+    # GIVEN keywords holding a lone surrogate (JSON can carry it; UTF-8 cannot encode it)
+    report = workflow.run({"keywords": "\ud800 tea"})
+    # THEN the search functions name it, and no API is called
+    assert report.status == "FAILED" and report.error == "InvalidSearchInput"
+    assert report.outside_world["api_requests"] == {"shop-a": 0, "shop-b": 0}
