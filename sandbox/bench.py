@@ -125,7 +125,8 @@ def _handler_modules(assembly: Path) -> list[tuple[str, Path, dict[str, str]]]:
                 continue
             props = resource["Properties"]
             module = props["Handler"].rsplit(".", 1)[0]
-            env = {k: v for k, v in props.get("Environment", {}).get("Variables", {}).items() if isinstance(v, str)}
+            # CloudFormation references (table names, ARNs) get a stand-in value: imports may read them
+            env = {k: v if isinstance(v, str) else f"bench-{k.lower()}" for k, v in props.get("Environment", {}).get("Variables", {}).items()}
             found.setdefault((module, asset_dirs[props["Code"]["S3Key"]]), env)
     return [(module, asset_dir, env) for (module, asset_dir), env in found.items()]
 
@@ -139,7 +140,9 @@ def bench_imports(assembly: Path, repeats: int = 5) -> None:
     probes = [(module, f"import {module}", asset_dir, env) for module, asset_dir, env in handlers]
     probes += [(label, code, handlers[0][1], handlers[0][2]) for label, code in _REFERENCE_IMPORTS.items()]
     for label, code, asset_dir, env in probes:
-        process_env = {"PATH": os.environ.get("PATH", ""), "AWS_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true", **env}
+        # as the Lambda runtime sets them (a handler may make its clients at import)
+        process_env = {"PATH": os.environ.get("PATH", ""), "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
+                       "POWERTOOLS_TRACE_DISABLED": "true", **env}
         samples = [
             float(subprocess.run([sys.executable, "-I", "-S", "-c", _IMPORT_PROBE, str(asset_dir), str(runtime_deps), code],
                                  env=process_env, check=True, capture_output=True, text=True).stdout)

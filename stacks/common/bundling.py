@@ -115,6 +115,15 @@ def _runtime_provided_filter(deps_root: Path):
     return ignore
 
 
+def _link_or_copy(source: str, destination: str) -> None:
+    """Hard-link a cached dependency file into the bundle (the cache is never modified in place, and a
+    synth then stages megabytes of dependencies without copying them); copy across file systems."""
+    try:
+        os.link(source, destination)
+    except OSError:
+        shutil.copy2(source, destination)
+
+
 @jsii.implements(ILocalBundling)
 class _PipLocalBundling:
     def __init__(self, source_dir: Path, platform: TargetPlatform) -> None:
@@ -126,7 +135,7 @@ class _PipLocalBundling:
         requirements = self._source_dir / "requirements.txt"
         if requirements.exists():
             deps = install_dependencies(requirements, self._platform)
-            shutil.copytree(deps, out, dirs_exist_ok=True, ignore=_runtime_provided_filter(deps))
+            shutil.copytree(deps, out, dirs_exist_ok=True, ignore=_runtime_provided_filter(deps), copy_function=_link_or_copy)
         for path in _source_files(self._source_dir):
             destination = out / path.relative_to(self._source_dir)
             destination.parent.mkdir(parents=True, exist_ok=True)

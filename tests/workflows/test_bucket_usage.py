@@ -12,6 +12,8 @@ import json
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
+from tests.workflows.notices import notice_inbox
+
 COMPOUNDS = ("tar.gz",)  # of the configured ones, the only one the fleet's names use
 
 
@@ -73,20 +75,7 @@ def workflow(sandbox):
 @pytest.fixture(scope="module")
 def notices(workflow):
     """An SQS queue subscribed to the notices topic: what the owner of the scan receives."""
-    emulator = workflow.emulator
-    sqs = emulator.client("sqs")
-    queue_url = sqs.create_queue(QueueName="bucket-usage-notices")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    emulator.client("sns").subscribe(TopicArn=workflow.scenario.topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
-
-    def received() -> list[dict]:
-        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
-        for message in messages:
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-        return [json.loads(message["Body"]) for message in messages]
-
-    received()
-    return received
+    return notice_inbox(workflow, topic_arn=workflow.scenario.topic_arn)
 
 
 MIXED = {"buckets": "3", "objects_per_bucket": "40", "extensions": "jpg,PNG,Csv,tar.gz", "other_region_buckets": "1",

@@ -9,6 +9,8 @@ import time
 
 import pytest
 
+from tests.workflows.notices import notice_inbox
+
 
 @pytest.fixture(scope="module")
 def workflow(sandbox):
@@ -23,21 +25,7 @@ def scenario(workflow):
 @pytest.fixture(scope="module")
 def notices(workflow):
     """An SQS queue subscribed to the workflow's notice topic: what the on-call would receive."""
-    emulator = workflow.emulator
-    (topic_arn,) = [workflow.stack.resources[lid] for lid, t in workflow.stack.resource_types.items() if t == "AWS::SNS::Topic"]
-    sqs = emulator.client("sqs")
-    queue_url = sqs.create_queue(QueueName="distributed-copy-notices")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    emulator.client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
-
-    def received() -> list[dict]:
-        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
-        for message in messages:
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-        return [json.loads(message["Body"]) for message in messages]
-
-    received()
-    return received
+    return notice_inbox(workflow)
 
 
 def sha256(scenario, key: str) -> str:

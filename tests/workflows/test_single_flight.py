@@ -16,6 +16,8 @@ import pytest
 
 from sandbox.execution import run_execution
 
+from tests.workflows.notices import notice_inbox
+
 SKIPPED = {"enqueued": False, "reason": "in flight"}
 REDELIVERY_VISIBILITY_S = 7  # > the 5 s local function timeout plus a cold start under load
 
@@ -191,16 +193,11 @@ def test_an_input_without_scheduled_time_fails_by_name(workflow, scenario):
 
 def test_a_message_the_queue_refuses_fails_the_tick_with_a_notice(workflow, scenario):
     # GIVEN the on-call's view of the notices topic
-    emulator = workflow.emulator
-    (topic_arn,) = [workflow.stack.resources[lid] for lid, t in workflow.stack.resource_types.items() if t == "AWS::SNS::Topic"]
-    sqs = emulator.client("sqs")
-    inbox = sqs.create_queue(QueueName="single-flight-notices")["QueueUrl"]
-    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    emulator.client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=inbox_arn, Attributes={"RawMessageDelivery": "true"})
+    received = notice_inbox(workflow)
     # WHEN a tick's message is larger than the queue accepts (1 KiB; a real tick is ~50 bytes)
     report = workflow.run({"scheduled_time": "x" * 1100})
     # THEN the tick fails after its retries, with the SQS error's name, and a notice is published
     assert report.status == "FAILED" and report.error.startswith("SQS.")
-    notices = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])]
+    notices = received()
     assert [n["workflow"] for n in notices] == ["single-flight"] and notices[0]["error"] == report.error
     assert report.outside_world["api_calls"] == 0

@@ -11,6 +11,8 @@ from datetime import date, datetime, timezone
 
 import pytest
 
+from tests.workflows.notices import notice_inbox
+
 WORKFLOW = "weekly-batch"
 
 
@@ -22,23 +24,7 @@ def workflow(sandbox):
 @pytest.fixture(scope="module")
 def notices(workflow):
     """An SQS queue subscribed to the workflow's notice topic: what the on-call would receive."""
-    emulator = workflow.emulator
-    (topic_arn,) = [workflow.stack.resources[lid] for lid, t in workflow.stack.resource_types.items() if t == "AWS::SNS::Topic"]
-    sqs = emulator.client("sqs")
-    queue_url = sqs.create_queue(QueueName="weekly-batch-notices")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    emulator.client("sns").subscribe(
-        TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
-    )
-
-    def received() -> list[dict]:
-        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
-        for message in messages:
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-        return [json.loads(message["Body"]) for message in messages]
-
-    received()
-    return received
+    return notice_inbox(workflow)
 
 
 def guard_item(workflow, target_date: str) -> dict | None:
