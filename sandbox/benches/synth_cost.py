@@ -265,8 +265,8 @@ def notes(
                  f"later {_ms(build['later'].cpu_s)} + {_ms(synth['later'].cpu_s)} "
                  f"(one-time share {_ms(first - later)})"]
         parts.append(f"later build = {build['later'].round_trips:,} jsii round trips (node CPU {_ms(build['later'].node_cpu_s)}) "
-                     f"+ bundling callback {_ms(build['later'].bundling_s)} ({build['later'].bundles}x: it copies the "
-                     f"dependencies into every new outdir) + Python {_ms(build['later'].python_s)}")
+                     f"+ bundling callback {_ms(build['later'].bundling_s)} ({build['later'].bundles}x: it links the cached "
+                     f"dependencies into every new outdir and copies the sources) + Python {_ms(build['later'].python_s)}")
         no_nag = _cpu(cost, f"{label} synth (no cdk-nag)", "later")
         if no_nag is not None:
             parts.append(f"later synth with cdk-nag {_ms(synth['later'].cpu_s)}, without {_ms(no_nag)}")
