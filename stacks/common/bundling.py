@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jsii
+from filelock import FileLock
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
@@ -78,24 +79,31 @@ def content_hash(source_dir: Path, platform: TargetPlatform) -> str:
 
 
 def install_dependencies(requirements: Path, platform: TargetPlatform) -> Path:
-    """pip-install `requirements` for `platform` into a content-addressed cache folder and return it."""
+    """pip-install `requirements` for `platform` into a content-addressed cache folder and return it.
+
+    A file lock per cache key: several synths at once (test workers, a sandbox run) install it once.
+    """
     key = hashlib.sha256(requirements.read_bytes() + platform.cache_key.encode()).hexdigest()[:32]
     target = DEPS_CACHE / key
     if (target / ".complete").exists():
         return target
-    staging = DEPS_CACHE / f"{key}.partial"
-    shutil.rmtree(staging, ignore_errors=True)
-    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-               "--no-compile", "--target", str(staging), "-r", str(requirements)]
-    if platform.pip_platform:
-        command += ["--platform", platform.pip_platform, "--python-version", platform.python_version,
-                    "--implementation", "cp", "--only-binary=:all:"]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise BundlingError(f"pip install -r {requirements} for {platform.cache_key} failed:\n{result.stderr[-4000:]}")
-    (staging / ".complete").write_text(platform.cache_key)
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)
+    DEPS_CACHE.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(DEPS_CACHE / f"{key}.lock")):
+        if (target / ".complete").exists():  # another process installed it while we waited
+            return target
+        staging = DEPS_CACHE / f"{key}.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                   "--no-compile", "--target", str(staging), "-r", str(requirements)]
+        if platform.pip_platform:
+            command += ["--platform", platform.pip_platform, "--python-version", platform.python_version,
+                        "--implementation", "cp", "--only-binary=:all:"]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise BundlingError(f"pip install -r {requirements} for {platform.cache_key} failed:\n{result.stderr[-4000:]}")
+        (staging / ".complete").write_text(platform.cache_key)
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
     return target
 
 

@@ -66,3 +66,30 @@ def test_bundling_docstrings_name_the_python_version_the_assets_are_built_for():
     mentioned = {version for doc in docs for version in re.findall(r"\b3\.\d{1,2}\b", doc or "")}
     # THEN every Python version it names is that one (no stale 3.13 left behind)
     assert mentioned == {target}, mentioned
+
+
+def test_concurrent_installs_of_one_requirements_file_share_one_cache_entry(tmp_path, monkeypatch):
+    # GIVEN an empty dependency cache and two synths (test workers, a sandbox run) bundling at once
+    import threading
+
+    from stacks.common import bundling
+
+    monkeypatch.setattr(bundling, "DEPS_CACHE", tmp_path / "lambda-deps")
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text((LAMBDA_SOURCE / "requirements.txt").read_text())
+    results, errors = [], []
+
+    def install() -> None:
+        try:
+            results.append(bundling.install_dependencies(requirements, TargetPlatform.host()))
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=install) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=600)
+    # THEN both get the same complete folder, and no half-installed one is left
+    assert errors == [] and len(set(results)) == 1 and (results[0] / ".complete").exists()
+    assert not list((tmp_path / "lambda-deps").glob("*.partial"))
