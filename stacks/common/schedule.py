@@ -13,7 +13,6 @@ from typing import Any, Mapping
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sqs as sqs
@@ -22,6 +21,7 @@ from constructs import Construct
 
 from stacks.common.nag import acknowledge
 from stacks.common.notifications import NotificationTopic
+from stacks.common.alarms import alarm_on_any
 
 # What EventBridge Scheduler substitutes in a target's input (its "context attributes").
 SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
@@ -139,16 +139,10 @@ class StateMachineSchedule(Construct):
                 dead_letter_config=scheduler.CfnSchedule.DeadLetterConfigProperty(arn=self.dead_letter_queue.queue_arn),
             ),
         )
-        self.dlq_alarm = cloudwatch.Alarm(
-            self,
-            "DeadLetterAlarm",
-            alarm_description="Scheduled starts could not be delivered (see the DLQ's messages)",
+        self.dlq_alarm = alarm_on_any(
+            self, "DeadLetterAlarm", notices=props.alarm_topic,
+            description="Scheduled starts could not be delivered (see the DLQ's messages)",
             metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
                 period=Duration.minutes(5), statistic=cloudwatch.Stats.MAXIMUM
             ),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        self.dlq_alarm.add_alarm_action(cw_actions.SnsAction(props.alarm_topic.topic))

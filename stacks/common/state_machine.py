@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
@@ -15,6 +14,7 @@ from constructs import Construct
 
 from stacks.common.nag import acknowledge, acknowledge_wildcard_resource, arn_token
 from stacks.common.notifications import NotificationTopic
+from stacks.common.alarms import alarm_on_any
 
 
 @dataclass(frozen=True)
@@ -89,22 +89,11 @@ class MonitoredStateMachine(Construct):
             acknowledge_wildcard_resource(
                 role, f"{arn_token(function)}:*", "Qualified versions/aliases of a function this workflow invokes."
             )
-        alarm_action = cw_actions.SnsAction(props.notices.topic)
-        self.failed_alarm = self._alarm("FailedExecutions", self.state_machine.metric_failed(period=Duration.minutes(5)))
-        self.timed_out_alarm = self._alarm("TimedOutExecutions", self.state_machine.metric_timed_out(period=Duration.minutes(5)))
-        for alarm in (self.failed_alarm, self.timed_out_alarm):
-            alarm.add_alarm_action(alarm_action)
+        self.failed_alarm = alarm_on_any(self, "FailedExecutions", notices=props.notices, metric=self.state_machine.metric_failed(
+            period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM))
+        self.timed_out_alarm = alarm_on_any(self, "TimedOutExecutions", notices=props.notices, metric=self.state_machine.metric_timed_out(
+            period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM))
 
-    def _alarm(self, construct_id: str, metric: cloudwatch.Metric) -> cloudwatch.Alarm:
-        return cloudwatch.Alarm(
-            self,
-            construct_id,
-            metric=metric.with_(statistic=cloudwatch.Stats.SUM),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
 
 
 def notify_failure_then_fail(scope: Construct, *, notices: NotificationTopic, workflow: str, error_path: str = "$.error") -> sfn.IChainable:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -26,6 +25,7 @@ from stacks.common.notifications import NotificationTopic, NotificationTopicProp
 from stacks.common.schedule import SCHEDULED_TIME, StateMachineSchedule, StateMachineScheduleProps
 from stacks.common.state_machine import MonitoredStateMachine, MonitoredStateMachineProps, notify_failure_then_fail
 from stacks.common.retries import retry_with_jitter
+from stacks.common.alarms import alarm_on_any
 from stacks.single_flight.settings import SingleFlightSettings
 
 LAMBDA_SOURCE = Path(__file__).resolve().parents[2] / "lambda_src" / "single_flight"
@@ -128,20 +128,13 @@ class SingleFlightStack(Stack):
         return dead_letter_queue, queue
 
     def _build_dead_letter_alarm(self) -> cloudwatch.Alarm:
-        alarm = cloudwatch.Alarm(
-            self,
-            "DeadLetterAlarm",
-            alarm_description="A tick message could not be processed (see the work queue's DLQ)",
+        return alarm_on_any(
+            self, "DeadLetterAlarm", notices=self.notices,
+            description="A tick message could not be processed (see the work queue's DLQ)",
             metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
                 period=Duration.minutes(1), statistic=cloudwatch.Stats.MAXIMUM
             ),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        alarm.add_alarm_action(cw_actions.SnsAction(self.notices.topic))
-        return alarm
 
     def _build_idempotency_table(self, stage: StageConfig) -> dynamodb.Table:
         # The attribute names are Powertools Idempotency's defaults.

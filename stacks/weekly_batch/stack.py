@@ -7,7 +7,6 @@ from pathlib import Path
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -23,6 +22,7 @@ from stacks.common.notifications import NotificationTopic, NotificationTopicProp
 from stacks.common.schedule import SCHEDULED_TIME, StateMachineSchedule, StateMachineScheduleProps
 from stacks.common.state_machine import MonitoredStateMachine, MonitoredStateMachineProps, notify_failure_then_fail
 from stacks.common.table import DataTable, DataTableProps
+from stacks.common.alarms import alarm_on_any
 from stacks.weekly_batch.settings import WeeklyBatchSettings
 
 LAMBDA_SOURCE = Path(__file__).resolve().parents[2] / "lambda_src" / "weekly_batch"
@@ -230,17 +230,11 @@ class WeeklyBatchStack(Stack):
         )
         secretsmanager.Secret.from_secret_name_v2(self, "SlackWebhookUrl", slack.webhook_secret_name).grant_read(function)
         # A notice that fails after its retries does not stop the batch, so someone must hear about it.
-        self.notifier_errors_alarm = cloudwatch.Alarm(
-            self,
-            "NotifierErrors",
-            alarm_description="Slack notices failed (the batch went on without them)",
+        self.notifier_errors_alarm = alarm_on_any(
+            self, "NotifierErrors", notices=self.notices,
+            description="Slack notices failed (the batch went on without them)",
             metric=function.metric_errors(period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        self.notifier_errors_alarm.add_alarm_action(cw_actions.SnsAction(self.notices.topic))
         return function
 
     # ---- states ----------------------------------------------------------------------------
