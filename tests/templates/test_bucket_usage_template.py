@@ -15,19 +15,9 @@ from stacks.bucket_usage.stack import (
     RETRYABLE_SCAN_ERRORS,
     SCAN_S3_ACTIONS,
 )
-from tests.templates.cfn import all_states, as_list, only_resource, policy_statements, resources_of_type, state_machine_definition
+from tests.templates.cfn import all_states, as_list, only_resource, policy_statements, resources_of_type
 
 STACK = "BucketUsage"
-
-
-@pytest.fixture
-def template(stage):
-    return stage.template(STACK)
-
-
-@pytest.fixture
-def definition(template):
-    return state_machine_definition(template)
 
 
 def _states(definition):

@@ -17,19 +17,9 @@ from stacks.distributed_copy.stack import (
     RETRYABLE_COPY_ERRORS,
     SETTINGS_KEY,
 )
-from tests.templates.cfn import all_states, as_list, only_resource, policy_statements, resources_of_type, state_machine_definition
+from tests.templates.cfn import all_states, as_list, only_resource, policy_statements, resources_of_type
 
 STACK = "DistributedCopy"
-
-
-@pytest.fixture
-def template(stage):
-    return stage.template(STACK)
-
-
-@pytest.fixture
-def definition(template):
-    return state_machine_definition(template)
 
 
 @pytest.fixture

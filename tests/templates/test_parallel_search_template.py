@@ -8,7 +8,7 @@ import json
 import pytest
 
 from stacks.parallel_search.stack import LAMBDA_SOURCE
-from tests.templates.cfn import all_states, as_list, only_resource, policy_statements, resources_of_type, state_machine_definition
+from tests.templates.cfn import all_states, as_list, only_resource, policy_statements, resources_of_type
 
 STACK = "ParallelSearch"
 STATE_PAYLOAD_LIMIT = 256 * 1024
@@ -29,16 +29,6 @@ DELIBERATELY_TERMINAL = {
     "PayloadReferenceMissing": "the S3 object expired or was deleted",
     "PayloadIntegrityError": "the S3 object was changed",
 }
-
-
-@pytest.fixture
-def template(stage):
-    return stage.template(STACK)
-
-
-@pytest.fixture
-def definition(template):
-    return state_machine_definition(template)
 
 
 def test_search_apis_run_in_one_parallel_state_then_merge(definition):

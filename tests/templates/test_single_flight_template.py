@@ -8,19 +8,9 @@ import pytest
 
 from stacks.single_flight.settings import VISIBILITY_FACTOR
 from stacks.single_flight.stack import INVALID_INPUT_ERROR, SKIPPED_OUTPUT
-from tests.templates.cfn import all_states, as_list, only_resource, policy_statements, resources_of_type, state_machine_definition
+from tests.templates.cfn import all_states, as_list, only_resource, policy_statements, resources_of_type
 
 STACK = "SingleFlight"
-
-
-@pytest.fixture
-def template(stage):
-    return stage.template(STACK)
-
-
-@pytest.fixture
-def definition(template):
-    return state_machine_definition(template)
 
 
 def _queues(template):

@@ -15,21 +15,11 @@ from stacks.weekly_batch.stack import (
     NOTICE_KINDS,
     SLACK_RETRYABLE_ERRORS,
 )
-from tests.templates.cfn import all_states, as_list, only_resource, policy_statements, resources_of_type, state_machine_definition
+from tests.templates.cfn import all_states, as_list, only_resource, policy_statements, resources_of_type
 
 STACK = "WeeklyBatch"
 # stage -> (max_checks, wait_seconds), as cdk.json sets them (prod: the documented defaults)
 LOOP = {"local": (4, 1), "prod": (18, 600)}
-
-
-@pytest.fixture
-def template(stage):
-    return stage.template(STACK)
-
-
-@pytest.fixture
-def definition(template):
-    return state_machine_definition(template)
 
 
 def _function_id(template, handler_module: str) -> str:
