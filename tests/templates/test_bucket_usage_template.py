@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import json
 
-import pytest
 
 from stacks.bucket_usage.stack import (
     INVALID_INPUT_ERROR,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from stacks.single_flight.settings import VISIBILITY_FACTOR
 from stacks.single_flight.stack import INVALID_INPUT_ERROR, SKIPPED_OUTPUT
