@@ -25,7 +25,7 @@ from rich.table import Table
 from sandbox.emulator import DeployError
 from sandbox.engine import EngineVersionError
 from sandbox.engine_limits import UnsupportedByLocalEngine
-from sandbox.execution import ExecutionInputTooLarge, ExecutionTimeout, TimelineEvent
+from sandbox.execution import ExecutionInputTooLarge, ExecutionTimeout, TimelineEvent, check_input_size
 from sandbox.scheduler import ScheduleError
 from sandbox.session import FireReport, RunReport, Sandbox
 from sandbox.synth import SynthError
@@ -210,10 +210,7 @@ def run(
         options = _check_workflow(workflow, standin)
         execution_input = _parse_input(input)
         if execution_input is not None:
-            from sandbox.execution import MAX_STATE_PAYLOAD_BYTES, utf8_json_size
-
-            if (size := utf8_json_size(execution_input)) > MAX_STATE_PAYLOAD_BYTES:
-                raise ExecutionInputTooLarge(f"--input is {size:,} bytes of UTF-8; StartExecution accepts at most {MAX_STATE_PAYLOAD_BYTES:,}")
+            check_input_size(execution_input)  # before synth and deploy
         with Sandbox() as sandbox:
             _print_synth(sandbox)
             report = sandbox.deploy(workflow).run(execution_input, standins=options, on_event=_print_event, timeout_s=timeout)

@@ -50,6 +50,15 @@ class ExecutionInputTooLarge(ValueError):
     """The input exceeds StartExecution's 256 KiB (UTF-8) limit; AWS rejects it before starting."""
 
 
+def check_input_size(execution_input: Any) -> int:
+    """The input's size in UTF-8 bytes; `ExecutionInputTooLarge` over StartExecution's 256 KiB, as AWS refuses it."""
+    input_bytes = utf8_json_size(execution_input)
+    if input_bytes > MAX_STATE_PAYLOAD_BYTES:
+        raise ExecutionInputTooLarge(f"the execution input is {input_bytes:,} bytes of UTF-8; "
+                                     f"StartExecution accepts at most {MAX_STATE_PAYLOAD_BYTES:,}")
+    return input_bytes
+
+
 @dataclass(frozen=True)
 class ExecutionReport:
     execution_arn: str
@@ -204,10 +213,7 @@ def run_execution(emulator: "Emulator", *, state_machine_arn: str, execution_inp
     Raises ``UnsupportedByLocalEngine`` (before starting) if the definition has a blocking gap,
     and ``ExecutionTimeout`` (after stopping the execution) if it is not done within ``timeout_s``.
     """
-    input_bytes = utf8_json_size(execution_input)
-    if input_bytes > MAX_STATE_PAYLOAD_BYTES:
-        raise ExecutionInputTooLarge(f"the execution input is {input_bytes:,} bytes of UTF-8; "
-                                     f"StartExecution accepts at most {MAX_STATE_PAYLOAD_BYTES:,}")
+    input_bytes = check_input_size(execution_input)
     sfn = emulator.client("stepfunctions")
     described = sfn.describe_state_machine(stateMachineArn=state_machine_arn)
     gaps = find_engine_gaps(json.loads(described["definition"]))
