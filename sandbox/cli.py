@@ -8,7 +8,9 @@ traceback of an internal error.
 from __future__ import annotations
 
 import json
+import math
 import os
+import signal
 import sys
 import traceback
 from contextlib import contextmanager
@@ -29,7 +31,7 @@ from sandbox.execution import ExecutionInputTooLarge, ExecutionTimeout, Timeline
 from sandbox.scheduler import ScheduleError
 from sandbox.session import FireReport, RunReport, Sandbox
 from sandbox.synth import SynthError
-from sandbox.workflows import WORKFLOWS, ScenarioError, get_workflow
+from sandbox.workflows import ScenarioError, all_workflows, get_workflow
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Run the Step Functions workflows offline, in an embedded AWS emulator.")
@@ -48,6 +50,16 @@ class ExitCode(IntEnum):
     RUNNER_TIMEOUT = 5  # the sandbox stopped waiting for the execution (and stopped it)
     ENVIRONMENT = 6  # the sandbox could not start: an OS resource (port, file, process) failed
     INTERNAL = 10  # a bug in the sandbox
+    INTERRUPTED = 130  # SIGINT (Ctrl-C): 128 + 2, as a shell reports it
+    TERMINATED = 143  # SIGTERM: 128 + 15
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so cleanup (context managers) runs as for Ctrl-C."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:  # noqa: ARG001
+    raise _Terminated()
 
 
 class _Exit(Exception):
@@ -80,7 +92,9 @@ def _one_line_errors() -> Iterator[None]:
     except OSError as exc:
         _print_error(ExitCode.ENVIRONMENT, f"the sandbox could not start: {exc}")
     except KeyboardInterrupt:
-        _print_error(ExitCode.ENVIRONMENT, "interrupted")
+        _print_error(ExitCode.INTERRUPTED, "interrupted (SIGINT); the emulator and stand-ins were stopped")
+    except _Terminated:
+        _print_error(ExitCode.TERMINATED, "terminated (SIGTERM); the emulator and stand-ins were stopped")
     except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
         if os.environ.get("SANDBOX_DEBUG"):
             traceback.print_exc()
@@ -96,6 +110,12 @@ def _first_line(text: str) -> str:
 def _print_error(code: ExitCode, message: str) -> NoReturn:
     console.print(f"[red]error:[/red] {escape(' '.join(message.split()))}", soft_wrap=True)
     raise typer.Exit(int(code))
+
+
+def _check_range(option: str, value: float, *, minimum: float, maximum: float | None = None) -> None:
+    if not math.isfinite(value) or value < minimum or (maximum is not None and value > maximum):
+        bounds = f"at least {minimum:g}" if maximum is None else f"from {minimum:g} to {maximum:,g}"
+        _fail(ExitCode.USAGE, f"{option} must be {bounds}, got {value:g}")
 
 
 def _parse_input(raw: Optional[str]) -> Optional[dict[str, Any]]:
@@ -135,8 +155,7 @@ def _parse_standins(options: list[str]) -> dict[str, dict[str, str]]:
 
 def _check_workflow(workflow: str, standin: list[str]) -> dict[str, dict[str, str]]:
     """Everything that can be checked before synth and deploy: the workflow name and stand-in settings."""
-    if workflow not in WORKFLOWS:
-        _fail(ExitCode.USAGE, f"unknown workflow {workflow!r}; known: {', '.join(WORKFLOWS)}")
+    get_workflow(workflow)  # raises ScenarioError naming the known ones
     options = _parse_standins(standin)
     get_workflow(workflow).validate_standins(options)  # raises ScenarioError
     return options
@@ -192,7 +211,7 @@ def _fire_summary(report: FireReport) -> Group:
 def list_workflows() -> None:
     """List the workflows and their stacks."""
     table = Table("workflow", "stack", "what it does")
-    for spec in WORKFLOWS.values():
+    for spec in all_workflows().values():
         table.add_row(spec.name, spec.stack_id, spec.summary)
     out.print(table)
 
@@ -203,10 +222,11 @@ def run(
     input: Optional[str] = typer.Option(None, "--input", help="Execution input: JSON, or @file.json. Default: the workflow's sample."),
     standin: list[str] = typer.Option([], "--standin", help="Stand-in behaviour [NAME.]SETTING=VALUE, e.g. shop-a.fail_times=2 or result_bytes=300000."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object with the result at the end."),
-    timeout: float = typer.Option(600.0, "--timeout", min=0.1, help="Stop the execution and exit 5 after this many seconds."),
+    timeout: float = typer.Option(600.0, "--timeout", help="Stop the execution and exit 5 after this many seconds."),
 ) -> None:
     """Deploy one workflow into the emulator, run one execution, print its timeline and summary."""
     with _one_line_errors():
+        _check_range("--timeout", timeout, minimum=0.1)
         options = _check_workflow(workflow, standin)
         execution_input = _parse_input(input)
         if execution_input is not None:
@@ -224,14 +244,18 @@ def run(
 def fire(
     workflow: str = typer.Argument(..., help="Workflow with an EventBridge Scheduler schedule."),
     at: Optional[str] = typer.Option(None, "--at", help="Scheduled time, ISO 8601 (default: the schedule's next time). Without a zone: the schedule's."),
-    times: int = typer.Option(1, "--times", min=1, max=10_000, help="How many invocations (same scheduled time unless --every)."),
-    every: Optional[float] = typer.Option(None, "--every", min=0.0, help="Seconds between invocations; each then gets the schedule's next scheduled time."),
+    times: int = typer.Option(1, "--times", help="How many invocations, 1 to 10,000 (same scheduled time unless --every)."),
+    every: Optional[float] = typer.Option(None, "--every", help="Seconds (>= 0) between invocations; each then gets the schedule's next scheduled time."),
     standin: list[str] = typer.Option([], "--standin", help="Stand-in behaviour [NAME.]SETTING=VALUE."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object with every invocation at the end."),
-    timeout: float = typer.Option(600.0, "--timeout", min=0.1, help="Per execution: stop it and exit 5 after this many seconds."),
+    timeout: float = typer.Option(600.0, "--timeout", help="Per execution: stop it and exit 5 after this many seconds."),
 ) -> None:
     """Start the workflow as its schedule would: the target input with the scheduler's time filled in."""
     with _one_line_errors():
+        _check_range("--times", times, minimum=1, maximum=10_000)
+        if every is not None:
+            _check_range("--every", every, minimum=0.0)
+        _check_range("--timeout", timeout, minimum=0.1)
         options = _check_workflow(workflow, standin)
         moment = None
         if at is not None:
@@ -265,7 +289,7 @@ def demo() -> None:
     with _one_line_errors():
         with Sandbox() as sandbox:
             _print_synth(sandbox)
-            for name in WORKFLOWS:
+            for name, spec in all_workflows().items():
                 console.rule(name)
                 try:
                     report = sandbox.deploy(name).run(on_event=_print_event)
@@ -280,11 +304,12 @@ def demo() -> None:
                     name, report.status, f"{report.duration_s:.2f} s", str(report.state_transitions),
                     str(report.lambda_invocations), f"{report.max_state_payload_bytes:,} B",
                     f"${report.estimated_cost_usd['total']:.6f}",
-                    WORKFLOWS[name].headline(report.output) if WORKFLOWS[name].headline and report.status == "SUCCEEDED" else "-",
+                    spec.headline(report.output) if spec.headline and report.status == "SUCCEEDED" else "-",
                 )
         out.print(table)
     raise typer.Exit(int(ExitCode.EXECUTION_FAILED if failed else ExitCode.SUCCEEDED))
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, _raise_terminated)
     app()

@@ -23,7 +23,7 @@ from sandbox.engine.distributed_map import child_entered_states, map_runs
 from sandbox.event_sources import SqsEventSourcePollers
 from sandbox.execution import ExecutionReport, TimelineEvent, run_execution
 from sandbox.lambda_runtime import prune_code_cache
-from sandbox.scheduler import Schedule, ScheduleError, fire_times, render_input, schedules_in
+from sandbox.scheduler import Schedule, ScheduleError, fire_times, is_scheduled_time, render_input, schedules_in
 from sandbox.synth import SynthResult, synthesize_local
 from sandbox.workflows import Scenario, WorkflowSpec, get_workflow
 
@@ -169,6 +169,10 @@ class DeployedWorkflow:
             (first,) = fire_times(schedule, after=datetime.now(timezone.utc), count=1)
         else:
             first = at if at.tzinfo else at.replace(tzinfo=schedule.zone)
+            if first.second or first.microsecond or not is_scheduled_time(schedule, first):
+                upcoming = ", ".join(_utc(t) for t in fire_times(schedule, after=first, count=2))
+                raise ScheduleError(f"--at {first.isoformat()}: {schedule.expression} ({schedule.timezone}) never fires at "
+                                    f"that time; it fires next at {upcoming}")
         if every_s is None:
             scheduled = [first] * times
         else:

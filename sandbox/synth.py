@@ -40,14 +40,16 @@ class SynthResult:
 
 
 def inputs_hash(root: Path = REPO_ROOT) -> str:
+    from stacks.common.config import user_settings_dir
+
     digest = hashlib.sha256()
-    for name in _INPUTS:
-        base = root / name
+    user_settings = user_settings_dir()  # your git-ignored settings/local.json changes the local stage too
+    for base in [root / name for name in _INPUTS] + ([user_settings / "local.json"] if user_settings else []):
         paths = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file())
         for path in paths:
             if _SKIP_PARTS.intersection(path.parts) or path.suffix == ".pyc":
                 continue
-            digest.update(path.relative_to(root).as_posix().encode())
+            digest.update((path.relative_to(root) if path.is_relative_to(root) else path).as_posix().encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
 

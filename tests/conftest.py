@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20")
+# Hermetic: a developer's own settings/<stage>.json must not change what the tests synthesize.
+os.environ["WORKFLOW_SETTINGS_DIR"] = ""
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,7 +88,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if hasattr(config, "workerinput") or _COVERAGE_DIR_ENV not in os.environ:
         return
     from sandbox.coverage import StateCoverage
-    from sandbox.workflows import WORKFLOWS
+    from stacks.common.registry import workflow_names
 
     coverage_dir = Path(os.environ[_COVERAGE_DIR_ENV])
     merged: dict[tuple[str, str], StateCoverage] = {}
@@ -104,7 +106,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             problems.append(f"{workflow} ({machine}) never entered: {', '.join(coverage.missed)}")
     enforced = bool(merged) and _whole_workflow_suite(config, coverage_dir)
     if enforced:
-        problems += [f"{name}: no sandbox test deployed it" for name in WORKFLOWS if name not in {w for w, _ in merged}]
+        problems += [f"{name}: no sandbox test deployed it" for name in workflow_names() if name not in {w for w, _ in merged}]
     config._sandbox_coverage = (lines, problems if enforced else [], enforced)  # type: ignore[attr-defined]
     if enforced and problems and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

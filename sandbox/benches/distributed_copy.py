@@ -137,11 +137,10 @@ def bench_local(sandbox) -> None:
 
 
 def bench_at_scale() -> None:
-    from app import cdk_context
-    from stacks.common.config import StageConfig
+    from stacks.common.config import load_stage
     from stacks.distributed_copy.settings import DistributedCopySettings
 
-    settings = StageConfig.from_context(cdk_context()["stages"], "prod").workflow_settings("distributed_copy", DistributedCopySettings)
+    settings = load_stage("prod").workflow_settings("distributed_copy", DistributedCopySettings)
     seed, ours = seed_design(OBJECTS_AT_SCALE), our_design(OBJECTS_AT_SCALE, settings)
     seed_cost, our_cost = seed.costs(), ours.costs()
     table = Table(title=f"{OBJECTS_AT_SCALE:,} objects, computed (us-east-1 list prices; S3 request latency {S3_REQUEST_S * 1000:.0f} ms assumed)")

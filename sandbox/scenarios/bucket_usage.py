@@ -19,6 +19,8 @@ from sandbox.scenarios.base import ScenarioError
 STANDIN = "fleet"
 # Stand-in name -> settings type (`--standin fleet.buckets=5`, or `--standin buckets=5`).
 STANDIN_SETTINGS = {STANDIN: BucketFleetSettings}
+# The account also holds the CDK asset bucket and other stacks' buckets: the sample scans the fleet only.
+SAMPLE_INPUT = {"name_prefix": "usage-"}  # what `sandbox run` sends without --input
 
 
 def headline(output: Any) -> str:
@@ -92,3 +94,6 @@ class BucketUsageScenario:
             "s3_requests_by_region": dict(sorted(self.rules.requests_by_region.items())),
             "vanished": list(self.rules.vanished),
         }
+
+
+SCENARIO = BucketUsageScenario  # what the sandbox starts around a deployed stack of this workflow

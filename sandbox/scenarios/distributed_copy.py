@@ -68,6 +68,8 @@ class SourceObjects:
 
 
 STANDIN_SETTINGS = {"source": SourceObjects}
+# target date: yesterday in Asia/Tokyo; the scenario fills 50 + 10 objects
+SAMPLE_INPUT = {}  # what `sandbox run` sends without --input
 
 
 def object_name(style: str, index: int, day: str, *, name_bytes: int) -> str:
@@ -174,3 +176,6 @@ class DistributedCopyScenario:
             "destination_objects": len(self.keys(self.destination_prefix)),
             "copies_refused": dict(self._faults.refused),
         }
+
+
+SCENARIO = DistributedCopyScenario  # what the sandbox starts around a deployed stack of this workflow

@@ -12,6 +12,7 @@ from sandbox.standins.search_api import SearchApiBehaviour, SearchApiStandIn
 
 # Stand-in name -> settings type: the names are the `local` stage's API names (cdk.json).
 STANDIN_SETTINGS = {"shop-a": SearchApiBehaviour, "shop-b": SearchApiBehaviour}
+SAMPLE_INPUT = {"keywords": "wireless earbuds"}  # what `sandbox run` sends without --input
 
 
 class ParallelSearchScenario:
@@ -53,3 +54,6 @@ class ParallelSearchScenario:
 
     def stats(self) -> dict[str, Any]:
         return {"api_requests": {shop: len(standin.requests) for shop, standin in self.standins.items()}}
+
+
+SCENARIO = ParallelSearchScenario  # what the sandbox starts around a deployed stack of this workflow

@@ -35,6 +35,8 @@ class ConsumerBehaviour:
 
 # Stand-in name -> settings type (`--standin api.delay_seconds=3`, `--standin consumer.crash_times=1`).
 STANDIN_SETTINGS = {"api": LongApiBehaviour, "consumer": ConsumerBehaviour}
+# What the schedule sends (its scheduled time); `fire` sends the schedule's own times.
+SAMPLE_INPUT = {"scheduled_time": "2026-01-01T00:00:00Z"}  # what `sandbox run` sends without --input
 
 
 @dataclass(frozen=True)
@@ -148,3 +150,6 @@ class SingleFlightScenario:
             "dlq_messages": self.dead_letters(),
             "queue": self.queue_counts(),
         }
+
+
+SCENARIO = SingleFlightScenario  # what the sandbox starts around a deployed stack of this workflow

@@ -16,6 +16,7 @@ from sandbox.standins.bigquery import BigQueryBehaviour, BigQueryStandIn
 from sandbox.standins.slack import SlackBehaviour, SlackStandIn
 
 STANDIN_SETTINGS = {"bigquery": BigQueryBehaviour, "slack": SlackBehaviour}
+SAMPLE_INPUT = {"targetDate": "2026-11-18"}  # what `sandbox run` sends without --input
 
 
 def headline(output: Any) -> str:
@@ -76,3 +77,6 @@ class WeeklyBatchScenario:
     def stats(self) -> dict[str, Any]:
         assert self.bigquery and self.slack, "enter the scenario first"
         return {"bigquery": self.bigquery.stats(), "slack": self.slack.stats()}
+
+
+SCENARIO = WeeklyBatchScenario  # what the sandbox starts around a deployed stack of this workflow

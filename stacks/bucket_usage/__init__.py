@@ -1,3 +1,1 @@
-from stacks.bucket_usage.stack import BucketUsageStack
-
-__all__ = ["BucketUsageStack"]
+"""bucket-usage: one workflow (workflow.py declares it; stack.py builds it; see README.md)."""

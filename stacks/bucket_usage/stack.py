@@ -17,6 +17,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from stacks.bucket_usage.settings import BucketUsageSettings
+from stacks.bucket_usage.workflow import WORKFLOW as DECLARED
 from stacks.common.bundling import python_code_asset, target_platform
 from stacks.common.retries import LAMBDA_SERVICE_ERRORS, retry_from_settings
 from stacks.common.config import StageConfig
@@ -27,8 +28,8 @@ from stacks.common.state_machine import MonitoredStateMachine, MonitoredStateMac
 from stacks.common.table import DataTable, DataTableProps
 
 LAMBDA_SOURCE = Path(__file__).resolve().parents[2] / "lambda_src" / "bucket_usage"
-WORKFLOW = "bucket-usage"
-SETTINGS_KEY = "bucket_usage"
+WORKFLOW = DECLARED.name
+SETTINGS_KEY = DECLARED.settings_key
 
 # Exception class names raised by lambda_src/bucket_usage/bucket_usage/errors.py.
 RETRYABLE_SCAN_ERRORS = ["BucketScanThrottled", "ResultsStoreUnavailable"]
@@ -48,11 +49,8 @@ class BucketUsageStack(Stack):
     """Exposes `settings`, `notices` (topic: summaries and failure notices), `results` (DataTable),
     `scan_function`, `summary_function` and `workflow` (the monitored state machine).
 
-    `settings_key`/`settings_type` tell `python -m stacks.preflight` where this workflow's settings live
-    (it has no endpoint or secret to provide: every setting has a working default)."""
+    Settings: `DECLARED.settings_key` (stacks/<workflow>/stages.json per stage; preflight reads them)."""
 
-    settings_key = SETTINGS_KEY
-    settings_type = BucketUsageSettings
 
     def __init__(self, scope: Construct, construct_id: str, *, stage: StageConfig, **kwargs) -> None:
         super().__init__(scope, construct_id, description="bucket-usage: usage per file extension of every bucket (Map, no polling)", **kwargs)
@@ -86,7 +84,7 @@ class BucketUsageStack(Stack):
     # ------------------------------------------------------------------ functions
 
     def _function_props(self, stage: StageConfig, **overrides) -> PythonFunctionProps:
-        base = dict(service=WORKFLOW, metrics_namespace="BucketUsage", log_retention=stage.log_retention, removal_policy=stage.removal_policy)
+        base = dict(service=WORKFLOW, metrics_namespace=DECLARED.stack_id, log_retention=stage.log_retention, removal_policy=stage.removal_policy)
         return PythonFunctionProps(**{**base, **overrides})
 
     def _build_scan_function(self, *, code: lambda_.Code, stage: StageConfig) -> lambda_.Function:

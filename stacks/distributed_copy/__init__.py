@@ -1,5 +1,1 @@
-"""distributed-copy: Distributed Map over an S3 prefix, batched, verified copy-then-delete."""
-
-from stacks.distributed_copy.stack import DistributedCopyStack
-
-__all__ = ["DistributedCopyStack"]
+"""distributed-copy: one workflow (workflow.py declares it; stack.py builds it; see README.md)."""

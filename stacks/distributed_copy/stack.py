@@ -22,10 +22,11 @@ from stacks.common.notifications import NotificationTopic, NotificationTopicProp
 from stacks.common.payload_bucket import PayloadBucket, PayloadBucketProps
 from stacks.common.state_machine import MonitoredStateMachine, MonitoredStateMachineProps, notify_failure_then_fail
 from stacks.distributed_copy.settings import DistributedCopySettings
+from stacks.distributed_copy.workflow import WORKFLOW as DECLARED
 
 LAMBDA_SOURCE = Path(__file__).resolve().parents[2] / "lambda_src" / "distributed_copy"
-WORKFLOW = "distributed-copy"
-SETTINGS_KEY = "distributed_copy"
+WORKFLOW = DECLARED.name
+SETTINGS_KEY = DECLARED.settings_key
 
 # Exception class names raised by lambda_src/distributed_copy/distributed_copy/errors.py.
 INVALID_INPUT_ERROR = "InvalidCopyInput"
@@ -39,11 +40,8 @@ class DistributedCopyStack(Stack):
     lists), `source_bucket` (the configured, existing bucket), `plan_function`, `copy_function`,
     `summarize_function` and `workflow` (the monitored state machine).
 
-    `settings_key`/`settings_type` tell `python -m stacks.preflight` where this workflow's settings
-    live (`source_bucket` must be set before deploying)."""
+    Settings: `DECLARED.settings_key` (stacks/<workflow>/stages.json per stage; preflight reads them)."""
 
-    settings_key = SETTINGS_KEY
-    settings_type = DistributedCopySettings
 
     def __init__(self, scope: Construct, construct_id: str, *, stage: StageConfig, **kwargs) -> None:
         super().__init__(scope, construct_id, description="distributed-copy: batched, verified copy-then-delete of an S3 prefix (Distributed Map)", **kwargs)
@@ -79,7 +77,7 @@ class DistributedCopyStack(Stack):
             construct_id,
             props=PythonFunctionProps(
                 service=WORKFLOW,
-                metrics_namespace="DistributedCopy",
+                metrics_namespace=DECLARED.stack_id,
                 code=code,
                 handler=handler,
                 description=description,

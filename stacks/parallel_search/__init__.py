@@ -1,4 +1,1 @@
-from stacks.parallel_search.settings import ParallelSearchSettings, SearchApiSettings
-from stacks.parallel_search.stack import ParallelSearchStack
-
-__all__ = ["ParallelSearchSettings", "ParallelSearchStack", "SearchApiSettings"]
+"""parallel-search: one workflow (workflow.py declares it; stack.py builds it; see README.md)."""

@@ -19,10 +19,11 @@ from stacks.common.notifications import NotificationTopic, NotificationTopicProp
 from stacks.common.payload_bucket import PayloadBucket, PayloadBucketProps
 from stacks.common.state_machine import MonitoredStateMachine, MonitoredStateMachineProps, notify_failure_then_fail
 from stacks.parallel_search.settings import ParallelSearchSettings, SearchApiSettings
+from stacks.parallel_search.workflow import WORKFLOW as DECLARED
 
 LAMBDA_SOURCE = Path(__file__).resolve().parents[2] / "lambda_src" / "parallel_search"
-WORKFLOW = "parallel-search"
-SETTINGS_KEY = "parallel_search"
+WORKFLOW = DECLARED.name
+SETTINGS_KEY = DECLARED.settings_key
 
 # The one list of API errors that are retried: exception class names of
 # lambda_src/parallel_search/parallel_search/errors.py (the stack does not import Lambda code;
@@ -35,11 +36,8 @@ class ParallelSearchStack(Stack):
     """Exposes `settings`, `notices` (topic), `payloads` (bucket), `search_functions`
     (API name -> function), `merge_function` and `workflow` (the monitored state machine).
 
-    `settings_key`/`settings_type` tell `python -m stacks.preflight` where this workflow's settings
-    live, so it can refuse a deploy while one is still a placeholder."""
+    Settings: `DECLARED.settings_key` (stacks/<workflow>/stages.json per stage; preflight reads them)."""
 
-    settings_key = SETTINGS_KEY
-    settings_type = ParallelSearchSettings
 
     def __init__(self, scope: Construct, construct_id: str, *, stage: StageConfig, **kwargs) -> None:
         super().__init__(scope, construct_id, description="parallel-search: two search APIs in parallel, merged (claim-check payloads)", **kwargs)
@@ -74,7 +72,7 @@ class ParallelSearchStack(Stack):
     def _function_props(self, stage: StageConfig, **overrides) -> PythonFunctionProps:
         base = dict(
             service=WORKFLOW,
-            metrics_namespace="ParallelSearch",
+            metrics_namespace=DECLARED.stack_id,
             timeout=Duration.seconds(self.settings.function_timeout_seconds),
             log_retention=stage.log_retention,
             removal_policy=stage.removal_policy,

@@ -27,10 +27,11 @@ from stacks.common.state_machine import MonitoredStateMachine, MonitoredStateMac
 from stacks.common.retries import retry_with_jitter
 from stacks.common.alarms import alarm_on_any
 from stacks.single_flight.settings import SingleFlightSettings
+from stacks.single_flight.workflow import WORKFLOW as DECLARED
 
 LAMBDA_SOURCE = Path(__file__).resolve().parents[2] / "lambda_src" / "single_flight"
-WORKFLOW = "single-flight"
-SETTINGS_KEY = "single_flight"
+WORKFLOW = DECLARED.name
+SETTINGS_KEY = DECLARED.settings_key
 
 INVALID_INPUT_ERROR = "InvalidTickInput"
 # What the scheduler sends: the firing's scheduled time, which names the tick (deduplication id).
@@ -52,11 +53,8 @@ class SingleFlightStack(Stack):
     """Exposes `settings`, `notices`, `queue`, `dead_letter_queue`, `dead_letter_alarm`,
     `idempotency_table`, `consumer`, `tick` (the monitored EXPRESS state machine) and `schedule`.
 
-    `settings_key`/`settings_type` tell `python -m stacks.preflight` where this workflow's settings
-    live, so it can refuse a deploy while one is still a placeholder."""
+    Settings: `DECLARED.settings_key` (stacks/<workflow>/stages.json per stage; preflight reads them)."""
 
-    settings_key = SETTINGS_KEY
-    settings_type = SingleFlightSettings
 
     def __init__(self, scope: Construct, construct_id: str, *, stage: StageConfig, **kwargs) -> None:
         super().__init__(scope, construct_id, description="single-flight: a tick enqueues to SQS FIFO when nothing is in flight; one long API call at a time", **kwargs)
@@ -160,7 +158,7 @@ class SingleFlightStack(Stack):
                 code=python_code_asset(LAMBDA_SOURCE, target_platform(stage)),
                 handler="single_flight.handlers.consume.handler",
                 service=WORKFLOW,
-                metrics_namespace="SingleFlight",
+                metrics_namespace=DECLARED.stack_id,
                 memory_size_mb=self.settings.function_memory_mb,
                 timeout=Duration.seconds(self.settings.function_timeout_seconds),
                 log_retention=stage.log_retention,

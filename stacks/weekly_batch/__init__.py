@@ -1,4 +1,1 @@
-from stacks.weekly_batch.settings import BigQuerySettings, SlackSettings, WeeklyBatchSettings
-from stacks.weekly_batch.stack import WeeklyBatchStack
-
-__all__ = ["BigQuerySettings", "SlackSettings", "WeeklyBatchSettings", "WeeklyBatchStack"]
+"""weekly-batch: one workflow (workflow.py declares it; stack.py builds it; see README.md)."""

@@ -24,10 +24,11 @@ from stacks.common.state_machine import MonitoredStateMachine, MonitoredStateMac
 from stacks.common.table import DataTable, DataTableProps
 from stacks.common.alarms import alarm_on_any
 from stacks.weekly_batch.settings import WeeklyBatchSettings
+from stacks.weekly_batch.workflow import WORKFLOW as DECLARED
 
 LAMBDA_SOURCE = Path(__file__).resolve().parents[2] / "lambda_src" / "weekly_batch"
-WORKFLOW = "weekly-batch"
-SETTINGS_KEY = "weekly_batch"
+WORKFLOW = DECLARED.name
+SETTINGS_KEY = DECLARED.settings_key
 SQL_TEMPLATES = ("count_rows.sql", "weekly_insert.sql")
 
 # Exception class names raised by lambda_src/weekly_batch/weekly_batch/errors.py.
@@ -48,10 +49,8 @@ class WeeklyBatchStack(Stack):
     """Exposes `settings`, `notices` (topic), `guard` (table), `plan_function`, `check_function`,
     `insert_function`, `notify_function`, `notifier_errors_alarm`, `workflow` and `schedule`.
 
-    `settings_key`/`settings_type` tell `python -m stacks.preflight` where the settings live."""
+    Settings: `DECLARED.settings_key` (stacks/<workflow>/stages.json per stage; preflight reads them)."""
 
-    settings_key = SETTINGS_KEY
-    settings_type = WeeklyBatchSettings
 
     def __init__(self, scope: Construct, construct_id: str, *, stage: StageConfig, **kwargs) -> None:
         super().__init__(
@@ -152,7 +151,7 @@ class WeeklyBatchStack(Stack):
                 code=code,
                 handler=handler,
                 service=WORKFLOW,
-                metrics_namespace="WeeklyBatch",
+                metrics_namespace=DECLARED.stack_id,
                 memory_size_mb=memory_mb,
                 timeout=Duration.seconds(timeout_s),
                 environment=environment,

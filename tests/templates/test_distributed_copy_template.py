@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from app import cdk_context
-from stacks.common.config import StageConfig
+from stacks.common.config import load_stage
 from stacks.distributed_copy.settings import DistributedCopySettings
 from stacks.distributed_copy.stack import (
     FAILED_KEYS_PREFIX,
@@ -24,7 +23,7 @@ STACK = "DistributedCopy"
 
 @pytest.fixture
 def settings(stage) -> DistributedCopySettings:
-    return StageConfig.from_context(cdk_context()["stages"], stage.name).workflow_settings(SETTINGS_KEY, DistributedCopySettings)
+    return load_stage(stage.name).workflow_settings(SETTINGS_KEY, DistributedCopySettings)
 
 
 def copy_map(definition) -> dict:

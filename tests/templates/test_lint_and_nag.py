@@ -10,7 +10,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_s3 as s3
 
-from app import WORKFLOW_STACKS
+from stacks.common.registry import discover_workflows
 from stacks.common.nag import acknowledge, rule_packs
 from tests.conftest import REPO_ROOT
 
@@ -49,7 +49,7 @@ def test_acknowledgement_needs_a_real_reason():
         acknowledge(stack, "AwsSolutions-S1", "ok")
 
 
-@pytest.mark.parametrize("stack_id", [stack_id for stack_id, _ in WORKFLOW_STACKS.values()])
+@pytest.mark.parametrize("stack_id", [workflow.stack_id for workflow in discover_workflows()])
 def test_cfn_lint_passes(stage, stack_id):
     template = stage.assembly_dir / f"{stack_id}.template.json"
     result = subprocess.run(

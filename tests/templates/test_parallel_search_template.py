@@ -174,7 +174,7 @@ def test_each_search_function_names_the_setting_of_its_endpoint(template, stage)
     functions = resources_of_type(template, "AWS::Lambda::Function").values()
     environments = [f["Properties"]["Environment"]["Variables"] for f in functions]
     settings = {env["SEARCH_API_NAME"]: env["SEARCH_API_ENDPOINT_SETTING"] for env in environments if "SEARCH_API_NAME" in env}
-    where = f"stages.{stage.name}.workflows.parallel_search"
+    where = "parallel_search"
     assert settings == {"shop-a": f"{where}.api_a.endpoint", "shop-b": f"{where}.api_b.endpoint"}
 
 
@@ -273,13 +273,11 @@ def test_inline_threshold_leaves_room_for_both_branches(template):
 def test_outside_local_an_api_endpoint_must_be_https():
     import aws_cdk as cdk
 
-    from stacks.common.config import ConfigError, StageConfig
-    from stacks.parallel_search import ParallelSearchStack
+    from stacks.common.config import ConfigError, load_stage
+    from stacks.parallel_search.stack import ParallelSearchStack
 
     # GIVEN a prod stage whose API endpoint is plain HTTP
-    stage = StageConfig.from_context(
-        {"prod": {"workflows": {"parallel_search": {"api_a": {"name": "a", "endpoint": "http://api.example/items"}}}}}, "prod"
-    )
+    stage = load_stage("prod", {"parallel_search.api_a.name": "a", "parallel_search.api_a.endpoint": "http://api.example/items"})
     # THEN the stack refuses it: the API key would travel in clear text
     with pytest.raises(ConfigError, match="https"):
         ParallelSearchStack(cdk.App(), "Probe", stage=stage)

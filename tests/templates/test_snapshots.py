@@ -12,7 +12,7 @@ import re
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from app import WORKFLOW_STACKS
+from stacks.common.registry import discover_workflows
 
 ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
 
@@ -26,6 +26,6 @@ def normalized(template: dict) -> dict:
     return json.loads(ASSET_HASH.sub("<asset-hash>", json.dumps(template)))
 
 
-@pytest.mark.parametrize("stack_id", [stack_id for stack_id, _ in WORKFLOW_STACKS.values()])
+@pytest.mark.parametrize("stack_id", [workflow.stack_id for workflow in discover_workflows()])
 def test_template_matches_snapshot(stage, stack_id, snapshot_json):
     assert normalized(stage.template(stack_id)) == snapshot_json(name=f"{stack_id}-{stage.name}")

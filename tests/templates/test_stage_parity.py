@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from app import WORKFLOW_STACKS
+from stacks.common.registry import discover_workflows
 from tests.templates.cfn import resources_of_type, state_machine_definition
 
 
@@ -38,7 +38,7 @@ def state_graph(states: dict[str, Any], prefix: str = "") -> dict[str, tuple]:
     return graph
 
 
-@pytest.mark.parametrize("stack_id", [stack_id for stack_id, _ in WORKFLOW_STACKS.values()])
+@pytest.mark.parametrize("stack_id", [workflow.stack_id for workflow in discover_workflows()])
 def test_local_and_prod_run_the_same_state_graph(local_stage, prod_stage, stack_id):
     # GIVEN the stack's state machines in both stages
     local, prod = local_stage.template(stack_id), prod_stage.template(stack_id)

@@ -271,16 +271,13 @@ def test_sql_templates_in_s3_are_readable_key_by_key_and_prod_refuses_local_only
     import aws_cdk as cdk
 
     import app as cdk_app
-    from stacks.common.config import ConfigError, StageConfig
-    from stacks.weekly_batch import WeeklyBatchStack
+    from stacks.common.config import ConfigError, load_stage
+    from stacks.weekly_batch.stack import WeeklyBatchStack
 
     context = cdk_app.cdk_context(stage="local")
-    stages = json.loads(json.dumps(context["stages"]))
-    stages["local"]["workflows"]["weekly_batch"]["bigquery"] |= {
-        "sql_templates_bucket": "team-sql",
-        "sql_templates_prefix": "wb/",
-    }
-    stack = WeeklyBatchStack(cdk.App(context=context), "Probe", stage=StageConfig.from_context(stages, "local"))
+    stage = load_stage("local", {"weekly_batch.bigquery.sql_templates_bucket": "team-sql",
+                                 "weekly_batch.bigquery.sql_templates_prefix": "wb/"})
+    stack = WeeklyBatchStack(cdk.App(context=context), "Probe", stage=stage)
     template = cdk.assertions.Template.from_stack(stack).to_json()
     s3 = [s for _, s in policy_statements(template) if any(a.startswith("s3:") for a in as_list(s["Action"]))]
     assert len(s3) == 2  # the check and the insert function
@@ -288,7 +285,5 @@ def test_sql_templates_in_s3_are_readable_key_by_key_and_prod_refuses_local_only
         assert statement["Action"] == "s3:GetObject"
         keys = sorted(json.dumps(r).split(":::")[1] for r in statement["Resource"])
         assert [k.split('"')[0] for k in keys] == ["team-sql/wb/count_rows.sql", "team-sql/wb/weekly_insert.sql"]
-    prod = json.loads(json.dumps(context["stages"]))
-    prod["prod"]["workflows"]["weekly_batch"] = {"bigquery": {"credentials": "anonymous"}}
     with pytest.raises(ConfigError):
-        WeeklyBatchStack(cdk.App(context=context), "Probe2", stage=StageConfig.from_context(prod, "prod"))
+        WeeklyBatchStack(cdk.App(context=context), "Probe2", stage=load_stage("prod", {"weekly_batch.bigquery.credentials": "anonymous"}))

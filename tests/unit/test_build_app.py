@@ -6,7 +6,7 @@ import aws_cdk as cdk
 import pytest
 
 import app
-from stacks.common.config import ConfigError
+from stacks.common.registry import WorkflowError, discover_workflows
 
 
 def _stack_ids(application: cdk.App) -> list[str]:
@@ -20,16 +20,16 @@ def test_no_workflows_builds_no_stack():
 
 
 def test_an_unknown_workflow_is_refused_by_name():
-    with pytest.raises(ConfigError, match="no-such-flow"):
+    with pytest.raises(WorkflowError, match="no-such-flow"):
         app.build_app(cdk.App(context=app.cdk_context(stage="prod")), workflows=["no-such-flow"])
 
 
 def test_a_selection_builds_exactly_those_stacks_in_order(prod_stage):
     # GIVEN the default build (every workflow) of the prod stage
     everything = _stack_ids(prod_stage.app)
-    assert everything == [stack_id for stack_id, _ in app.WORKFLOW_STACKS.values()]
-    # WHEN only the first workflow is asked for (twice)
-    first = next(iter(app.WORKFLOW_STACKS))
-    application = app.build_app(cdk.App(context=app.cdk_context(stage="prod")), workflows=[first, first])
+    assert everything == [workflow.stack_id for workflow in discover_workflows()]
+    # WHEN only the last workflow is asked for (twice), through the `workflow` context as `-c workflow=...` gives it
+    last = discover_workflows()[-1]
+    application = app.build_app(cdk.App(context=app.cdk_context(stage="prod", workflow=f"{last.name},{last.name}")))
     # THEN exactly its stack is built, once
-    assert _stack_ids(application) == [app.WORKFLOW_STACKS[first][0]]
+    assert _stack_ids(application) == [last.stack_id]

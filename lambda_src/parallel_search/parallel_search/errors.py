@@ -34,7 +34,7 @@ class SearchApiTimeout(SearchWorkflowError):
 
 class SearchApiNotConfigured(SearchWorkflowError):
     """The API endpoint is still a placeholder (e.g. a host under the reserved `.example` TLD):
-    the setting it names must be set in cdk.json and the stack deployed again. Never retried."""
+    the setting it names must be set (-c or settings/<stage>.json) and the stack deployed again. Never retried."""
 
 
 class SearchApiBadResponse(SearchWorkflowError):

@@ -49,7 +49,7 @@ def require_configured_endpoint(name: str, endpoint: str, setting: str) -> None:
     if is_placeholder_endpoint(endpoint):
         raise SearchApiNotConfigured(
             f"{name}: {setting} is the placeholder {endpoint!r}; set it to the API's real https:// endpoint "
-            "in cdk.json and deploy again"
+            f"(-c {setting}=URL or your settings/<stage>.json) and deploy again"
         )
 
 

@@ -29,7 +29,7 @@ class PayloadSettings:
 
 @dataclass(frozen=True)
 class SearchApiSettings:
-    """endpoint_setting: where the endpoint is configured (a cdk.json path), named in errors."""
+    """endpoint_setting: where the endpoint is configured (its settings key, e.g. parallel_search.api_a.endpoint), named in errors."""
 
     name: str
     endpoint: str

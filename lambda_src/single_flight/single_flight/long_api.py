@@ -26,12 +26,12 @@ NOT_CONFIGURED = "NOT-CONFIGURED"
 
 
 def require_configured_endpoint(endpoint: str, setting: str) -> None:
-    """Raise ApiNotConfigured, naming the cdk.json setting, while the endpoint is a placeholder."""
+    """Raise ApiNotConfigured, naming the setting, while the endpoint is a placeholder."""
     text = endpoint.strip()
     host = (urllib.parse.urlsplit(text).hostname or "") if "://" in text else text.split("/", 1)[0].split(":", 1)[0]
     host = host.lower().rstrip(".")
     if text == NOT_CONFIGURED or any(host == d or host.endswith("." + d) for d in PLACEHOLDER_DOMAINS):
-        raise ApiNotConfigured(f"{setting} is the placeholder {endpoint!r}; set the API's real https:// endpoint in cdk.json and deploy again")
+        raise ApiNotConfigured(f"{setting} is the placeholder {endpoint!r}; set the API's real https:// endpoint (-c {setting}=URL or your settings/<stage>.json) and deploy again")
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ class MissingSetting(WeeklyBatchError):
 
 class BigQueryNotConfigured(WeeklyBatchError):
     """`bigquery.project` is still the placeholder NOT-CONFIGURED: the setting it names must be set
-    in cdk.json and the stack deployed again. Never retried."""
+    (-c or settings/<stage>.json) and the stack deployed again. Never retried."""
 
 
 class SlackWebhookNotConfigured(WeeklyBatchError):

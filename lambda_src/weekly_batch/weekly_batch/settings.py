@@ -78,7 +78,7 @@ class BigQuerySettings:
         if project == NOT_CONFIGURED:  # before the secret: it may not exist yet either
             setting = os.environ.get("BIGQUERY_PROJECT_SETTING", "").strip() or "BIGQUERY_PROJECT"
             raise BigQueryNotConfigured(
-                f"{setting} is the placeholder {NOT_CONFIGURED!r}; set the Google Cloud project in cdk.json and deploy again"
+                f"{setting} is the placeholder {NOT_CONFIGURED!r}; set the Google Cloud project (-c {setting}=PROJECT or your settings/<stage>.json) and deploy again"
             )
         return cls(
             project=_identifier("BIGQUERY_PROJECT"),

@@ -10,7 +10,7 @@ from parallel_search.search_api import is_placeholder_endpoint
 from tests.unit.parallel_search.conftest import load_event
 from tests.unit.test_preflight import PLACEHOLDERS, REAL_VALUES
 
-SETTING = "stages.prod.workflows.parallel_search.api_a.endpoint"
+SETTING = "parallel_search.api_a.endpoint"
 
 
 @pytest.mark.parametrize("value", PLACEHOLDERS)

@@ -102,13 +102,13 @@ def test_when_the_dlq_cannot_take_a_permanent_failure_the_record_fails_and_nothi
 
 
 def test_a_placeholder_endpoint_fails_by_name_naming_the_setting(consumer_env, lambda_context, aws, monkeypatch):
-    # GIVEN a deploy whose endpoint is still cdk.json's placeholder
+    # GIVEN a deploy whose endpoint is still the shipped placeholder
     monkeypatch.setenv("API_ENDPOINT", "https://long-api.example/v1/jobs")
-    monkeypatch.setenv("API_ENDPOINT_SETTING", "stages.dev.workflows.single_flight.api.endpoint")
+    monkeypatch.setenv("API_ENDPOINT_SETTING", "single_flight.api.endpoint")
     # WHEN a tick arrives
     with pytest.raises(BatchProcessingError) as failure:
         consume.handler(tick_event(), lambda_context)
     # THEN the record fails with ApiNotConfigured naming the setting (SQS keeps it; DLQ after maxReceiveCount), no call
     assert "ApiNotConfigured" in str(failure.value.child_exceptions)
-    assert "stages.dev.workflows.single_flight.api.endpoint" in str(failure.value.child_exceptions)
+    assert "single_flight.api.endpoint" in str(failure.value.child_exceptions)
     assert consumer_env.calls == [] and _dead_letters(aws) == []

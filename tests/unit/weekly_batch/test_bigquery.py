@@ -224,7 +224,7 @@ def test_templates_can_come_from_s3(aws):
 def test_an_unconfigured_project_is_a_named_error_naming_the_setting(bigquery, lambda_context, monkeypatch):
     # GIVEN the stack deployed with the shipped placeholder project
     monkeypatch.setenv("BIGQUERY_PROJECT", "NOT-CONFIGURED")
-    monkeypatch.setenv("BIGQUERY_PROJECT_SETTING", "stages.prod.workflows.weekly_batch.bigquery.project")
+    monkeypatch.setenv("BIGQUERY_PROJECT_SETTING", "weekly_batch.bigquery.project")
     # THEN the check fails at once, naming where to set it, without calling BigQuery
     with pytest.raises(BigQueryNotConfigured, match=r"stages\.prod\.workflows\.weekly_batch\.bigquery\.project"):
         check.handler({"targetDate": "2026-10-07"}, lambda_context)
