@@ -4,12 +4,19 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CDK := node_modules/.bin/cdk --no-notices
 STAGE ?= dev
+# WORKFLOW=name[,name]: only those workflows' stacks. CONTEXT: extra `-c KEY=VALUE` settings. PROFILE: an AWS CLI profile.
+WORKFLOW ?=
+CONTEXT ?=
+PROFILE ?=
+comma := ,
+SELECT = $(if $(WORKFLOW),-c workflow=$(WORKFLOW))
+AWS_OPTS = $(if $(PROFILE),--profile $(PROFILE))
 
 # jsii warns loudly on Node 20 (end of life); the CLI and synth work on it.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: setup demo test synth bench lint deploy snapshots lock clean
+.PHONY: setup demo test check check-forks synth bench lint deploy bootstrap fork snapshots lock clean
 
 setup: $(VENV)/.installed
 
@@ -25,8 +32,8 @@ demo: setup  ## synthesize, deploy into the embedded emulator, run every workflo
 test: setup  ## the whole suite, offline (two worker processes: sandbox runs mostly wait)
 	$(PY) -m pytest -n 2 --dist load
 
-synth: setup  ## every stack's template into cdk.out/ (STAGE=local|dev|prod)
-	$(CDK) synth --quiet -c stage=$(STAGE)
+synth: setup  ## templates into cdk.out/ (STAGE=local|dev|prod|yours, WORKFLOW=name to pick one)
+	$(CDK) synth --quiet -c stage=$(STAGE) $(SELECT) $(CONTEXT)
 
 bench: setup  ## prints synth, payload, request and import-time figures
 	$(PY) -m sandbox.bench
@@ -34,9 +41,15 @@ bench: setup  ## prints synth, payload, request and import-time figures
 lint: synth
 	$(VENV)/bin/cfn-lint --config-file .cfnlintrc.yaml cdk.out/*.template.json
 
-deploy: setup  ## to your AWS account: STAGE=dev|prod, credentials from your environment
-	$(PY) -m stacks.preflight $(STAGE)  # refuses placeholder settings, lists the secrets to create (offline)
-	$(CDK) deploy --all -c stage=$(STAGE)
+deploy: setup  ## to your AWS account: STAGE=dev|prod|yours [WORKFLOW=name] [PROFILE=p] [CONTEXT='-c k=v']
+	$(PY) -m stacks.preflight $(STAGE) $(subst $(comma), ,$(WORKFLOW)) $(CONTEXT)  # offline: placeholders, secrets to create
+	$(CDK) deploy --all -c stage=$(STAGE) $(SELECT) $(CONTEXT) $(AWS_OPTS)
+
+bootstrap: setup  ## once per account and region: the CDK's asset bucket and roles (PROFILE=p, region from it or AWS_REGION)
+	$(CDK) bootstrap $(AWS_OPTS)
+
+fork: setup  ## FROM=workflow TO=new-name [INTO=dir]: a new workflow from an existing one (INTO: a standalone project)
+	$(PY) -m sandbox fork $(FROM) $(TO) $(if $(INTO),--into $(INTO))
 
 snapshots: setup  ## accept template changes after reviewing the snapshot diff
 	$(PY) -m pytest tests/templates/test_snapshots.py --snapshot-update

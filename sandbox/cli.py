@@ -27,6 +27,7 @@ from rich.table import Table
 from sandbox.emulator import DeployError
 from sandbox.engine import EngineVersionError
 from sandbox.engine_limits import UnsupportedByLocalEngine
+from sandbox.fork import ForkError, SnapshotError
 from sandbox.execution import ExecutionInputTooLarge, ExecutionTimeout, TimelineEvent, check_input_size
 from sandbox.scheduler import ScheduleError
 from sandbox.session import FireReport, RunReport, Sandbox
@@ -81,9 +82,9 @@ def _one_line_errors() -> Iterator[None]:
         _print_error(exc.code, str(exc))
     except UnsupportedByLocalEngine as exc:
         _print_error(ExitCode.ENGINE_LIMIT, f"the local engine cannot run this workflow: {exc.summary()}")
-    except (DeployError, SynthError) as exc:
+    except (DeployError, SynthError, SnapshotError) as exc:
         _print_error(ExitCode.SYNTH_OR_DEPLOY, f"{type(exc).__name__}: {_first_line(str(exc))}")
-    except (ScenarioError, ScheduleError, ExecutionInputTooLarge) as exc:
+    except (ScenarioError, ScheduleError, ExecutionInputTooLarge, ForkError) as exc:
         _print_error(ExitCode.USAGE, str(exc))
     except ExecutionTimeout as exc:
         _print_error(ExitCode.RUNNER_TIMEOUT, str(exc))
@@ -272,6 +273,28 @@ def fire(
             sys.stdout.write(report.to_json() + "\n")
     failed = any(fire.execution.status != "SUCCEEDED" for fire in report.fires)
     raise typer.Exit(int(ExitCode.EXECUTION_FAILED if failed else ExitCode.SUCCEEDED))
+
+
+@app.command("fork")
+def fork_workflow(
+    source: str = typer.Argument(..., help="The workflow to start from (see `list`)."),
+    new_name: str = typer.Argument(..., help="The new workflow's name, kebab-case (e.g. my-search)."),
+    into: Optional[Path] = typer.Option(None, "--into", help="Export as a standalone project in this (new or empty) folder instead."),
+    snapshots: bool = typer.Option(True, "--snapshots/--no-snapshots", help="Synthesize and write its template snapshots."),
+) -> None:
+    """Copy a workflow under a new name: stack, Lambda package, scenario and tests, every spelling renamed."""
+    from sandbox import fork as forking
+
+    with _one_line_errors():
+        log = lambda message: console.print(f"[dim]{escape(message)}[/dim]")  # noqa: E731
+        if into is None:
+            forking.check_fork(source, new_name)
+            result = forking.fork(source, new_name, snapshots=snapshots, log=log)
+        else:
+            result = forking.export(source, new_name, into, snapshots=snapshots, log=log)
+        out.print(escape(result.next_steps()), soft_wrap=True)
+        if into is not None:
+            out.print(escape(f"\nA standalone project: cd {result.root} && make test && make demo"), soft_wrap=True)
 
 
 def _print_received_messages(outside_world: dict[str, Any]) -> None:

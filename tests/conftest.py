@@ -57,10 +57,16 @@ def stage(request: pytest.FixtureRequest) -> SynthesizedStage:
 
 
 # --------------------------------------------------------------------------- state coverage
-# Every state of every deployed definition must be entered by some sandbox test. Sessions that
-# run the whole workflow suite (no -k/-m/file selection) fail, naming the states, when one was not.
+# Every state of every deployed definition must be entered by some sandbox test. A session that runs
+# a workflow's whole sandbox test file (or all of tests/workflows; no -k/-m selection) fails, naming
+# the states, when one of that workflow's states was not.
 
 _COVERAGE_DIR_ENV = "SANDBOX_COVERAGE_DIR"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--forks", default="first", choices=("first", "all"),
+                     help="tests/forks: fork the first workflow only (default), or every workflow plus a standalone export")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -75,12 +81,24 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
         Path(os.environ[_COVERAGE_DIR_ENV], f"deselected-{os.getpid()}").touch()
 
 
-def _whole_workflow_suite(config: pytest.Config, coverage_dir: Path) -> bool:
+def _enforced_workflows(config: pytest.Config, coverage_dir: Path) -> set[str]:
+    """The workflows whose sandbox tests all ran: the whole tests/workflows folder, or a workflow's whole test file."""
+    from stacks.common.registry import discover_workflows, owner_of
+
     if any(coverage_dir.glob("deselected-*")) or config.getoption("lf", False) or config.getoption("exitfirst", False):
-        return False
-    chosen = [Path(arg.split("::")[0]).resolve() for arg in (config.args or ["tests"])]
+        return set()
     workflows = REPO_ROOT / "tests" / "workflows"
-    return any(arg == workflows or arg in workflows.parents for arg in chosen) and not any("::" in arg for arg in config.args)
+    chosen = [(Path(arg.split("::")[0]).resolve(), "::" in arg) for arg in (config.args or ["tests"])]
+    every = {workflow.name for workflow in discover_workflows()}
+    enforced: set[str] = set()
+    for path, partial in chosen:
+        if partial:
+            continue
+        if path == workflows or path in workflows.parents:
+            enforced |= every
+        elif path.parent == workflows and (owner := owner_of(path, discover_workflows())):
+            enforced.add(owner.name)
+    return enforced
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -88,7 +106,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if hasattr(config, "workerinput") or _COVERAGE_DIR_ENV not in os.environ:
         return
     from sandbox.coverage import StateCoverage
-    from stacks.common.registry import workflow_names
 
     coverage_dir = Path(os.environ[_COVERAGE_DIR_ENV])
     merged: dict[tuple[str, str], StateCoverage] = {}
@@ -98,17 +115,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             seen = merged[key].entered if key in merged else frozenset()
             merged[key] = StateCoverage(record["workflow"], record["state_machine"], tuple(record["states"]),
                                         seen | frozenset(record["entered"]))
+    enforced = _enforced_workflows(config, coverage_dir) if merged else set()
     lines, problems = [], []
     for (workflow, machine), coverage in sorted(merged.items()):
         lines.append(f"{workflow} ({machine}): {coverage.percent:.0f}% of {len(coverage.states)} states entered"
                      + (f"; never entered: {', '.join(coverage.missed)}" if coverage.missed else ""))
-        if coverage.missed:
+        if coverage.missed and workflow in enforced:
             problems.append(f"{workflow} ({machine}) never entered: {', '.join(coverage.missed)}")
-    enforced = bool(merged) and _whole_workflow_suite(config, coverage_dir)
-    if enforced:
-        problems += [f"{name}: no sandbox test deployed it" for name in workflow_names() if name not in {w for w, _ in merged}]
-    config._sandbox_coverage = (lines, problems if enforced else [], enforced)  # type: ignore[attr-defined]
-    if enforced and problems and session.exitstatus == 0:
+    problems += [f"{name}: no sandbox test deployed it" for name in sorted(enforced) if name not in {w for w, _ in merged}]
+    config._sandbox_coverage = (lines, problems, enforced)  # type: ignore[attr-defined]
+    if problems and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
@@ -120,7 +136,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     for line in lines:
         terminalreporter.write_line(line)
     if not enforced:
-        terminalreporter.write_line("(not enforced: only part of the workflow suite ran)")
+        terminalreporter.write_line("(not enforced: no workflow's whole sandbox test file ran)")
+    else:
+        terminalreporter.write_line(f"(enforced for: {', '.join(sorted(enforced))})")
     for problem in problems:
         terminalreporter.write_line(f"STATE COVERAGE FAILED: {problem}", red=True)
 
