@@ -36,7 +36,8 @@ def test_the_visibility_timeout_is_at_least_six_times_the_function_timeout(templ
 def test_the_consumer_can_hold_its_message_for_the_longest_call_within_sqs_limits(template):
     # GIVEN the consumer's settings: it holds its message in flight for API_MAX_CALL_SECONDS before each call
     queues, work_id, _ = _queues(template)
-    (role_id, consumer) = [(r["Properties"]["Role"]["Fn::GetAtt"][0], r) for r in resources_of_type(template, "AWS::Lambda::Function").values()][0]
+    (_, consumer) = only_resource(template, "AWS::Lambda::Function")
+    role_id = consumer["Properties"]["Role"]["Fn::GetAtt"][0]
     variables = consumer["Properties"]["Environment"]["Variables"]
     max_call, timeout = int(variables["API_MAX_CALL_SECONDS"]), consumer["Properties"]["Timeout"]
     # THEN the hold outlasts the consumer's own wait, and fits SQS's 12 h from the receive

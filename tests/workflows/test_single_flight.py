@@ -93,6 +93,8 @@ def test_ticks_faster_than_the_api_never_overlap(workflow, scenario):
     assert {call["idempotency_key"] for call in scenario.api.calls} == {t.output["deduplication_id"] for t in enqueued}
     # AND no tick ran a Lambda function: the tick is service integrations only
     assert all(t.lambda_invocations == 0 for t in ticks)
+    # AND the report came once every call had ended
+    assert world["calls_running"] == 0 and world["queue"] == {"visible": 0, "in_flight": 0}
 
 
 def test_a_repeated_tick_enqueues_one_message(workflow, scenario):
@@ -214,12 +216,17 @@ def test_a_message_the_queue_refuses_fails_the_tick_with_a_notice(workflow, scen
     assert report.outside_world["api_calls"] == 0
 
 
-def test_a_call_longer_than_the_visibility_timeout_is_never_overlapped_nor_dead_lettered(workflow, scenario, quick_redelivery):
+@pytest.mark.parametrize("entry", ["run", "fire"])
+def test_a_call_longer_than_the_visibility_timeout_is_never_overlapped_nor_dead_lettered(workflow, scenario, quick_redelivery, entry):
     # GIVEN an API whose call (5 s) outlasts the work queue's visibility timeout (3 s) and the consumer's
     # 4 s client timeout, and ends within the API's declared longest call (6 s)
-    tick = {"scheduled_time": _tick_time()}
-    # WHEN a tick is enqueued
-    report = workflow.run(tick, standins={"api": {"delay_seconds": str(QUEUE_VISIBILITY_S + 2)}})
+    standins = {"api": {"delay_seconds": str(QUEUE_VISIBILITY_S + 2)}}
+    # WHEN a tick is enqueued (`sandbox run`), or the schedule fires twice, the second tick during the call (`sandbox fire`)
+    if entry == "run":
+        report = workflow.run({"scheduled_time": _tick_time()}, standins=standins)
+    else:
+        report = workflow.fire(times=2, every_s=QUEUE_VISIBILITY_S + 1, standins=standins)
+        assert [fire.execution.output.get("enqueued") for fire in report.fires] == [True, False]
     world = report.outside_world
     # THEN the API never had two calls at once: the redelivery came after the first call ended,
     # and got the job's result by its idempotency key (the job ran once)

@@ -49,4 +49,6 @@ def hold_message(sqs: SqsClient, *, record: Any, seconds: int) -> None:
     except MessageNotHeld:
         raise
     except Exception as exc:  # botocore ClientError or a connection error: do not call
-        raise MessageNotHeld(f"could not keep the message in flight for {seconds}s ({type(exc).__name__}: {exc}); no call made") from exc
+        raise MessageNotHeld(
+            f"could not keep the message in flight for {seconds}s ({type(exc).__name__}: {exc}); no call made"
+        ) from exc

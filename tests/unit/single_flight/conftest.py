@@ -49,14 +49,16 @@ def tick_event(*, body: str | None = None, deduplication_id: str = DEDUPLICATION
 def receive_tick(aws: dict[str, Any], *, body: str | None = None, deduplication_id: str = DEDUPLICATION_ID) -> dict[str, Any]:
     """Send a tick message to the work queue and receive it: the event Lambda's poller would hand the consumer."""
     scheduled_time = deduplication_id.removeprefix("tick-")
-    aws["sqs"].send_message(QueueUrl=aws["work_url"], MessageBody=body if body is not None else json.dumps({"scheduled_time": scheduled_time}),
-                            MessageGroupId="single-flight", MessageDeduplicationId=deduplication_id)
+    body = body if body is not None else json.dumps({"scheduled_time": scheduled_time})
+    aws["sqs"].send_message(QueueUrl=aws["work_url"], MessageBody=body, MessageGroupId="single-flight",
+                            MessageDeduplicationId=deduplication_id)
     return _receive(aws)
 
 
 def redeliver(aws: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
     """The event's message, visible again (its visibility over) and received a second time."""
-    aws["sqs"].change_message_visibility(QueueUrl=aws["work_url"], ReceiptHandle=event["Records"][0]["receiptHandle"], VisibilityTimeout=0)
+    receipt_handle = event["Records"][0]["receiptHandle"]
+    aws["sqs"].change_message_visibility(QueueUrl=aws["work_url"], ReceiptHandle=receipt_handle, VisibilityTimeout=0)
     return _receive(aws)
 
 
@@ -69,8 +71,8 @@ def _receive(aws: dict[str, Any]) -> dict[str, Any]:
 
 def messages_in(aws: dict[str, Any], queue: str = "work_url") -> int:
     """Messages in a queue, visible or in flight."""
-    counts = aws["sqs"].get_queue_attributes(QueueUrl=aws[queue], AttributeNames=["ApproximateNumberOfMessages",
-                                                                                 "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    counts = aws["sqs"].get_queue_attributes(QueueUrl=aws[queue], AttributeNames=names)["Attributes"]
     return int(counts["ApproximateNumberOfMessages"]) + int(counts["ApproximateNumberOfMessagesNotVisible"])
 
 
@@ -128,7 +130,8 @@ def long_api() -> Iterator[LongApiStandIn]:
 @pytest.fixture
 def consumer_env(monkeypatch: pytest.MonkeyPatch, aws: dict[str, Any], long_api: LongApiStandIn) -> LongApiStandIn:
     for key, value in {
-        "API_ENDPOINT": long_api.url, "API_CREDENTIALS_SECRET_NAME": SECRET_NAME, "API_TIMEOUT_SECONDS": "1", "API_MAX_CALL_SECONDS": "60",
+        "API_ENDPOINT": long_api.url, "API_CREDENTIALS_SECRET_NAME": SECRET_NAME,
+        "API_TIMEOUT_SECONDS": "1", "API_MAX_CALL_SECONDS": "60",
         "DEAD_LETTER_QUEUE_URL": aws["dlq_url"], "IDEMPOTENCY_EXPIRY_SECONDS": "3600",
     }.items():
         monkeypatch.setenv(key, value)

@@ -104,7 +104,8 @@ def test_a_different_tick_is_a_different_call(consumer_env, lambda_context, aws)
     ("429", "ApiThrottled"),
     ("garbage", "ApiBadAnswer"),
 ])
-def test_a_transient_failure_leaves_the_message_for_redelivery_and_frees_the_key(consumer_env, lambda_context, aws, fail_mode, expected):
+def test_a_transient_failure_leaves_the_message_for_redelivery_and_frees_the_key(consumer_env, lambda_context, aws,
+                                                                                 fail_mode, expected):
     # GIVEN an API whose first call fails transiently (timeout: holds longer than the 1 s client timeout)
     consumer_env.configure(delay_seconds=0, fail_mode=fail_mode, fail_times=1, hold_seconds=2)
     # WHEN the consumer handles the tick
