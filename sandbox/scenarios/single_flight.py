@@ -2,7 +2,7 @@
 
 Stand-in settings (`--standin NAME.SETTING=VALUE`):
     api.delay_seconds=S        how long one call takes (default 3)
-    api.fail_mode=5xx|4xx|timeout|drop, api.fail_times=N, api.hold_seconds=S
+    api.fail_mode=5xx|429|4xx|garbage|timeout|drop, api.fail_times=N, api.hold_seconds=S
     consumer.crash_times=N     the first N calls kill the calling Lambda worker mid-call
                                (the invocation ends as Runtime.ExitError, as a crashed Lambda does)
 """
@@ -129,11 +129,16 @@ class SingleFlightScenario:
         return self._emulator.lambda_runtime.invocations[self.resources.consumer] - self._invocations_before
 
     def idle(self) -> bool:
+        """Every call has ended: the work queue is empty (each message deleted or in the DLQ), the
+        consumer runs no invocation, and the API answers no request (a call the consumer gave up on
+        may still be running there)."""
+        assert self.api is not None, "use the scenario as a context manager"
         counts = self.queue_counts()
-        return counts == {"visible": 0, "in_flight": 0} and not self._emulator.lambda_runtime.running(self.resources.consumer)
+        return (counts == {"visible": 0, "in_flight": 0} and not self._emulator.lambda_runtime.running(self.resources.consumer)
+                and self.api.stats()["calls_running"] == 0)
 
     def settle(self, timeout_s: float = 120) -> bool:
-        """Wait until the work queue is empty and the consumer is not running; False on timeout."""
+        """Wait until idle(): every call ended and every message is accounted for; False on timeout."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.idle():

@@ -5,13 +5,17 @@ takes `delay_seconds` and answers `{"job": <key>, "status": "done"}`. It records
 call: when, its idempotency key, how it ended, and how many calls were running at once
 (`max_concurrent_calls`), which is what single-flight promises to keep at 1.
 
-A key seen on a call that completed is answered at once with the same result (the
-contract a real idempotent API offers), counted in `repeated_keys`.
+A key seen on a call that completed is answered at once with the same result, and a key whose
+first call is still running gets 409 at once (the contract of an idempotent API, as in the
+IETF Idempotency-Key draft): both are counted in `repeated_keys`. The job itself runs once
+per key, also when the caller gave up waiting for it; `calls_running` says how many requests
+are being answered now.
 
 Failures on demand (`LongApiBehaviour`): the first `fail_times` calls answer with
-`fail_mode`: "5xx" (503), "4xx" (400), "timeout" (holds the connection `hold_seconds`, then
-closes it without answering) or "drop" (closes it at once). `on_call` lets a scenario
-act mid-call (the single-flight scenario kills the calling Lambda worker there).
+`fail_mode`: "5xx" (503), "429" (throttled, with `Retry-After`), "4xx" (400), "garbage" (200 with a
+body that is not JSON), "timeout" (holds the connection `hold_seconds`, then closes it without
+answering) or "drop" (closes it at once). `on_call` lets a scenario act mid-call (the
+single-flight scenario kills the calling Lambda worker there).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from typing import Any, Callable
 
 from sandbox.standins.http import Answer, HttpStandIn, Request
 
-FAIL_MODES = ("5xx", "4xx", "timeout", "drop")
+FAIL_MODES = ("5xx", "429", "4xx", "garbage", "timeout", "drop")
 PATH = "/v1/jobs"
 
 
@@ -33,7 +37,7 @@ class LongApiBehaviour:
     """How the stand-in answers. Defaults: 3 s per call, never fails.
 
     delay_seconds: how long a call takes (the seed's API: 40-120 s); default 3.
-    fail_mode: 5xx | 4xx | timeout | drop; default "5xx".
+    fail_mode: 5xx | 429 | 4xx | garbage | timeout | drop; default "5xx".
     fail_times: the first N calls fail with `fail_mode` (-1: every call); default 0.
     hold_seconds: how long a "timeout" call holds the connection before closing it; default 10.
     """
@@ -65,6 +69,7 @@ class LongApiStandIn(HttpStandIn):
         self.behaviour = behaviour or LongApiBehaviour()
         self.on_call = on_call
         self._completed: dict[str, Any] = {}
+        self._running: set[str] = set()  # keys whose job is under way
 
     @property
     def url(self) -> str:
@@ -85,7 +90,7 @@ class LongApiStandIn(HttpStandIn):
     def stats(self) -> dict[str, Any]:
         with self.lock:
             calls = [dict(call) for call in self.requests]
-            max_in_flight = self.max_in_flight
+            max_in_flight, running = self.max_in_flight, self.in_flight
         return {
             "api_calls": len(calls),
             "max_concurrent_calls": max_in_flight,
@@ -93,6 +98,7 @@ class LongApiStandIn(HttpStandIn):
             "distinct_keys": len({call["idempotency_key"] for call in calls}),
             "repeated_keys": sum(1 for call in calls if call.get("repeated")),
             "outcomes": _count(call["outcome"] for call in calls),
+            "calls_running": running,
         }
 
     def answer(self, request: Request) -> Answer:
@@ -120,9 +126,22 @@ class LongApiStandIn(HttpStandIn):
             self.on_call(call)  # e.g. the scenario kills the calling worker here (mid-call)
         with self.lock:
             done = self._completed.get(key)
+            running = key in self._running
+            if done is None and not running:
+                self._running.add(key)
         if done is not None:  # an idempotent API answers a repeated key with the first result
             call["repeated"] = True
             return Answer(200, done)
+        if running:  # ... and a key whose first call still runs with 409, starting nothing
+            call["repeated"] = True
+            return Answer(409, b'{"message":"a request with this Idempotency-Key is still being processed"}')
+        try:
+            return self._work(key, request, behaviour, failing=failing)
+        finally:
+            with self.lock:
+                self._running.discard(key)
+
+    def _work(self, key: str, request: Request, behaviour: LongApiBehaviour, *, failing: bool) -> Answer:
         mode = behaviour.fail_mode if failing else None
         if mode == "drop":
             return Answer(drop=True)
@@ -131,9 +150,13 @@ class LongApiStandIn(HttpStandIn):
             return Answer(drop=True)
         if mode == "4xx":
             return Answer(400, b'{"message":"bad request"}')
+        if mode == "429":
+            return Answer(429, b'{"message":"too many requests"}', headers={"Retry-After": "1"})
         time.sleep(behaviour.delay_seconds)  # the call's work, inside the in-flight count
         if mode == "5xx":
             return Answer(503, b'{"message":"service unavailable"}')
+        if mode == "garbage":
+            return Answer(200, b"<html><body>502 Bad Gateway</body></html>", content_type="text/html")
         try:
             job = json.loads(request.body or b"null")
         except ValueError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 VISIBILITY_FACTOR = 6  # AWS guidance for SQS event sources: visibility timeout >= 6 x function timeout
+SQS_MAX_VISIBILITY_SECONDS = 43200  # 12 h from the receive, ChangeMessageVisibility included
 
 
 @dataclass(frozen=True)
@@ -15,11 +16,17 @@ class LongApiSettings:
     credentials_secret_name: Secrets Manager secret (plain string) holding the bearer token;
         create it before deploying; default "single-flight/long-api/token".
     timeout_seconds: client timeout of one call (the seed's API takes 40-120 s); default 150.
+    max_call_seconds: the longest the API works on one call, from its start, whether or not the
+        consumer still waits for the answer (the API's own job limit: take it from its documentation).
+        Before each call the consumer keeps the message in flight this long, so no second call can
+        start while the API may still be working on the first; at least timeout_seconds, and with
+        the function timeout at most SQS's 12 h visibility limit; default 900.
     """
 
     endpoint: str = "https://long-api.example/v1/jobs"
     credentials_secret_name: str = "single-flight/long-api/token"
     timeout_seconds: int = 150
+    max_call_seconds: int = 900
 
 
 @dataclass(frozen=True)
@@ -40,7 +47,9 @@ class SingleFlightSettings:
     function_memory_mb: default 256.
     visibility_timeout_seconds: of the work queue; at least 6 x function_timeout_seconds; default 1080.
     max_receive_count: receives before SQS moves a message to the FIFO DLQ; default 3.
-    idempotency_expiry_seconds: how long a completed call is remembered per deduplication id; default 3600.
+    idempotency_expiry_seconds: how long a completed call is remembered per deduplication id; at least
+        max_receive_count x the longest wait between two receives (visibility timeout, or api.max_call_seconds
+        after a call); default 3600.
     dlq_retention_days: default 14.
     """
 
@@ -73,7 +82,18 @@ class SingleFlightSettings:
             raise ValueError("max_receive_count must be between 1 and 1000")
         if not 1 <= self.tick_timeout_seconds <= 300:
             raise ValueError("tick_timeout_seconds must be between 1 and 300 (EXPRESS executions last at most 5 minutes)")
-        if not 0 < self.visibility_timeout_seconds <= 43200:
-            raise ValueError("visibility_timeout_seconds must be between 1 and 43200 (SQS limit)")
-        if self.idempotency_expiry_seconds < self.visibility_timeout_seconds * self.max_receive_count:
-            raise ValueError("idempotency_expiry_seconds must cover every redelivery (visibility_timeout_seconds x max_receive_count)")
+        if not 0 < self.visibility_timeout_seconds <= SQS_MAX_VISIBILITY_SECONDS:
+            raise ValueError(f"visibility_timeout_seconds must be between 1 and {SQS_MAX_VISIBILITY_SECONDS} (SQS limit)")
+        if self.api.max_call_seconds < self.api.timeout_seconds:
+            raise ValueError("api.max_call_seconds must be at least api.timeout_seconds (the consumer itself waits that long)")
+        if self.api.max_call_seconds + self.function_timeout_seconds > SQS_MAX_VISIBILITY_SECONDS:
+            raise ValueError(
+                f"api.max_call_seconds plus function_timeout_seconds must be at most {SQS_MAX_VISIBILITY_SECONDS} "
+                "(SQS keeps a message in flight at most 12 h from its receive)"
+            )
+        longest_wait = max(self.visibility_timeout_seconds, self.api.max_call_seconds, self.function_timeout_seconds)
+        if self.idempotency_expiry_seconds < longest_wait * self.max_receive_count:
+            raise ValueError(
+                "idempotency_expiry_seconds must cover every redelivery "
+                "(max(visibility_timeout_seconds, api.max_call_seconds) x max_receive_count)"
+            )

@@ -169,6 +169,7 @@ class SingleFlightStack(Stack):
                     "API_ENDPOINT_SETTING": endpoint_setting,
                     "API_CREDENTIALS_SECRET_NAME": api.credentials_secret_name,
                     "API_TIMEOUT_SECONDS": str(api.timeout_seconds),
+                    "API_MAX_CALL_SECONDS": str(api.max_call_seconds),
                     "IDEMPOTENCY_TABLE": self.idempotency_table.table_name,
                     "IDEMPOTENCY_EXPIRY_SECONDS": str(self.settings.idempotency_expiry_seconds),
                     "DEAD_LETTER_QUEUE_URL": self.dead_letter_queue.queue_url,
@@ -178,6 +179,7 @@ class SingleFlightStack(Stack):
         credentials.grant_read(consumer)
         consumer.add_to_role_policy(iam.PolicyStatement(actions=IDEMPOTENCY_ACTIONS, resources=[self.idempotency_table.table_arn]))
         # Permanent failures (4xx, malformed message) are moved to the DLQ by the handler itself.
+        # (The event source grants sqs:ChangeMessageVisibility on the work queue, which holds a message for its call.)
         consumer.add_to_role_policy(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.dead_letter_queue.queue_arn]))
         consumer.add_event_source(
             event_sources.SqsEventSource(self.queue, batch_size=1, report_batch_item_failures=True)

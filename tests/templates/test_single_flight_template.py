@@ -33,6 +33,20 @@ def test_the_visibility_timeout_is_at_least_six_times_the_function_timeout(templ
     assert int(consumer["Properties"]["Environment"]["Variables"]["API_TIMEOUT_SECONDS"]) < consumer["Properties"]["Timeout"]
 
 
+def test_the_consumer_can_hold_its_message_for_the_longest_call_within_sqs_limits(template):
+    # GIVEN the consumer's settings: it holds its message in flight for API_MAX_CALL_SECONDS before each call
+    queues, work_id, _ = _queues(template)
+    (_, consumer) = only_resource(template, "AWS::Lambda::Function")
+    role_id = consumer["Properties"]["Role"]["Fn::GetAtt"][0]
+    variables = consumer["Properties"]["Environment"]["Variables"]
+    max_call, timeout = int(variables["API_MAX_CALL_SECONDS"]), consumer["Properties"]["Timeout"]
+    # THEN the hold outlasts the consumer's own wait, and fits SQS's 12 h from the receive
+    assert int(variables["API_TIMEOUT_SECONDS"]) <= max_call and max_call + timeout <= 43200
+    # AND the consumer may change its messages' visibility on the work queue (and no other queue)
+    holders = [s for s in _policy_of_role(template, role_id) if "sqs:ChangeMessageVisibility" in as_list(s["Action"])]
+    assert [s["Resource"] for s in holders] == [{"Fn::GetAtt": [work_id, "Arn"]}]
+
+
 def test_the_work_queue_and_its_dlq_are_fifo_encrypted_with_a_bounded_receive_count_and_an_alarm(template):
     queues, work_id, dlq_id = _queues(template)
     work, dlq = queues[work_id]["Properties"], queues[dlq_id]["Properties"]

@@ -1,9 +1,11 @@
 """single-flight run offline: the EXPRESS tick in moto, the consumer behind the sandbox's
 Lambda-like SQS poller, a real HTTP stand-in for the long API.
 
-Redelivery tests shorten the work queue's visibility timeout to REDELIVERY_VISIBILITY_S (above
-the 5 s local function timeout, so Powertools' in-progress lock has expired by then) so that a
-redelivery takes seconds; the template keeps 6 x the function timeout, and the fixture restores it.
+Before each call the consumer holds its message in flight for api.max_call_seconds (45 s in the
+local stage), so a redelivery comes that long after a failed call. Redelivery tests shorten it
+(`quick_redelivery`: the function's API_MAX_CALL_SECONDS, as update-function-configuration would)
+to SHORT_MAX_CALL_S, with stand-in calls that end within it, and shorten the work queue's visibility
+timeout to QUEUE_VISIBILITY_S, so that a call can outlast it; the fixture restores both.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from sandbox.execution import run_execution
+from sandbox.scenarios.base import function_environments, set_function_environment
 
 from tests.workflows.notices import notice_inbox
 
 SKIPPED = {"enqueued": False, "reason": "in flight"}
-REDELIVERY_VISIBILITY_S = 7  # > the 5 s local function timeout plus a cold start under load
+QUEUE_VISIBILITY_S = 3  # shorter than the calls below: only the consumer's hold keeps their message in flight
+SHORT_MAX_CALL_S = 6  # the hold is never shorter than the rest of the invocation (5 s local function timeout)
 
 
 @pytest.fixture(scope="module")
@@ -38,15 +42,18 @@ def scenario(workflow):
 @pytest.fixture
 def quick_redelivery(sandbox, workflow):
     sqs = workflow.emulator.client("sqs")
-    url = workflow.scenario.resources.queue_url
+    url, consumer = workflow.scenario.resources.queue_url, workflow.scenario.resources.consumer
     # A ReceiveMessage takes the queue's visibility timeout when it arrives: change it between two polls.
-    poller = sandbox.event_sources["single-flight"].for_function(workflow.scenario.resources.consumer)
+    poller = sandbox.event_sources["single-flight"].for_function(consumer)
     before = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"]["VisibilityTimeout"]
+    max_call = function_environments(workflow.emulator, workflow.stack)[consumer]["API_MAX_CALL_SECONDS"]
     with poller.paused():
-        sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": str(REDELIVERY_VISIBILITY_S)})
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": str(QUEUE_VISIBILITY_S)})
+        set_function_environment(workflow.emulator, consumer, {"API_MAX_CALL_SECONDS": str(SHORT_MAX_CALL_S)})
     yield
     with poller.paused():
         sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": before})
+        set_function_environment(workflow.emulator, consumer, {"API_MAX_CALL_SECONDS": max_call})
 
 
 def _drain(workflow, queue_url) -> list[dict]:
@@ -86,6 +93,8 @@ def test_ticks_faster_than_the_api_never_overlap(workflow, scenario):
     assert {call["idempotency_key"] for call in scenario.api.calls} == {t.output["deduplication_id"] for t in enqueued}
     # AND no tick ran a Lambda function: the tick is service integrations only
     assert all(t.lambda_invocations == 0 for t in ticks)
+    # AND the report came once every call had ended
+    assert world["calls_running"] == 0 and world["queue"] == {"visible": 0, "in_flight": 0}
 
 
 def test_a_repeated_tick_enqueues_one_message(workflow, scenario):
@@ -118,19 +127,6 @@ def test_a_tick_while_a_message_waits_unreceived_is_skipped(sandbox, workflow, s
     assert report.status == "SUCCEEDED" and report.output == SKIPPED
     assert scenario.settle(30)
     assert scenario.stats()["api_calls"] == 1
-
-
-def test_a_consumer_crash_mid_call_is_redelivered_and_called_again(workflow, scenario, quick_redelivery):
-    # GIVEN a consumer whose first invocation crashes while its API call is running
-    # WHEN a tick is enqueued
-    report = workflow.run({"scheduled_time": _tick_time()}, standins={"api": {"delay_seconds": "0.5"}, "consumer": {"crash_times": "1"}})
-    world = report.outside_world
-    # THEN SQS redelivered the message after the visibility timeout and the second invocation called again,
-    # with the same idempotency key (the API answers the repeated key from its first run)
-    assert report.status == "SUCCEEDED"
-    assert world["consumer_crashes"] == 1 and world["consumer_invocations"] == 2, (world, scenario.api.calls)
-    assert world["api_calls"] == 2 and world["distinct_keys"] == 1
-    assert world["max_concurrent_calls"] == 1 and world["dlq_messages"] == 0
 
 
 def test_crashes_past_the_receive_bound_end_in_the_dlq(workflow, scenario, quick_redelivery):
@@ -174,16 +170,33 @@ def test_a_4xx_goes_to_the_dlq_without_pointless_retries(workflow, scenario):
     assert dead["MessageAttributes"]["ErrorType"]["StringValue"] == "ApiRejected"
 
 
-@pytest.mark.parametrize("fail_mode", ["5xx"])  # "drop" and "timeout" map to named errors in tests/unit/single_flight
-def test_a_transient_failure_is_retried_by_redelivery(workflow, scenario, quick_redelivery, fail_mode):
-    # GIVEN an API whose first call fails transiently
+FAULTS = {  # fault -> stand-in settings, and how the API saw the first call end
+    "5xx": ({"api": {"delay_seconds": "0.5", "fail_mode": "5xx", "fail_times": "1"}}, "503"),
+    "429": ({"api": {"delay_seconds": "0.5", "fail_mode": "429", "fail_times": "1"}}, "429"),
+    # holds the connection past the 4 s client timeout (ApiTimeout), closing it within the short max call
+    "timeout": ({"api": {"delay_seconds": "0.5", "fail_mode": "timeout", "fail_times": "1", "hold_seconds": "5"}}, "dropped"),
+    "drop": ({"api": {"delay_seconds": "0.5", "fail_mode": "drop", "fail_times": "1"}}, "dropped"),
+    # the consumer's worker dies mid-call (Runtime.ExitError); the API finishes the job it had started
+    "crash": ({"api": {"delay_seconds": "0.5"}, "consumer": {"crash_times": "1"}}, "200"),
+}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_a_transient_fault_is_redelivered_and_called_again_never_overlapping(workflow, scenario, quick_redelivery, fault):
+    # GIVEN an API (or a consumer) whose first call fails transiently
+    standins, first_outcome = FAULTS[fault]
     # WHEN a tick is enqueued
-    report = workflow.run({"scheduled_time": _tick_time()},
-                          standins={"api": {"delay_seconds": "0.2", "fail_mode": fail_mode, "fail_times": "1"}})
-    # THEN SQS redelivered it and the second call completed; nothing in the DLQ
+    report = workflow.run({"scheduled_time": _tick_time()}, standins=standins)
     world = report.outside_world
-    assert world["consumer_invocations"] == 2 and world["api_calls"] == 2 and world["completed"] == 1
-    assert world["distinct_keys"] == 1 and world["dlq_messages"] == 0
+    # THEN SQS redelivered the message once the first call may be over, and the second call completed,
+    # with the same idempotency key; never two calls at once; nothing in the DLQ; nothing left running
+    assert report.status == "SUCCEEDED"
+    first, second = scenario.api.calls
+    assert first["outcome"] == first_outcome and second["outcome"] == "200", scenario.api.calls
+    assert second["started"] >= first["started"] + first["seconds"]
+    assert world["consumer_invocations"] == 2 and world["consumer_crashes"] == (1 if fault == "crash" else 0), world
+    assert world["distinct_keys"] == 1 and world["max_concurrent_calls"] == 1 and world["dlq_messages"] == 0
+    assert world["calls_running"] == 0 and world["queue"] == {"visible": 0, "in_flight": 0}
 
 
 def test_an_input_without_scheduled_time_fails_by_name(workflow, scenario):
@@ -201,3 +214,27 @@ def test_a_message_the_queue_refuses_fails_the_tick_with_a_notice(workflow, scen
     notices = received()
     assert [n["workflow"] for n in notices] == ["single-flight"] and notices[0]["error"] == report.error
     assert report.outside_world["api_calls"] == 0
+
+
+@pytest.mark.parametrize("entry", ["run", "fire"])
+def test_a_call_longer_than_the_visibility_timeout_is_never_overlapped_nor_dead_lettered(workflow, scenario, quick_redelivery, entry):
+    # GIVEN an API whose call (5 s) outlasts the work queue's visibility timeout (3 s) and the consumer's
+    # 4 s client timeout, and ends within the API's declared longest call (6 s)
+    standins = {"api": {"delay_seconds": str(QUEUE_VISIBILITY_S + 2)}}
+    # WHEN a tick is enqueued (`sandbox run`), or the schedule fires twice, the second tick during the call (`sandbox fire`)
+    if entry == "run":
+        report = workflow.run({"scheduled_time": _tick_time()}, standins=standins)
+    else:
+        report = workflow.fire(times=2, every_s=QUEUE_VISIBILITY_S + 1, standins=standins)
+        assert [fire.execution.output.get("enqueued") for fire in report.fires] == [True, False]
+    world = report.outside_world
+    # THEN the API never had two calls at once: the redelivery came after the first call ended,
+    # and got the job's result by its idempotency key (the job ran once)
+    assert world["max_concurrent_calls"] == 1, (world, scenario.api.calls)
+    first, second = scenario.api.calls
+    assert second["started"] >= first["started"] + first["seconds"] and second.get("repeated") is True
+    assert world["distinct_keys"] == 1 and world["outcomes"] == {"200": 2} and world["consumer_invocations"] == 2
+    # AND the completed job is not in the DLQ, and nothing is lost
+    assert world["dlq_messages"] == 0 and _drain(workflow, scenario.resources.dead_letter_queue_url) == []
+    # AND the report came after every call ended, with nothing left in the queue
+    assert world["calls_running"] == 0 and world["queue"] == {"visible": 0, "in_flight": 0}

@@ -28,7 +28,7 @@ class ApiRejected(SingleFlightError):
 
 
 class ApiThrottled(SingleFlightError):
-    """The API answered 429 or 408: redeliver later."""
+    """The API answered 429 or 408, or 409 (it is still working on this Idempotency-Key): redeliver later."""
 
 
 class ApiUnavailable(SingleFlightError):
@@ -40,9 +40,19 @@ class ApiTimeout(SingleFlightError):
     lets the API recognise the repeated call)."""
 
 
+class ApiBadAnswer(SingleFlightError):
+    """The API answered 2xx with a body that is not a JSON object (a proxy's page, a truncated answer):
+    the job is not known to be done, so redeliver later (the idempotency key keeps the job single)."""
+
+
 class ApiNotConfigured(SingleFlightError):
     """The API endpoint is still a placeholder (see `python -m stacks.preflight`): the record fails,
     SQS redelivers it, and it ends in the DLQ after maxReceiveCount unless the endpoint is set meanwhile."""
+
+
+class MessageNotHeld(SingleFlightError):
+    """SQS refused to keep the message in flight for the call's length (ChangeMessageVisibility failed):
+    no call is made, and SQS redelivers the message after the queue's visibility timeout."""
 
 
 class MissingSetting(SingleFlightError):

@@ -2,7 +2,9 @@
 
 Contract expected from the API: `POST {endpoint}` with JSON `{"scheduled_time": ...}`,
 headers `Authorization: Bearer <token>` and `Idempotency-Key: <tick deduplication id>`
-(a repeated call with the same key must not start a second job), answering 2xx when done.
+(a repeated call with the same key must not start a second job: it answers the first call's
+result, or 409 while that call is still running), answering 2xx when done, and working on one
+call at most `api.max_call_seconds` (its own limit), whether or not the caller still waits.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
-from single_flight.errors import ApiNotConfigured, ApiRejected, ApiThrottled, ApiTimeout, ApiUnavailable
+from single_flight.errors import ApiBadAnswer, ApiNotConfigured, ApiRejected, ApiThrottled, ApiTimeout, ApiUnavailable
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # Same rule as stacks/common/config.py `is_placeholder` (Lambda code cannot import the CDK app):
@@ -41,7 +43,8 @@ class LongApiClient:
     timeout_s: float = 150.0
 
     def call(self, tick: dict[str, str]) -> dict[str, Any]:
-        """Make the call for one tick; return {"status", "idempotency_key", "answer"} on 2xx."""
+        """Make the call for one tick; return {"status", "idempotency_key", "answer"} on a 2xx with a JSON
+        object (or no body); a 2xx with anything else raises ApiBadAnswer."""
         request = urllib.request.Request(
             self.endpoint,
             data=json.dumps({"scheduled_time": tick["scheduled_time"]}).encode(),
@@ -66,22 +69,31 @@ class LongApiClient:
             raise ApiUnavailable(f"cannot reach the API ({exc.reason})") from exc
         except (OSError, http.client.HTTPException) as exc:  # hung up mid-answer
             raise ApiUnavailable(f"connection lost ({type(exc).__name__})") from exc
-        return {"status": status, "idempotency_key": tick["deduplication_id"], "answer": _summary(body)}
+        return {"status": status, "idempotency_key": tick["deduplication_id"], "answer": _summary(_json_object(status, body))}
 
     @staticmethod
     def _status_error(status: int) -> Exception:
-        if status in (408, 429):
+        if status in (408, 409, 429):  # 409: still working on this Idempotency-Key (IETF idempotency-key draft)
             return ApiThrottled(f"HTTP {status}")
         if status >= 500:
             return ApiUnavailable(f"HTTP {status}")
         return ApiRejected(f"HTTP {status} (request rejected; check the token and the request)")
 
 
-def _summary(body: bytes) -> Any:
-    """The answer if it is small JSON, else its length (kept in the idempotency record)."""
-    if len(body) > 2048:
-        return {"bytes": len(body)}
+def _json_object(status: int, body: bytes) -> dict[str, Any] | None:
+    """The answer's JSON object; None for an empty body (204); ApiBadAnswer for anything else."""
+    if not body.strip():
+        return None
     try:
-        return json.loads(body) if body else None
+        document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
-        return {"bytes": len(body)}
+        document = None
+    if not isinstance(document, dict):
+        raise ApiBadAnswer(f"HTTP {status} with {len(body)} bytes that are not a JSON object")
+    return document
+
+
+def _summary(answer: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The answer if it is small, else its size (kept in the idempotency record)."""
+    size = len(json.dumps(answer))
+    return answer if size <= 2048 else {"bytes": size}
