@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# checkov conflicts with our pins (boto3, networkx, packaging): it lives in its own environment
+TOOLS_VENV := .venv-tools
 CDK := node_modules/.bin/cdk --no-notices
 STAGE ?= dev
 
@@ -9,9 +11,9 @@ STAGE ?= dev
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: setup demo test synth bench lint deploy snapshots lock clean
+.PHONY: setup demo test check synth bench lint deploy snapshots lock clean
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed $(TOOLS_VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt package.json package-lock.json
 	$(PYTHON) -m venv $(VENV)
@@ -19,11 +21,19 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt packag
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+$(TOOLS_VENV)/.installed: requirements-tools.txt
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-tools.txt
+	touch $@
+
 demo: setup  ## synthesize, deploy into the embedded emulator, run every workflow
 	$(PY) -m sandbox demo
 
-test: setup  ## the whole suite, offline (two worker processes: sandbox runs mostly wait)
-	$(PY) -m pytest -n 2 --dist load
+test: setup  ## the whole suite, offline (two worker processes: sandbox runs mostly wait); includes make check
+	$(PY) -m pytest -n 2 --dist loadgroup
+
+check: setup  ## the reliability suite: property checks, cfn-lint + serverless rules, checkov, asl-validator, every stage
+	$(PY) -m pytest -n 2 --dist loadgroup tests/reliability
 
 synth: setup  ## every stack's template into cdk.out/ (STAGE=local|dev|prod)
 	$(CDK) synth --quiet -c stage=$(STAGE)

@@ -1,8 +1,8 @@
 """Shared fixtures: each stage is synthesized at most once per test session.
 
 `local` comes from the sandbox's cached cloud assembly (the same one the
-workflow tests deploy); `prod` is synthesized in-process so tests can also run
-cdk-nag's `validate_scope` on the construct tree.
+workflow tests deploy); `dev` and `prod` are synthesized in-process so tests can
+also run cdk-nag's `validate_scope` on the construct tree.
 """
 
 from __future__ import annotations
@@ -37,16 +37,25 @@ def local_stage() -> SynthesizedStage:
     return SynthesizedStage("local", synthesize_local().cloud_assembly)
 
 
-@pytest.fixture(scope="session")
-def prod_stage(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedStage:
+def _synthesize_in_process(stage: str, tmp_path_factory: pytest.TempPathFactory) -> SynthesizedStage:
     import aws_cdk as cdk
 
     import app as cdk_app
 
-    outdir = tmp_path_factory.mktemp("cdk.out.prod")
-    application = cdk_app.build_app(cdk.App(context=cdk_app.cdk_context(stage="prod"), outdir=str(outdir)))
+    outdir = tmp_path_factory.mktemp(f"cdk.out.{stage}")
+    application = cdk_app.build_app(cdk.App(context=cdk_app.cdk_context(stage=stage), outdir=str(outdir)))
     application.synth()
-    return SynthesizedStage("prod", outdir, application)
+    return SynthesizedStage(stage, outdir, application)
+
+
+@pytest.fixture(scope="session")
+def prod_stage(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedStage:
+    return _synthesize_in_process("prod", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def dev_stage(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedStage:
+    return _synthesize_in_process("dev", tmp_path_factory)
 
 
 @pytest.fixture(params=["local", "prod"])

@@ -438,12 +438,12 @@ def no_secrets(template: Template) -> list[Violation]:
     from detect_secrets.settings import default_settings
 
     machines, found = _machines(template, "no_secrets")
-    places: list[tuple[str, str, str]] = []  # (where, key, value)
-    for path, value in string_leaves(template.body):
-        places.append((".".join(path), path[-1] if path else "", value))
+    places: list[tuple[str, str, str]] = []  # (where, key, value); detect-secrets reports a secret once, at its first place
     for machine in machines:
         for path, value in string_leaves(machine.definition):
             places.append((f"{machine.logical_id} definition {'.'.join(path)}", path[-1] if path else "", value))
+    for path, value in string_leaves(template.body):
+        places.append((".".join(path), path[-1] if path else "", value))
     with tempfile.TemporaryDirectory() as folder:
         scanned = Path(folder, "strings.yaml")
         lines = [f"{re.sub(r'[^A-Za-z0-9_]', '_', key) or 'value'}: {_yaml_string(value)}" for _, key, value in places]
