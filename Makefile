@@ -30,10 +30,10 @@ demo: setup  ## synthesize, deploy into the embedded emulator, run every workflo
 	$(PY) -m sandbox demo
 
 test: setup  ## the whole suite, offline (two worker processes: sandbox runs mostly wait); includes make check
-	$(PY) -m pytest -n 2 --dist loadgroup
+	$(PY) -m pytest -n 2 --dist load
 
 check: setup  ## the reliability suite: property checks, cfn-lint + serverless rules, checkov, asl-validator, every stage
-	$(PY) -m pytest -n 2 --dist loadgroup tests/reliability
+	$(PY) -m pytest -n 2 --dist load tests/reliability
 
 synth: setup  ## every stack's template into cdk.out/ (STAGE=local|dev|prod)
 	$(CDK) synth --quiet -c stage=$(STAGE)

@@ -55,7 +55,20 @@ def prod_stage(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedStage:
 
 @pytest.fixture(scope="session")
 def dev_stage(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedStage:
-    return _synthesize_in_process("dev", tmp_path_factory)
+    """Only the reliability suite reads `dev`, and needs no construct tree: under xdist the first worker to ask
+    synthesizes it into the session's shared temp folder and the others read that assembly (no `app`)."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return _synthesize_in_process("dev", tmp_path_factory)
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp().parent  # one folder per session, above each worker's own
+    done = shared / "cdk.out.dev.done"
+    with FileLock(str(shared / "cdk.out.dev.lock")):
+        if done.exists():
+            return SynthesizedStage("dev", Path(done.read_text()))
+        stage = _synthesize_in_process("dev", tmp_path_factory)
+        done.write_text(str(stage.assembly_dir))
+    return stage
 
 
 @pytest.fixture(params=["local", "prod"])

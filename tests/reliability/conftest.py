@@ -10,9 +10,7 @@ from sandbox.checks import StateMachine, Template, state_machines, templates_of
 STAGES = ("local", "dev", "prod")
 
 
-# Under `--dist loadgroup` (make test, make check) one worker runs all of a stage's checks, so no stage is
-# synthesized twice for them.
-@pytest.fixture(scope="session", params=[pytest.param(s, marks=pytest.mark.xdist_group(f"stage-{s}")) for s in STAGES])
+@pytest.fixture(scope="session", params=STAGES)
 def stage_templates(request: pytest.FixtureRequest) -> list[Template]:
     """Every template of one stage's cloud assembly (each stage synthesized once per session)."""
     stage = request.getfixturevalue(f"{request.param}_stage")
