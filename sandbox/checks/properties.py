@@ -36,7 +36,8 @@ loops_bounded
       number, and the Default leaves it.
     Removing the bounding Choices must leave the scope without cycles, so no cycle goes around them. The check
     proves the cycle reads, increments and bounds one counter; that an increment sent to a Lambda comes back
-    in its result is for the workflow's sandbox tests to prove.
+    in its result is for the workflow's sandbox tests to prove. JSONata conditions and `Assign`ed variables are
+    not read, so a loop bounded only by them is reported (the check errs on the side of a finding).
 
 dead_letter_queues
     Every SQS queue that is no DLQ itself has a RedrivePolicy, to a DLQ of its own kind (FIFO to FIFO).
@@ -71,7 +72,7 @@ from typing import Any, Callable
 
 import networkx as nx
 
-from sandbox.checks.graph import FAILED, SUCCEEDED, StateGraph
+from sandbox.checks.graph import SUCCEEDED, StateGraph
 from sandbox.checks.templates import (
     DefinitionNotInline,
     StateMachine,

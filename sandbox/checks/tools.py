@@ -148,8 +148,8 @@ def _by_file(templates: Iterable[Template]) -> dict[str, Template]:
     return {str(t.path.resolve()): t for t in templates}
 
 
-def _keep(findings: list[Finding], accepted: dict[str, Accepted], template: Template, logical_id: str | None) -> list[Finding]:
-    return [f for f in findings if not (f.rule in accepted and logical_id and accepted[f.rule].applies(template, logical_id))]
+def _accepted(finding: Finding, accepted: dict[str, Accepted], template: Template, logical_id: str | None) -> bool:
+    return finding.rule in accepted and bool(logical_id) and accepted[finding.rule].applies(template, logical_id)
 
 
 def cfn_lint(templates: list[Template]) -> list[Finding]:
@@ -170,7 +170,8 @@ def cfn_lint(templates: list[Template]) -> list[Finding]:
         path = match["Location"]["Path"] or []
         logical_id = path[1] if len(path) > 1 and path[0] == "Resources" else None
         finding = Finding("cfn-lint", match["Rule"]["Id"], f"{template}/{logical_id or '/'.join(map(str, path))}", match["Message"])
-        found += _keep([finding], CFN_LINT_ACCEPTED, template, logical_id)
+        if not _accepted(finding, CFN_LINT_ACCEPTED, template, logical_id):
+            found.append(finding)
     return found
 
 
@@ -198,7 +199,8 @@ def checkov(templates: list[Template]) -> list[Finding]:
             template = by_file[str(Path(failed["file_abs_path"]).resolve())]
             logical_id = failed["resource"].rsplit(".", 1)[-1]
             finding = Finding("checkov", failed["check_id"], f"{template}/{logical_id}", failed["check_name"])
-            found += _keep([finding], CHECKOV_ACCEPTED, template, logical_id)
+            if not _accepted(finding, CHECKOV_ACCEPTED, template, logical_id):
+                found.append(finding)
     return found
 
 
