@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# checkov conflicts with our pins (boto3, networkx, packaging): it lives in its own environment
+TOOLS_VENV := .venv-tools
 CDK := node_modules/.bin/cdk --no-notices
 STAGE ?= dev
 # WORKFLOW=name[,name]: only those workflows' stacks. CONTEXT: extra `-c KEY=VALUE` settings. PROFILE: an AWS CLI profile.
@@ -18,7 +20,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 
 .PHONY: setup demo test check check-forks synth bench lint deploy bootstrap fork snapshots lock clean
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed $(TOOLS_VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt package.json package-lock.json
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +28,19 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt packag
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+$(TOOLS_VENV)/.installed: requirements-tools.txt
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-tools.txt
+	touch $@
+
 demo: setup  ## synthesize, deploy into the embedded emulator, run every workflow
 	$(PY) -m sandbox demo
 
-test: setup  ## the whole suite, offline (two worker processes: sandbox runs mostly wait)
+test: setup  ## the whole suite, offline (two worker processes: sandbox runs mostly wait); includes make check
 	$(PY) -m pytest -n 2 --dist load
+
+check: setup  ## the reliability suite: property checks, cfn-lint + serverless rules, checkov, asl-validator, every stage
+	$(PY) -m pytest -n 2 --dist load tests/reliability
 
 synth: setup  ## templates into cdk.out/ (STAGE=local|dev|prod|yours, WORKFLOW=name to pick one)
 	$(CDK) synth --quiet -c stage=$(STAGE) $(SELECT) $(CONTEXT)

@@ -1,8 +1,8 @@
 """Shared fixtures: each stage is synthesized at most once per test session.
 
 `local` comes from the sandbox's cached cloud assembly (the same one the
-workflow tests deploy); `prod` is synthesized in-process so tests can also run
-cdk-nag's `validate_scope` on the construct tree.
+workflow tests deploy); `dev` and `prod` are synthesized in-process so tests can
+also run cdk-nag's `validate_scope` on the construct tree.
 """
 
 from __future__ import annotations
@@ -39,16 +39,38 @@ def local_stage() -> SynthesizedStage:
     return SynthesizedStage("local", synthesize_local().cloud_assembly)
 
 
-@pytest.fixture(scope="session")
-def prod_stage(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedStage:
+def _synthesize_in_process(stage: str, tmp_path_factory: pytest.TempPathFactory) -> SynthesizedStage:
     import aws_cdk as cdk
 
     import app as cdk_app
 
-    outdir = tmp_path_factory.mktemp("cdk.out.prod")
-    application = cdk_app.build_app(cdk.App(context=cdk_app.cdk_context(stage="prod"), outdir=str(outdir)))
+    outdir = tmp_path_factory.mktemp(f"cdk.out.{stage}")
+    application = cdk_app.build_app(cdk.App(context=cdk_app.cdk_context(stage=stage), outdir=str(outdir)))
     application.synth()
-    return SynthesizedStage("prod", outdir, application)
+    return SynthesizedStage(stage, outdir, application)
+
+
+@pytest.fixture(scope="session")
+def prod_stage(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedStage:
+    return _synthesize_in_process("prod", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def dev_stage(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedStage:
+    """Only the reliability suite reads `dev`, and needs no construct tree: under xdist the first worker to ask
+    synthesizes it into the session's shared temp folder and the others read that assembly (no `app`)."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return _synthesize_in_process("dev", tmp_path_factory)
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp().parent  # one folder per session, above each worker's own
+    done = shared / "cdk.out.dev.done"
+    with FileLock(str(shared / "cdk.out.dev.lock")):
+        if done.exists():
+            return SynthesizedStage("dev", Path(done.read_text()))
+        stage = _synthesize_in_process("dev", tmp_path_factory)
+        done.write_text(str(stage.assembly_dir))
+    return stage
 
 
 @pytest.fixture(params=["local", "prod"])

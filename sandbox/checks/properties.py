@@ -1,0 +1,477 @@
+"""Reliability properties every synthesized template must have. Each check takes one template and returns
+its violations (an empty list when it holds); `PROPERTY_CHECKS` names them all.
+
+The rules, and why they are sound:
+
+task_timeouts
+    Every state machine has TimeoutSeconds, and every Task TimeoutSeconds or TimeoutSecondsPath (AWS honours
+    both on every kind of Task, so no integration is exempt). A Task that invokes a Lambda function of the
+    template waits longer than the function may run: otherwise Step Functions gives up on a call that still
+    runs, and a retry starts a second one beside it.
+
+lambda_task_retries
+    For each Lambda service error AWS documents as transient (LAMBDA_TRANSIENT_ERRORS), the first Retrier
+    that matches it (ASL applies the first match) has JitterStrategy FULL, MaxAttempts from 1 to
+    MAX_RETRY_ATTEMPTS, and MaxDelaySeconds.
+
+failures_notify_then_fail
+    A Catch that matches a `States.*` error (States.ALL, States.TaskFailed, States.Timeout...) catches failures
+    nobody named. From its target, every path must pass a notice (an SNS publish Task, or a notify step: a Task
+    invoking a function of the template whose role may sns:Publish) before it reaches a Fail
+    state, and no path may end the execution successfully. A Catch of named errors only is control flow the
+    author chose (a once-per-key guard's ConditionalCheckFailed -> "already ran") and is not a failure.
+    One form is allowed to go on: a best-effort step, whose Catch leads to the step's own Next, when the step
+    is a Lambda function with an alarm (with actions) on its Errors metric, so its failure is heard there.
+    A failure that no Catch handles (an input check's Fail state, an uncaught error) fails the execution:
+    each state machine must have alarms, with actions, on ExecutionsFailed and ExecutionsTimedOut.
+    A Lambda that posts elsewhere (Slack) is not taken for a notice: what it does cannot be read from the template.
+
+loops_bounded
+    Every cycle of a scope's state graph (transitions by Next, Choice, Default and Catch) must pass a bounding
+    Choice, and a state in the cycle must count: `States.MathAdd(<counter>, <positive step>)`. A Choice
+    bounds the cycle on counter path P against a number when either
+    - a rule leaving the cycle is (or is an Or containing) P NumericGreaterThan/GreaterThanEquals/Equals the
+      number, and every rule before it leaves the cycle too; or
+    - every rule staying in the cycle is (or is an And containing) P NumericLessThan/LessThanEquals the
+      number, and the Default leaves it.
+    Removing the bounding Choices must leave the scope without cycles, so no cycle goes around them. The check
+    proves the cycle reads, increments and bounds one counter; that an increment sent to a Lambda comes back
+    in its result is for the workflow's sandbox tests to prove. JSONata conditions and `Assign`ed variables are
+    not read, so a loop bounded only by them is reported (the check errs on the side of a finding).
+
+dead_letter_queues
+    Every SQS queue that is no DLQ itself has a RedrivePolicy, to a DLQ of its own kind (FIFO to FIFO).
+    Every DLQ (a queue's deadLetterTargetArn, a Lambda's or a schedule's or a rule target's DeadLetterConfig,
+    an event source mapping's or async config's on-failure destination, an SNS subscription's redrive) is
+    a queue of this template with a CloudWatch alarm, with actions, on its ApproximateNumberOfMessagesVisible.
+
+no_wildcard_actions
+    No Allow statement of any policy (identity policies, and queue, topic, bucket, key, secret and log
+    resource policies) has an Action with `*` in it ("*", "s3:*", "s3:Get*") or uses NotAction. Deny
+    statements may be broad (denying plain HTTP for "s3:*" is the point). One statement is not a grant: a KMS
+    key policy's `kms:*` for its own account's root (AWS's default key policy) only lets that account's IAM
+    policies grant use of the key, and those policies are checked here.
+
+no_secrets
+    detect-secrets (its default plugins and filters) over every string of the template and of each state
+    machine's definition (so Lambda environments and state payloads too). A finding of its KeywordDetector
+    ("password = ...") is a name, not a secret, when its key ends in _NAME, _ARN or _ID (SLACK_WEBHOOK_SECRET_NAME
+    names a Secrets Manager secret); a high-entropy finding is no secret when the string is a name CDK made
+    (letters and digits ending in CDK's 8-hex-digit path hash: logical ids, policy names); findings of the format
+    detectors (AWS keys, Slack tokens, private keys...) always count.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import networkx as nx
+
+from sandbox.checks.graph import SUCCEEDED, StateGraph
+from sandbox.checks.templates import (
+    DefinitionNotInline,
+    StateMachine,
+    Template,
+    join_text,
+    placeholder,
+    referenced_resource,
+    state_machines,
+    string_leaves,
+)
+
+LAMBDA_TRANSIENT_ERRORS = (
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+)
+MAX_RETRY_ATTEMPTS = 10
+_NOTICE_RESOURCE = re.compile(r":states:::(sns:publish(\.waitForTaskToken)?|aws-sdk:sns:publish)$")
+_LAMBDA_INVOKE_RESOURCE = re.compile(r":states:::lambda:invoke(\.waitForTaskToken)?$")
+_MATH_ADD = re.compile(r"States\.MathAdd\(\s*(\$[^,\s]+)\s*,\s*(-?[0-9.]+)\s*\)")
+_REFERENCE_KEY = re.compile(r"(_NAME|_ARN|_ID|Name|Arn|Id)$")
+_CDK_GENERATED_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*[0-9A-F]{8}")
+
+
+@dataclass(frozen=True)
+class Violation:
+    check: str
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.check}: {self.where}: {self.message}"
+
+
+Check = Callable[[Template], list[Violation]]
+
+
+def _machines(template: Template, check: str) -> tuple[list[StateMachine], list[Violation]]:
+    try:
+        return state_machines(template), []
+    except DefinitionNotInline as error:
+        return [], [Violation(check, str(template), str(error))]
+
+
+def _lambda_of_task(template: Template, state: dict[str, Any]) -> str | None:
+    """Logical id of the template's Lambda function a Task invokes (by ARN or through lambda:invoke)."""
+    resource = state.get("Resource")
+    if isinstance(resource, str) and _LAMBDA_INVOKE_RESOURCE.search(resource):
+        parameters = state.get("Parameters") or state.get("Arguments") or {}
+        resource = parameters.get("FunctionName")
+    target = referenced_resource(resource)
+    if target and (template.resources.get(target[0]) or {}).get("Type") == "AWS::Lambda::Function":
+        return target[0]
+    return None
+
+
+def _is_lambda_task(state: dict[str, Any]) -> bool:
+    """Invokes a Lambda function, of this template or not (a literal function ARN)."""
+    resource = str(state.get("Resource", ""))
+    return bool(_LAMBDA_INVOKE_RESOURCE.search(resource)) or bool(re.search(r":lambda:[^:]*:[^:]*:function:", resource))
+
+
+def is_notice(template: Template, state: dict[str, Any]) -> bool:
+    """An SNS publish Task, or a notify step: a Task invoking a function of the template whose role may sns:Publish."""
+    if state.get("Type") != "Task":
+        return False
+    if _NOTICE_RESOURCE.search(str(state.get("Resource", ""))):
+        return True
+    function = _lambda_of_task(template, state)
+    role = referenced_resource(((template.resources.get(function) or {}).get("Properties") or {}).get("Role")) if function else None
+    return role is not None and "sns:Publish" in _allowed_actions(template, role[0])
+
+
+def _allowed_actions(template: Template, role: str) -> set[str]:
+    """Actions the template's AWS::IAM::Policy resources attached to `role` allow."""
+    return {
+        action
+        for policy in template.of_type("AWS::IAM::Policy").values()
+        if {"Ref": role} in (policy.get("Properties") or {}).get("Roles", [])
+        for statement in _as_list(((policy.get("Properties") or {}).get("PolicyDocument") or {}).get("Statement"))
+        if statement.get("Effect") == "Allow"
+        for action in _as_list(statement.get("Action"))
+    }
+
+
+# --------------------------------------------------------------------------- task_timeouts
+
+def task_timeouts(template: Template) -> list[Violation]:
+    machines, found = _machines(template, "task_timeouts")
+    for machine in machines:
+        if "TimeoutSeconds" not in machine.definition:
+            found.append(Violation("task_timeouts", str(machine), "the state machine has no TimeoutSeconds"))
+        for flat in StateGraph(machine.definition):
+            if flat.type != "Task":
+                continue
+            where = f"{machine} state {flat.path}"
+            timeout = flat.state.get("TimeoutSeconds")
+            if timeout is None and "TimeoutSecondsPath" not in flat.state:
+                found.append(Violation("task_timeouts", where, "Task has no TimeoutSeconds or TimeoutSecondsPath"))
+                continue
+            function = _lambda_of_task(template, flat.state)
+            function_timeout = ((template.resources.get(function) or {}).get("Properties") or {}).get("Timeout", 3) if function else None
+            if isinstance(timeout, int) and function_timeout is not None and timeout <= function_timeout:
+                found.append(Violation("task_timeouts", where, f"Task gives up after {timeout} s but {function} may run "
+                                       f"{function_timeout} s: a retry would run beside a call still running"))
+    return found
+
+
+# --------------------------------------------------------------------------- lambda_task_retries
+
+def lambda_task_retries(template: Template) -> list[Violation]:
+    machines, found = _machines(template, "lambda_task_retries")
+    for machine in machines:
+        for flat in StateGraph(machine.definition):
+            if flat.type != "Task" or not (_lambda_of_task(template, flat.state) or _is_lambda_task(flat.state)):
+                continue
+            where = f"{machine} state {flat.path}"
+            retriers = flat.state.get("Retry") or []
+            for error in LAMBDA_TRANSIENT_ERRORS:
+                retrier = next((r for r in retriers if _matches(r.get("ErrorEquals", []), error)), None)
+                if retrier is None:
+                    found.append(Violation("lambda_task_retries", where, f"{error} is not retried"))
+                    continue
+                problems = []
+                if retrier.get("JitterStrategy") != "FULL":
+                    problems.append("no JitterStrategy FULL")
+                attempts = retrier.get("MaxAttempts")
+                if not isinstance(attempts, int) or not 1 <= attempts <= MAX_RETRY_ATTEMPTS:
+                    problems.append(f"MaxAttempts {attempts!r} is not from 1 to {MAX_RETRY_ATTEMPTS}")
+                if "MaxDelaySeconds" not in retrier:
+                    problems.append("no MaxDelaySeconds")
+                if problems:
+                    found.append(Violation("lambda_task_retries", where, f"the retrier of {error}: {', '.join(problems)}"))
+    return found
+
+
+def _matches(error_equals: list[str], error: str) -> bool:
+    return error in error_equals or "States.ALL" in error_equals or "States.TaskFailed" in error_equals
+
+
+# --------------------------------------------------------------------------- failures_notify_then_fail
+
+def failures_notify_then_fail(template: Template) -> list[Violation]:
+    machines, found = _machines(template, "failures_notify_then_fail")
+    alarms = _alarms(template)
+    for machine in machines:
+        for metric in ("ExecutionsFailed", "ExecutionsTimedOut"):
+            if not any(a.namespace == "AWS/States" and a.metric == metric and a.dimension("StateMachineArn") == (machine.logical_id, None)
+                       for a in alarms):
+                found.append(Violation("failures_notify_then_fail", str(machine), f"no alarm with actions on its {metric}"))
+        graph = StateGraph(machine.definition)
+        notices = {flat.path for flat in graph if is_notice(template, flat.state)}
+        for flat in graph:
+            for catcher in flat.state.get("Catch") or []:
+                if not any(error.startswith("States.") for error in catcher.get("ErrorEquals", [])):
+                    continue
+                target = flat.scope + catcher.get("Next", "")
+                if target not in graph.states:
+                    continue
+                where = f"{machine} state {flat.path} (Catch {catcher['ErrorEquals']} -> {catcher['Next']})"
+                if catcher["Next"] == flat.state.get("Next") and _errors_alarmed(template, alarms, flat.state):
+                    continue  # a best-effort step: its failure is heard through its function's Errors alarm
+                before_notice = graph.reachable(target, stop_at=notices)
+                unnoticed = sorted(graph.states[p].name for p in before_notice if p in graph.states and graph.states[p].type == "Fail")
+                if unnoticed:
+                    found.append(Violation("failures_notify_then_fail", where, f"reaches Fail state(s) {unnoticed} without a notice"))
+                if SUCCEEDED in graph.reachable(target):
+                    noticed = "" if SUCCEEDED in before_notice else " after a notice"
+                    found.append(Violation("failures_notify_then_fail", where, f"the caught failure can end the execution successfully{noticed}"))
+    return found
+
+
+def _errors_alarmed(template: Template, alarms: list["_Alarm"], state: dict[str, Any]) -> bool:
+    function = _lambda_of_task(template, state)
+    return bool(function) and any(a.namespace == "AWS/Lambda" and a.metric == "Errors" and a.dimension("FunctionName") == (function, None)
+                                  for a in alarms)
+
+
+@dataclass(frozen=True)
+class _Alarm:
+    logical_id: str
+    namespace: str | None
+    metric: str | None
+    dimensions: tuple[tuple[str, Any], ...]
+
+    def dimension(self, name: str) -> tuple[str, str | None] | None:
+        return next((referenced_resource(value) for key, value in self.dimensions if key == name), None)
+
+
+def _alarms(template: Template) -> list[_Alarm]:
+    """The template's alarms that notify someone (have AlarmActions), each metric of a metric-math alarm apart."""
+    found = []
+    for logical_id, resource in template.of_type("AWS::CloudWatch::Alarm").items():
+        properties = resource.get("Properties") or {}
+        if not properties.get("AlarmActions"):
+            continue
+        metrics = [properties] + [(m.get("MetricStat") or {}).get("Metric") or {} for m in properties.get("Metrics") or []]
+        for metric in metrics:
+            dimensions = tuple((d.get("Name"), d.get("Value")) for d in metric.get("Dimensions") or [])
+            found.append(_Alarm(logical_id, metric.get("Namespace"), metric.get("MetricName"), dimensions))
+    return found
+
+
+# --------------------------------------------------------------------------- loops_bounded
+
+_EXIT_BOUNDS = ("NumericGreaterThan", "NumericGreaterThanEquals", "NumericEquals")
+_STAY_BOUNDS = ("NumericLessThan", "NumericLessThanEquals")
+
+
+def loops_bounded(template: Template) -> list[Violation]:
+    machines, found = _machines(template, "loops_bounded")
+    for machine in machines:
+        graph = StateGraph(machine.definition)
+        for scope_graph in graph.scope_graphs().values():
+            for component in nx.strongly_connected_components(scope_graph):
+                if len(component) == 1 and not scope_graph.has_edge(*(2 * tuple(component))):
+                    continue
+                increments = {
+                    counter
+                    for path in component
+                    for _, text in string_leaves(graph.states[path].state)
+                    for counter, step in _MATH_ADD.findall(text)
+                    if float(step) > 0
+                }
+                bounding = [path for path in component
+                            if _bounded_counters(graph.states[path].state, graph.states[path].scope, component) & increments]
+                rest = scope_graph.subgraph(component - set(bounding))
+                if not nx.is_directed_acyclic_graph(rest) or not bounding:
+                    cycle = sorted(graph.states[p].name for p in component)
+                    found.append(Violation("loops_bounded", f"{machine} cycle {cycle}",
+                                           "no Choice in the cycle bounds a counter that the cycle increments with States.MathAdd"))
+    return found
+
+
+def _bounded_counters(state: dict[str, Any], scope: str, cycle: set[str]) -> set[str]:
+    """The counter paths a Choice state bounds the cycle with (see the module's rule)."""
+    if state.get("Type") != "Choice":
+        return set()
+    rules = state.get("Choices") or []
+    stays = [scope + rule.get("Next", "") in cycle for rule in rules]
+    counters = set()
+    for index, rule in enumerate(rules):  # leave when the counter reached the limit, with nothing staying before
+        if not stays[index] and not any(stays[:index]):
+            counters |= _comparisons(rule, _EXIT_BOUNDS, "Or")
+    if any(stays) and scope + state.get("Default", "") not in cycle:  # stay only while the counter is below the limit
+        counters |= set.intersection(*(_comparisons(rule, _STAY_BOUNDS, "And") for rule, stay in zip(rules, stays) if stay))
+    return counters
+
+
+def _comparisons(rule: dict[str, Any], operators: tuple[str, ...], combinator: str) -> set[str]:
+    """Variables the rule compares against a number, alone or as one of `combinator`'s terms."""
+    return {
+        term["Variable"]
+        for term in [rule, *rule.get(combinator, [])]
+        if "Variable" in term
+        and any(isinstance(term.get(op), (int, float)) and not isinstance(term.get(op), bool) for op in operators)
+    }
+
+
+# --------------------------------------------------------------------------- dead_letter_queues
+
+def dead_letter_queues(template: Template) -> list[Violation]:
+    found: list[Violation] = []
+    queues = template.of_type("AWS::SQS::Queue")
+    alarms = _alarms(template)
+    dlqs: dict[str, str] = {}  # logical id of a DLQ (or its reference text) -> who sends to it
+
+    def note(target: Any, source: str) -> str | None:
+        ref = referenced_resource(target)
+        if ref is None or ref[0] not in queues:
+            found.append(Violation("dead_letter_queues", f"{template}/{source}", f"its DLQ {target!r} is not a queue of this template"))
+            return None
+        dlqs.setdefault(ref[0], source)
+        return ref[0]
+
+    for logical_id, resource in template.resources.items():
+        properties, kind = resource.get("Properties") or {}, resource.get("Type")
+        if kind == "AWS::SQS::Queue" and "RedrivePolicy" in properties:
+            dlq = note(properties["RedrivePolicy"].get("deadLetterTargetArn"), logical_id)
+            if dlq and bool(properties.get("FifoQueue")) != bool(queues[dlq]["Properties"].get("FifoQueue")):
+                kinds = {True: "FIFO", False: "standard"}
+                found.append(Violation("dead_letter_queues", f"{template}/{logical_id}",
+                                       f"a {kinds[bool(properties.get('FifoQueue'))]} queue with a {kinds[not bool(properties.get('FifoQueue'))]} DLQ {dlq}"))
+        targets = {
+            "AWS::Lambda::Function": [(properties.get("DeadLetterConfig") or {}).get("TargetArn")],
+            "AWS::Scheduler::Schedule": [((properties.get("Target") or {}).get("DeadLetterConfig") or {}).get("Arn")],
+            "AWS::Events::Rule": [(t.get("DeadLetterConfig") or {}).get("Arn") for t in properties.get("Targets") or []],
+            "AWS::Lambda::EventSourceMapping": [((properties.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")],
+            "AWS::Lambda::EventInvokeConfig": [((properties.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")],
+            "AWS::SNS::Subscription": [(properties.get("RedrivePolicy") or {}).get("deadLetterTargetArn")],
+        }.get(kind or "", [])
+        for target in targets:
+            if target is not None:
+                note(target, logical_id)
+    for logical_id, resource in queues.items():
+        if logical_id not in dlqs and "RedrivePolicy" not in (resource.get("Properties") or {}):
+            found.append(Violation("dead_letter_queues", f"{template}/{logical_id}", "a work queue without a DLQ (RedrivePolicy)"))
+    for dlq, source in dlqs.items():
+        if not any(a.namespace == "AWS/SQS" and a.metric == "ApproximateNumberOfMessagesVisible" and a.dimension("QueueName") == (dlq, "QueueName")
+                   for a in alarms):
+            found.append(Violation("dead_letter_queues", f"{template}/{dlq}", f"the DLQ of {source} has no alarm with actions on its depth"))
+    return found
+
+
+# --------------------------------------------------------------------------- no_wildcard_actions
+
+_POLICY_PROPERTIES = {
+    "AWS::IAM::Policy": "PolicyDocument",
+    "AWS::IAM::ManagedPolicy": "PolicyDocument",
+    "AWS::SQS::QueuePolicy": "PolicyDocument",
+    "AWS::SNS::TopicPolicy": "PolicyDocument",
+    "AWS::S3::BucketPolicy": "PolicyDocument",
+    "AWS::KMS::Key": "KeyPolicy",
+    "AWS::SecretsManager::ResourcePolicy": "ResourcePolicy",
+    "AWS::Logs::ResourcePolicy": "PolicyDocument",
+}
+
+
+def no_wildcard_actions(template: Template) -> list[Violation]:
+    found = []
+    for logical_id, resource in template.resources.items():
+        properties, kind = resource.get("Properties") or {}, resource.get("Type", "")
+        documents = [properties.get(_POLICY_PROPERTIES[kind])] if kind in _POLICY_PROPERTIES else []
+        if kind in ("AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group"):
+            documents += [policy.get("PolicyDocument") for policy in properties.get("Policies") or []]
+        for document in documents:
+            if isinstance(document, str):
+                document = json.loads(document)
+            for statement in _as_list((document or {}).get("Statement")):
+                if statement.get("Effect") != "Allow":
+                    continue
+                where = f"{template}/{logical_id} statement {statement.get('Sid', '')}".rstrip()
+                if "NotAction" in statement:
+                    found.append(Violation("no_wildcard_actions", where, "Allow with NotAction grants every other action"))
+                wild = [a for a in _as_list(statement.get("Action")) if isinstance(a, str) and "*" in a]
+                if wild and not (kind == "AWS::KMS::Key" and _is_key_root_delegation(statement)):
+                    found.append(Violation("no_wildcard_actions", where, f"allows wildcard action(s) {wild}"))
+    return found
+
+
+def _is_key_root_delegation(statement: dict[str, Any]) -> bool:
+    principal = statement.get("Principal")
+    try:
+        root = join_text(principal.get("AWS"), placeholder) if isinstance(principal, dict) and len(principal) == 1 else ""
+    except ValueError:
+        root = ""
+    return (
+        _as_list(statement.get("Action")) == ["kms:*"]
+        and statement.get("Resource") == "*"
+        and "Condition" not in statement
+        and re.fullmatch(r"arn:(aws|<Ref AWS::Partition>):iam::<Ref AWS::AccountId>:root", root) is not None
+    )
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else ([] if value is None else [value])
+
+
+# --------------------------------------------------------------------------- no_secrets
+
+def no_secrets(template: Template) -> list[Violation]:
+    from detect_secrets import SecretsCollection
+    from detect_secrets.settings import default_settings
+
+    machines, found = _machines(template, "no_secrets")
+    places: list[tuple[str, str, str]] = []  # (where, key, value); detect-secrets reports a secret once, at its first place
+    for machine in machines:
+        for path, value in string_leaves(machine.definition):
+            places.append((f"{machine.logical_id} definition {'.'.join(path)}", path[-1] if path else "", value))
+    for path, value in string_leaves(template.body):
+        places.append((".".join(path), path[-1] if path else "", value))
+    with tempfile.TemporaryDirectory() as folder:
+        scanned = Path(folder, "strings.yaml")
+        lines = [f"{re.sub(r'[^A-Za-z0-9_]', '_', key) or 'value'}: {_yaml_string(value)}" for _, key, value in places]
+        scanned.write_text("\n".join(lines) + "\n")
+        with default_settings():
+            secrets = SecretsCollection()
+            secrets.scan_file(str(scanned))
+        for secret in (s for file_secrets in secrets.data.values() for s in file_secrets):
+            where, key, value = places[secret.line_number - 1]
+            if secret.type == "Secret Keyword" and _REFERENCE_KEY.search(key):
+                continue  # names a secret (e.g. SLACK_WEBHOOK_SECRET_NAME), holds none
+            if secret.type.endswith("High Entropy String") and _CDK_GENERATED_NAME.fullmatch(value):
+                continue  # a name CDK made from a construct path and its hash (a logical id, a policy name)
+            found.append(Violation("no_secrets", f"{template} {where}", f"looks like a secret ({secret.type})"))
+    return found
+
+
+def _yaml_string(value: str) -> str:
+    return json.dumps(value.replace("\n", " "))
+
+
+PROPERTY_CHECKS: dict[str, Check] = {
+    "task_timeouts": task_timeouts,
+    "lambda_task_retries": lambda_task_retries,
+    "failures_notify_then_fail": failures_notify_then_fail,
+    "loops_bounded": loops_bounded,
+    "dead_letter_queues": dead_letter_queues,
+    "no_wildcard_actions": no_wildcard_actions,
+    "no_secrets": no_secrets,
+}
