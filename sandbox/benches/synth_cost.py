@@ -213,8 +213,10 @@ def measure(stage: str = STAGE, repeats: int = REPEATS, *, nag: bool = True) -> 
             entry[kind] = min(phases, key=lambda p: p.cpu_s)
 
     run("empty App", [], first=True)
-    for workflow, (stack_id, _) in app.WORKFLOW_STACKS.items():
-        run(stack_id, [workflow], first=True)
+    from stacks.common.registry import discover_workflows
+
+    for workflow in discover_workflows():
+        run(workflow.stack_id, [workflow.name], first=True)
     run("whole app", None, first=False)
     return result
 

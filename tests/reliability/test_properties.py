@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app import WORKFLOW_STACKS
+from stacks.common.registry import discover_workflows
 from sandbox.checks import PROPERTY_CHECKS
 
 
@@ -20,6 +20,6 @@ def test_property_holds_in_every_template(stage_templates, check):
 def test_the_assembly_holds_every_workflow_and_its_state_machines(stage_templates, stage_machines):
     # GIVEN the templates found through the cloud assembly's manifest
     # THEN every workflow the app builds is among them, each with a state machine whose definition was read
-    assert {stack_id for stack_id, _ in WORKFLOW_STACKS.values()} <= {t.stack for t in stage_templates}
-    assert {m.template.stack for m in stage_machines} >= {stack_id for stack_id, _ in WORKFLOW_STACKS.values()}
+    assert {workflow.stack_id for workflow in discover_workflows()} <= {t.stack for t in stage_templates}
+    assert {m.template.stack for m in stage_machines} >= {workflow.stack_id for workflow in discover_workflows()}
     assert all(machine.definition.get("States") for machine in stage_machines)
