@@ -1,0 +1,344 @@
+"""JSONata and workflow variables in moto 5.2.5's Step Functions interpreter, as AWS runs them.
+
+moto's interpreter (LocalStack's, vendored) parses JSONata states and variables completely, but
+its JSONata evaluator is a stub (``_eval_jsonata = None``): every ``{% %}`` field and every
+``$variable`` read in a JSONPath field fails with States.Runtime "TypeError", and a Choice rule
+reading a variable silently falls through to its Default. ``jsonata_and_variables()`` makes it
+evaluate them with ``sandbox.engine.jsonata`` (jsonatapy + the Step Functions-only functions):
+
+==============================================  =================================================
+moto 5.2.5                                      here
+==============================================  =================================================
+``StringJSONata``: stub evaluator, variables    ``evaluate`` with ``$states`` and the variables
+  spliced into the expression as text             bound; AWS's cause text, the field's location
+                                                  ("Output/result") and an EvaluationFailed event
+``StringVariableSample`` (``$x.y`` in a         the variable's value; a missing field is
+  JSONPath field): stub evaluator                 States.Runtime as a missing JSONPath is
+``AssignDecl``: any name, any size              AWS's limits: one variable <= 256 KiB, one Assign
+                                                  <= 256 KiB, all variables <= 10 MiB
+                                                  (States.DataLimitExceeded); names checked at
+                                                  CreateStateMachine (InvalidDefinition)
+``ItemsJSONata``: no "unsupported result type"  functions/regexes refused as AWS does
+==============================================  =================================================
+
+Scope (moto's own, kept): Parallel branches and Map iterations read outer variables and cannot
+assign them (States.Runtime); they return data through Output only.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import unicodedata
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from sandbox.engine import jsonata as sfn_jsonata
+from sandbox.engine.payload_size import utf8_json_size
+
+MAX_VARIABLE_BYTES = 256 * 1024  # one variable's value
+MAX_ASSIGN_BYTES = 256 * 1024  # all the values of one Assign field
+MAX_EXECUTION_VARIABLES_BYTES = 10 * 1024 * 1024  # every variable of a scope and its outer scopes
+MAX_VARIABLE_NAME_LENGTH = 80
+RESERVED_VARIABLE_NAMES = {"states"}
+VARIABLE_LIMIT_ERROR = "States.DataLimitExceeded"
+
+_LOCK = threading.Lock()
+_ORIGINALS: dict[tuple[Any, str], Any] = {}
+
+
+class VariableNameError(ValueError):
+    """An Assign field names a variable AWS does not accept."""
+
+
+def variable_name_problem(name: str) -> str | None:
+    """Why AWS refuses ``name`` as a variable name (Unicode identifier, <= 80 characters, not
+    'states'), or None."""
+    if not name:
+        return "a variable name must not be empty"
+    if len(name) > MAX_VARIABLE_NAME_LENGTH:
+        return f"variable name '{name[:20]}...' is longer than {MAX_VARIABLE_NAME_LENGTH} characters"
+    if name in RESERVED_VARIABLE_NAMES:
+        return f"'{name}' is reserved ($states)"
+    # Unicode ID_Start then ID_Continue (Python identifiers follow the same annex, UAX #31)
+    if not unicodedata.normalize("NFKC", name).isidentifier() or name.startswith("_") and len(name) == 1:
+        return f"'{name}' is not a valid variable name (a letter first, then letters, digits or _)"
+    return None
+
+
+def check_variable_names(definition: dict[str, Any]) -> None:
+    """Raise VariableNameError for the first Assign key (in any state, Catch included) AWS refuses."""
+
+    def visit(value: Any, where: str) -> None:
+        if isinstance(value, dict):
+            assign = value.get("Assign")
+            if isinstance(assign, dict):
+                for key in assign:
+                    problem = variable_name_problem(key[:-2] if key.endswith(".$") else key)
+                    if problem:
+                        raise VariableNameError(f"{where}: Assign: {problem}")
+            for key, inner in value.items():
+                visit(inner, f"{where}/{key}" if where else key)
+        elif isinstance(value, list):
+            for index, inner in enumerate(value):
+                visit(inner, f"{where}[{index}]")
+
+    visit(definition.get("States") or {}, "States")
+
+
+# --------------------------------------------------------------------------- field locations
+
+
+def expression_locations(definition: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """(state name, expression) -> AWS's field location ("Output/result", "Arguments/FunctionName",
+    "Assign/x", "Items"...) of every ``{% %}`` field. The first location wins when one state holds
+    the same expression twice."""
+    found: dict[tuple[str, str], str] = {}
+
+    def fields(state_name: str, value: Any, path: list[str]) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                if key in ("Branches", "ItemProcessor", "Iterator"):
+                    continue
+                fields(state_name, inner, path + [key])
+        elif isinstance(value, list):
+            for inner in value:
+                fields(state_name, inner, path)
+        else:
+            expression = sfn_jsonata.expression_of(value)
+            if expression is not None:
+                found.setdefault((state_name, expression.strip()), "/".join(_location_parts(path)))
+
+    def states(container: dict[str, Any]) -> None:
+        for name, state in (container.get("States") or {}).items():
+            if not isinstance(state, dict):
+                continue
+            fields(name, state, [])
+            for branch in state.get("Branches") or []:
+                if isinstance(branch, dict):
+                    states(branch)
+            for key in ("ItemProcessor", "Iterator"):
+                if isinstance(state.get(key), dict):
+                    states(state[key])
+
+    states(definition)
+    return found
+
+
+def _location_parts(path: list[str]) -> list[str]:
+    # Retry/Catch/Choices entries are named by their field (AWS: "Condition", "Output")
+    return [part for part in path if part not in ("Choices", "Catch", "Retry")]
+
+
+# --------------------------------------------------------------------------- runtime
+
+
+def _variables(env: Any) -> dict[str, Any]:
+    store = env.variable_store
+    return {**store._outer_scope, **store._inner_scope}
+
+
+def _fail_evaluation(env: Any, error: sfn_jsonata.QueryEvaluationError) -> Exception:
+    from moto.stepfunctions.parser.api import EvaluationFailedEventDetails, HistoryEventType
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    name = StatesErrorName(typ=StatesErrorNameType.StatesQueryEvaluationError)
+    details = EvaluationFailedEventDetails(error=name.error_name, cause=error.cause)
+    if error.location:
+        details["location"] = error.location
+    exception = FailureEventException(failure_event=FailureEvent(
+        env=env, error_name=name, event_type=HistoryEventType.EvaluationFailed,
+        event_details=EventDetails(evaluationFailedEventDetails=details)))
+    env.event_manager.add_event(
+        context=env.event_history_context, event_type=HistoryEventType.EvaluationFailed,
+        event_details=EventDetails(evaluationFailedEventDetails=exception.get_evaluation_failed_event_details()))
+    return exception
+
+
+def string_jsonata_eval_body(self: Any, env: Any) -> None:
+    """Replacement of StringJSONata._eval_body."""
+    location = _LOCATIONS_BY_EXPRESSION_OBJECT.get(id(self)) or env.next_field_name or ""
+    try:
+        value = sfn_jsonata.evaluate(self.expression, location=location, states=env.states._states_data,
+                                     variables=_variables(env))
+    except sfn_jsonata.QueryEvaluationError as error:
+        raise _fail_evaluation(env, error) from None
+    env.stack.append(value)
+
+
+# id(StringJSONata) -> location, filled when a definition is parsed (parsed programs live as long
+# as their state machine; a recycled id only costs a location name)
+_LOCATIONS_BY_EXPRESSION_OBJECT: dict[int, str] = {}
+
+
+def string_variable_sample_eval_body(self: Any, env: Any) -> None:
+    """Replacement of StringVariableSample._eval_body: ``$name`` / ``$name.path`` in a JSONPath field."""
+    from moto.stepfunctions.parser.asl.component.common.query_language import QueryLanguageMode
+    from moto.stepfunctions.parser.asl.utils.json_path import NoSuchJsonPathError
+
+    variables = _variables(env)
+    states = env.states._states_data if self.query_language_mode == QueryLanguageMode.JSONata else None
+    try:
+        value = sfn_jsonata.evaluate(self.expression, location=env.next_field_name or "", states=states,
+                                     variables=variables)
+    except sfn_jsonata.QueryEvaluationError:
+        # AWS: a variable path that selects nothing fails like a JSONPath that selects nothing
+        raise NoSuchJsonPathError(json_path=self.expression, data=variables) from None
+    env.stack.append(value)
+
+
+def assign_decl_eval_body(self: Any, env: Any) -> None:
+    """Replacement of AssignDecl._eval_body: every binding evaluated first (they all see the values
+    of state entry), AWS's size limits checked, then the variables set."""
+    declarations: dict[str, Any] = {}
+    for binding in self.declaration_bindings:
+        binding.eval(env=env)
+        declarations.update(env.stack.pop())
+    assign_bytes = 0
+    for name, value in declarations.items():
+        size = utf8_json_size(value)
+        assign_bytes += size
+        if size > MAX_VARIABLE_BYTES:
+            raise _limit_error(env, f"The variable '{name}' is {size:,} bytes; a variable may hold at most "
+                                    f"{MAX_VARIABLE_BYTES:,} bytes (256 KiB).")
+    if assign_bytes > MAX_ASSIGN_BYTES:
+        raise _limit_error(env, f"The Assign field's variables total {assign_bytes:,} bytes; one Assign may "
+                                f"set at most {MAX_ASSIGN_BYTES:,} bytes (256 KiB).")
+    after = {**_variables(env), **declarations}
+    total = sum(utf8_json_size(value) for value in after.values())
+    if total > MAX_EXECUTION_VARIABLES_BYTES:
+        raise _limit_error(env, f"The workflow's variables would total {total:,} bytes; at most "
+                                f"{MAX_EXECUTION_VARIABLES_BYTES:,} bytes (10 MiB) may be stored.")
+    for name, value in declarations.items():
+        env.variable_store.set(variable_identifier=name, variable_value=value)
+
+
+def _limit_error(env: Any, cause: str) -> Exception:
+    from moto.stepfunctions.parser.api import ExecutionFailedEventDetails, HistoryEventType
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    name = StatesErrorName(typ=StatesErrorNameType.StatesStatesDataLimitExceeded)
+    return FailureEventException(failure_event=FailureEvent(
+        env=env, error_name=name, event_type=HistoryEventType.TaskFailed,
+        event_details=EventDetails(executionFailedEventDetails=ExecutionFailedEventDetails(
+            error=name.error_name, cause=cause))))
+
+
+# --------------------------------------------------------------------------- parse hook
+
+
+def _attach_locations(program: Any, definition_text: str) -> None:
+    """Record each parsed StringJSONata's field location, found from the definition's JSON."""
+    from moto.stepfunctions.parser.asl.component.common.string.string_expression import StringJSONata
+    from moto.stepfunctions.parser.asl.component.state.state import CommonStateField
+
+    try:
+        definition = json.loads(definition_text)
+    except ValueError:
+        return
+    locations = expression_locations(definition)
+    seen: set[int] = set()
+
+    def walk(node: Any, state_name: str | None) -> None:
+        if id(node) in seen or node is None or isinstance(node, (str, int, float, bool)):
+            return
+        seen.add(id(node))
+        if isinstance(node, CommonStateField):
+            state_name = node.name
+        if isinstance(node, StringJSONata) and state_name is not None:
+            location = locations.get((state_name, node.expression))
+            if location:
+                _LOCATIONS_BY_EXPRESSION_OBJECT[id(node)] = location
+            return
+        if isinstance(node, dict):
+            for value in node.values():
+                walk(value, state_name)
+        elif isinstance(node, (list, tuple, set)):
+            for value in node:
+                walk(value, state_name)
+        elif hasattr(node, "__dict__") and type(node).__module__.startswith("moto.stepfunctions.parser"):
+            for value in vars(node).values():
+                walk(value, state_name)
+
+    walk(program, None)
+
+
+def _patch(owner: Any, name: str, replacement: Any) -> None:
+    _ORIGINALS[(owner, name)] = owner.__dict__[name]
+    setattr(owner, name, replacement)
+
+
+def _install() -> None:
+    from moto.stepfunctions.parser.asl.component.common.assign.assign_decl import AssignDecl
+    from moto.stepfunctions.parser.asl.component.common.string.string_expression import (
+        StringJSONata,
+        StringVariableSample,
+    )
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser, ASLParserException
+
+    current_parse = AmazonStateLanguageParser.__dict__["parse"].__func__
+
+    def parse(definition: str) -> Any:
+        try:
+            parsed = json.loads(definition)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            try:
+                check_variable_names(parsed)
+            except VariableNameError as exc:
+                raise ASLParserException(errors=[str(exc)]) from exc
+        program, tree = current_parse(definition)
+        _attach_locations(program, definition)
+        return program, tree
+
+    _patch(AmazonStateLanguageParser, "parse", staticmethod(parse))
+    _patch(StringJSONata, "_eval_body", string_jsonata_eval_body)
+    _patch(StringVariableSample, "_eval_body", string_variable_sample_eval_body)
+    _patch(AssignDecl, "_eval_body", assign_decl_eval_body)
+
+
+def _uninstall() -> None:
+    for (owner, name), original in _ORIGINALS.items():
+        setattr(owner, name, original)
+    _ORIGINALS.clear()
+    _LOCATIONS_BY_EXPRESSION_OBJECT.clear()
+
+
+def installed() -> bool:
+    return bool(_ORIGINALS)
+
+
+@contextmanager
+def jsonata_and_variables() -> Iterator[None]:
+    """Patch moto's interpreter while the context is open (nested opens share one install)."""
+    from sandbox.engine import check_moto_version
+
+    check_moto_version("sandbox/engine/jsonata_states.py")
+    with _LOCK:
+        owner = not _ORIGINALS
+        if owner:
+            _install()
+    try:
+        yield
+    finally:
+        if owner:
+            with _LOCK:
+                _uninstall()
+
