@@ -22,8 +22,8 @@ import hashlib
 import json
 import random
 import re
+import threading
 import uuid
-from functools import lru_cache
 from typing import Any, Iterable
 
 import jsonatapy
@@ -135,15 +135,27 @@ SFN_OVERRIDES = {"random": sfn_random, "eval": _refuse_eval}
 # --------------------------------------------------------------------------- evaluation
 
 
-@lru_cache(maxsize=4096)
+_PER_THREAD = threading.local()
+_CACHE_SIZE = 2048
+
+
 def compile_expression(expression: str) -> jsonatapy.JsonataExpression:
-    """The compiled expression with the Step Functions functions registered (cached: definitions
-    repeat the same expressions on every state entry)."""
-    compiled = jsonatapy.compile(expression)
-    for name, function in SFN_FUNCTIONS.items():
-        compiled.register(name, function)
-    for name, function in SFN_OVERRIDES.items():
-        compiled.register_override(name, function)
+    """The compiled expression with the Step Functions functions registered, cached per thread
+    (a jsonatapy expression must stay on the thread that compiled it; moto runs each execution,
+    branch and iteration on threads of its own)."""
+    cache: dict[str, jsonatapy.JsonataExpression] | None = getattr(_PER_THREAD, "cache", None)
+    if cache is None:
+        cache = _PER_THREAD.cache = {}
+    compiled = cache.get(expression)
+    if compiled is None:
+        if len(cache) >= _CACHE_SIZE:
+            cache.clear()
+        compiled = jsonatapy.compile(expression)
+        for name, function in SFN_FUNCTIONS.items():
+            compiled.register(name, function)
+        for name, function in SFN_OVERRIDES.items():
+            compiled.register_override(name, function)
+        cache[expression] = compiled
     return compiled
 
 

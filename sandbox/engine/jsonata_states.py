@@ -217,8 +217,75 @@ def assign_decl_eval_body(self: Any, env: Any) -> None:
     if total > MAX_EXECUTION_VARIABLES_BYTES:
         raise _limit_error(env, f"The workflow's variables would total {total:,} bytes; at most "
                                 f"{MAX_EXECUTION_VARIABLES_BYTES:,} bytes (10 MiB) may be stored.")
+    from moto.stepfunctions.parser.asl.eval.variable_store import IllegalOuterScopeWrite
+
     for name, value in declarations.items():
-        env.variable_store.set(variable_identifier=name, variable_value=value)
+        try:
+            env.variable_store.set(variable_identifier=name, variable_value=value)
+        except IllegalOuterScopeWrite:
+            raise _runtime_error(env, f"The variable '{name}' belongs to an outer scope: a Parallel branch or Map "
+                                      "iteration reads outer variables but cannot assign them (return data "
+                                      "through Output instead).") from None
+
+
+def _runtime_error(env: Any, cause: str) -> Exception:
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    name = StatesErrorName(typ=StatesErrorNameType.StatesRuntime)
+    return FailureEventException(failure_event=FailureEvent(
+        env=env, error_name=name, event_type=HistoryEventType.TaskFailed,
+        event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(error=name.error_name, cause=cause))))
+
+
+def condition_eval_body(self: Any, env: Any) -> None:
+    """Replacement of ConditionStringJSONata._eval_body: a Condition that is not a boolean fails the
+    state with States.QueryEvaluationError (moto: a bare RuntimeError)."""
+    self.string_jsonata.eval(env=env)
+    try:
+        sfn_jsonata.expect_type(env.stack[-1], "boolean", expression=self.string_jsonata.expression,
+                                location=_LOCATIONS_BY_EXPRESSION_OBJECT.get(id(self.string_jsonata), "Condition"))
+    except sfn_jsonata.QueryEvaluationError as error:
+        raise _fail_evaluation(env, error) from None
+
+
+def choice_eval_state(self: Any, env: Any) -> None:
+    """Replacement of StateChoice._eval_state: remembers whether a rule matched, so a rule whose
+    Next is also the Default keeps its own Assign/Output (moto re-ran the state's)."""
+    for rule in self.choices_decl.rules:
+        rule.eval(env)
+        if env.stack.pop() is True:
+            if not rule.next_stmt:
+                raise RuntimeError(f"Missing Next definition for state_choice rule '{rule}' in choices '{self}'.")
+            env.stack.append((rule.next_stmt.name, False))
+            return
+    if self.default_state is None:
+        raise RuntimeError("No branching option reached in state %s", self.name)
+    env.stack.append((self.default_state.state_name, True))
+
+
+def choice_eval_state_output(self: Any, env: Any) -> None:
+    """Replacement of StateChoice._eval_state_output (see choice_eval_state)."""
+    next_state_name, is_default = env.stack.pop()
+    if is_default:
+        if self.assign_decl:
+            self.assign_decl.eval(env=env)
+        if self.output:
+            self.output.eval(env=env)
+    if self._is_language_query_jsonpath():
+        if self.output_path:
+            self.output_path.eval(env=env)
+        else:
+            env.states.reset(input_value=env.stack.pop())
+    env.next_state_name = next_state_name
 
 
 def _limit_error(env: Any, cause: str) -> Exception:
@@ -286,6 +353,8 @@ def _patch(owner: Any, name: str, replacement: Any) -> None:
 
 def _install() -> None:
     from moto.stepfunctions.parser.asl.component.common.assign.assign_decl import AssignDecl
+    from moto.stepfunctions.parser.asl.component.state.choice.comparison.comparison import ConditionStringJSONata
+    from moto.stepfunctions.parser.asl.component.state.choice.state_choice import StateChoice
     from moto.stepfunctions.parser.asl.component.common.string.string_expression import (
         StringJSONata,
         StringVariableSample,
@@ -312,6 +381,9 @@ def _install() -> None:
     _patch(StringJSONata, "_eval_body", string_jsonata_eval_body)
     _patch(StringVariableSample, "_eval_body", string_variable_sample_eval_body)
     _patch(AssignDecl, "_eval_body", assign_decl_eval_body)
+    _patch(ConditionStringJSONata, "_eval_body", condition_eval_body)
+    _patch(StateChoice, "_eval_state", choice_eval_state)
+    _patch(StateChoice, "_eval_state_output", choice_eval_state_output)
 
 
 def _uninstall() -> None:
