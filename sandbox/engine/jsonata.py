@@ -18,6 +18,7 @@ jsonata-python on the JSONata documentation's examples and for speed by
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import random
@@ -173,31 +174,52 @@ def _json_safe(value: Any) -> Any:
 
 
 def _library_message(exc: BaseException) -> str:
-    message = str(exc)
-    message = message.removeprefix("Parse error: ")
-    return re.sub(r"host function raised \w+: ", "", message)
+    """The JSONata error as jsonata-js words it (AWS's text): jsonatapy adds a prefix to parse
+    errors, the host exception's type to our functions' errors, and the name to T1006."""
+    message = str(exc).removeprefix("Parse error: ")
+    message = re.sub(r"host function raised \w+: ", "", message)
+    return re.sub(r"^(T1006: Attempted to invoke a non-function): \S+$", r"\1", message)
+
+
+def _json_default(value: Any) -> Any:
+    """SDK results hold datetimes; AWS hands them to JSONata as ISO-8601 text (as moto's JSON does)."""
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    return str(value)
+
+
+def _as_json(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=_json_default))
 
 
 def evaluate(expression: str, *, location: str = "", states: dict[str, Any] | None = None,
-             variables: dict[str, Any] | None = None) -> Any:
+             variables: dict[str, Any] | None = None, context: Any = None) -> Any:
     """Evaluate ``expression`` with ``$states`` and ``variables`` bound; raise QueryEvaluationError
-    as AWS does (undefined, function or regex results, JSONata errors)."""
+    as AWS does (undefined, function or regex results, JSONata errors). Step Functions gives an
+    expression no context (``$`` is undefined); ``context`` sets one, for the JSONata docs' examples."""
     bindings: dict[str, Any] = dict(variables or {})
     if states is not None:
         bindings["states"] = states
+    document = None if context is None else json.dumps(context)
     where = f"The JSONata expression '{expression}' specified for the field '{location}'"
     try:
         compiled = compile_expression(expression)
         try:
-            text = compiled.evaluate_json_or_none(None, bindings)
+            text = compiled.evaluate_json_or_none(document, bindings)
         except OverflowError:
-            text = compiled.evaluate_json_or_none(None, _json_safe(bindings))
+            bindings = _json_safe(bindings)
+            text = compiled.evaluate_json_or_none(document, bindings)
+        except (ValueError, TypeError) as exc:
+            if "Cannot convert Python object" not in str(exc):
+                raise
+            bindings = _as_json(bindings)
+            text = compiled.evaluate_json_or_none(document, bindings)
     except (ValueError, TypeError, OverflowError, RecursionError) as exc:
         raise QueryEvaluationError(f"{where} threw an error during evaluation. {_library_message(exc)}",
                                    location) from exc
     if text is None:
         raise QueryEvaluationError(f"{where} returned nothing (undefined).", location)
-    if text == '""' and compiled.evaluate(None, bindings) is None:
+    if text == '""' and compiled.evaluate(context, bindings) is None:
         # jsonatapy writes functions and regexes as "" in JSON text; evaluate() gives None for them
         raise QueryEvaluationError(f"{where} returned an unsupported result type.", location)
     return json.loads(text)

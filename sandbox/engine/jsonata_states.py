@@ -18,7 +18,9 @@ moto 5.2.5                                      here
                                                   <= 256 KiB, all variables <= 10 MiB
                                                   (States.DataLimitExceeded); names checked at
                                                   CreateStateMachine (InvalidDefinition)
-``ItemsJSONata``: no "unsupported result type"  functions/regexes refused as AWS does
+string literals (Assign, Parameters values):    decoded as the JSON strings they are
+  raw token text, so "Mar\\u00eda" stayed         ("María"; moto decoded some fields with Python's
+  escaped and was escaped again                   string rules, others not at all)
 ==============================================  =================================================
 
 Scope (moto's own, kept): Parallel branches and Map iterations read outer variables and cannot
@@ -310,6 +312,33 @@ def _limit_error(env: Any, cause: str) -> Exception:
 # --------------------------------------------------------------------------- parse hook
 
 
+def json_string_token(parser_rule_context: Any) -> str | None:
+    """The value of a JSON string token (escapes decoded), as Preprocessor._inner_string_of."""
+    from moto.stepfunctions.parser.asl.antlr.runtime.ASLLexer import ASLLexer
+    from moto.stepfunctions.parser.asl.antlt4utils.antlr4utils import is_terminal
+
+    if is_terminal(parser_rule_context, ASLLexer.NULL):
+        return None
+    text = parser_rule_context.getText()
+    if len(text) >= 2 and text.startswith('"') and text.endswith('"'):
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text[1:-1]
+    return text
+
+
+def json_string_literal(parser_rule_context: Any) -> str | None:
+    """from_string_literal with JSON's escape rules (moto used Python's)."""
+    text = parser_rule_context.getText()
+    if len(text) >= 2 and text.startswith('"') and text.endswith('"'):
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text[1:-1]
+    return text
+
+
 def _attach_locations(program: Any, definition_text: str) -> None:
     """Record each parsed StringJSONata's field location, found from the definition's JSON."""
     from moto.stepfunctions.parser.asl.component.common.string.string_expression import StringJSONata
@@ -359,6 +388,7 @@ def _install() -> None:
         StringJSONata,
         StringVariableSample,
     )
+    from moto.stepfunctions.parser.asl.parse import preprocessor
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser, ASLParserException
 
     current_parse = AmazonStateLanguageParser.__dict__["parse"].__func__
@@ -379,6 +409,9 @@ def _install() -> None:
 
     _patch(AmazonStateLanguageParser, "parse", staticmethod(parse))
     _patch(StringJSONata, "_eval_body", string_jsonata_eval_body)
+    _patch(preprocessor.Preprocessor, "_inner_string_of", staticmethod(json_string_token))
+    _ORIGINALS[(preprocessor, "from_string_literal")] = preprocessor.from_string_literal
+    preprocessor.from_string_literal = json_string_literal
     _patch(StringVariableSample, "_eval_body", string_variable_sample_eval_body)
     _patch(AssignDecl, "_eval_body", assign_decl_eval_body)
     _patch(ConditionStringJSONata, "_eval_body", condition_eval_body)
