@@ -36,7 +36,11 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 from sandbox.engine import jsonata as sfn_jsonata
-from sandbox.engine.payload_size import utf8_json_size
+
+
+def utf8_json_size(value: Any) -> int:
+    """Bytes of a variable's value as compact UTF-8 JSON (a string counts its quotes)."""
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8", "surrogatepass"))
 
 MAX_VARIABLE_BYTES = 256 * 1024  # one variable's value
 MAX_ASSIGN_BYTES = 256 * 1024  # all the values of one Assign field
@@ -197,15 +201,24 @@ def string_variable_sample_eval_body(self: Any, env: Any) -> None:
     env.stack.append(value)
 
 
+_PENDING = "_sandbox_pending_assign"
+
+
 def assign_decl_eval_body(self: Any, env: Any) -> None:
-    """Replacement of AssignDecl._eval_body: every binding evaluated first (they all see the values
-    of state entry), AWS's size limits checked, then the variables set."""
+    """Replacement of AssignDecl._eval_body. AWS's order: every Assign expression reads the values of
+    state entry, and the new values take effect when the state exits (its Output/OutputPath still
+    sees the old ones); moto set them at once. The size limits and the outer-scope rule are checked
+    here, so a Catch can match the failure."""
     declarations: dict[str, Any] = {}
     for binding in self.declaration_bindings:
         binding.eval(env=env)
         declarations.update(env.stack.pop())
     assign_bytes = 0
     for name, value in declarations.items():
+        if name in env.variable_store._outer_scope:
+            raise _runtime_error(env, f"The variable '{name}' belongs to an outer scope: a Parallel branch or Map "
+                                      "iteration reads outer variables but cannot assign them (return data "
+                                      "through Output instead).")
         size = utf8_json_size(value)
         assign_bytes += size
         if size > MAX_VARIABLE_BYTES:
@@ -219,15 +232,43 @@ def assign_decl_eval_body(self: Any, env: Any) -> None:
     if total > MAX_EXECUTION_VARIABLES_BYTES:
         raise _limit_error(env, f"The workflow's variables would total {total:,} bytes; at most "
                                 f"{MAX_EXECUTION_VARIABLES_BYTES:,} bytes (10 MiB) may be stored.")
-    from moto.stepfunctions.parser.asl.eval.variable_store import IllegalOuterScopeWrite
+    vars(env).setdefault(_PENDING, {}).update(declarations)
 
-    for name, value in declarations.items():
-        try:
-            env.variable_store.set(variable_identifier=name, variable_value=value)
-        except IllegalOuterScopeWrite:
-            raise _runtime_error(env, f"The variable '{name}' belongs to an outer scope: a Parallel branch or Map "
-                                      "iteration reads outer variables but cannot assign them (return data "
-                                      "through Output instead).") from None
+
+def _apply_pending_assignments(env: Any) -> None:
+    for name, value in vars(env).pop(_PENDING, {}).items():
+        env.variable_store.set(variable_identifier=name, variable_value=value)
+
+
+def state_eval_body(original: Any) -> Any:
+    """CommonStateField._eval_body: no Assign left over from a state that failed before exiting."""
+
+    def _eval_body(self: Any, env: Any) -> None:
+        vars(env).pop(_PENDING, None)
+        original(self, env)
+
+    return _eval_body
+
+
+def state_exited_event_details(original: Any) -> Any:
+    """CommonStateField._get_state_exited_event_details: the state's assignments take effect as it
+    exits (and are listed in its StateExited event's assignedVariables)."""
+
+    def _get_state_exited_event_details(self: Any, env: Any) -> Any:
+        _apply_pending_assignments(env)
+        return original(self, env)
+
+    return _get_state_exited_event_details
+
+
+def handle_catch(original: Any) -> Any:
+    """ExecutionState._handle_catch: a caught state keeps the Catch's Assign, not its own."""
+
+    def _handle_catch(self: Any, env: Any, failure_event: Any) -> None:
+        vars(env).pop(_PENDING, None)
+        original(self, env, failure_event)
+
+    return _handle_catch
 
 
 def _runtime_error(env: Any, cause: str) -> Exception:
@@ -288,6 +329,20 @@ def choice_eval_state_output(self: Any, env: Any) -> None:
         else:
             env.states.reset(input_value=env.stack.pop())
     env.next_state_name = next_state_name
+
+
+def json_text_output(original: Any) -> Any:
+    """BaseExecutionWorkerCommunication._reflect_execution_status: an execution whose output is a
+    JSON string or null reports it as JSON text ("\"done\"", "null"): moto's DescribeExecution
+    passes a str through as if it were JSON text already, and drops a null output."""
+
+    def _reflect_execution_status(self: Any) -> None:
+        original(self)
+        output = self.execution.output
+        if self.execution.exec_status == "SUCCEEDED" and (output is None or isinstance(output, str)):
+            self.execution.output = json.dumps(output)
+
+    return _reflect_execution_status
 
 
 def _limit_error(env: Any, cause: str) -> Exception:
@@ -375,15 +430,34 @@ def _attach_locations(program: Any, definition_text: str) -> None:
     walk(program, None)
 
 
+_ABSENT = object()  # the patched class inherited the attribute: uninstalling deletes ours
+
+
 def _patch(owner: Any, name: str, replacement: Any) -> None:
-    _ORIGINALS[(owner, name)] = owner.__dict__[name]
+    _ORIGINALS[(owner, name)] = vars(owner).get(name, _ABSENT)
     setattr(owner, name, replacement)
+
+
+def _preprocessor_with_own_scopes(base_init: Any) -> Any:
+    """Preprocessor.__init__ giving each parse its own QueryLanguage scope stack: moto keeps one list
+    on the class, so a definition refused mid-parse (or two parses on two threads) left scopes
+    behind and later JSONPath definitions failed with "Unsupported declaration in
+    QueryLanguage=JSONPath block"."""
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        base_init(self, *args, **kwargs)
+        self._query_language_per_scope = []
+
+    return __init__
 
 
 def _install() -> None:
     from moto.stepfunctions.parser.asl.component.common.assign.assign_decl import AssignDecl
     from moto.stepfunctions.parser.asl.component.state.choice.comparison.comparison import ConditionStringJSONata
     from moto.stepfunctions.parser.asl.component.state.choice.state_choice import StateChoice
+    from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
+    from moto.stepfunctions.parser.asl.component.state.state import CommonStateField
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
     from moto.stepfunctions.parser.asl.component.common.string.string_expression import (
         StringJSONata,
         StringVariableSample,
@@ -410,6 +484,7 @@ def _install() -> None:
     _patch(AmazonStateLanguageParser, "parse", staticmethod(parse))
     _patch(StringJSONata, "_eval_body", string_jsonata_eval_body)
     _patch(preprocessor.Preprocessor, "_inner_string_of", staticmethod(json_string_token))
+    _patch(preprocessor.Preprocessor, "__init__", _preprocessor_with_own_scopes(preprocessor.Preprocessor.__init__))
     _ORIGINALS[(preprocessor, "from_string_literal")] = preprocessor.from_string_literal
     preprocessor.from_string_literal = json_string_literal
     _patch(StringVariableSample, "_eval_body", string_variable_sample_eval_body)
@@ -417,11 +492,20 @@ def _install() -> None:
     _patch(ConditionStringJSONata, "_eval_body", condition_eval_body)
     _patch(StateChoice, "_eval_state", choice_eval_state)
     _patch(StateChoice, "_eval_state_output", choice_eval_state_output)
+    _patch(CommonStateField, "_eval_body", state_eval_body(CommonStateField._eval_body))
+    _patch(CommonStateField, "_get_state_exited_event_details",
+           state_exited_event_details(CommonStateField._get_state_exited_event_details))
+    _patch(ExecutionState, "_handle_catch", handle_catch(ExecutionState._handle_catch))
+    _patch(BaseExecutionWorkerCommunication, "_reflect_execution_status",
+           json_text_output(BaseExecutionWorkerCommunication._reflect_execution_status))
 
 
 def _uninstall() -> None:
-    for (owner, name), original in _ORIGINALS.items():
-        setattr(owner, name, original)
+    for (owner, name), original in reversed(list(_ORIGINALS.items())):
+        if original is _ABSENT:
+            delattr(owner, name)
+        else:
+            setattr(owner, name, original)
     _ORIGINALS.clear()
     _LOCATIONS_BY_EXPRESSION_OBJECT.clear()
 
