@@ -23,7 +23,6 @@ import hashlib
 import json
 import random
 import re
-import threading
 import uuid
 from typing import Any, Iterable
 
@@ -136,27 +135,15 @@ SFN_OVERRIDES = {"random": sfn_random, "eval": _refuse_eval}
 # --------------------------------------------------------------------------- evaluation
 
 
-_PER_THREAD = threading.local()
-_CACHE_SIZE = 2048
-
-
 def compile_expression(expression: str) -> jsonatapy.JsonataExpression:
-    """The compiled expression with the Step Functions functions registered, cached per thread
-    (a jsonatapy expression must stay on the thread that compiled it; moto runs each execution,
-    branch and iteration on threads of its own)."""
-    cache: dict[str, jsonatapy.JsonataExpression] | None = getattr(_PER_THREAD, "cache", None)
-    if cache is None:
-        cache = _PER_THREAD.cache = {}
-    compiled = cache.get(expression)
-    if compiled is None:
-        if len(cache) >= _CACHE_SIZE:
-            cache.clear()
-        compiled = jsonatapy.compile(expression)
-        for name, function in SFN_FUNCTIONS.items():
-            compiled.register(name, function)
-        for name, function in SFN_OVERRIDES.items():
-            compiled.register_override(name, function)
-        cache[expression] = compiled
+    """The compiled expression with the Step Functions functions registered. Not cached: a jsonatapy
+    expression must be used and dropped on the thread that compiled it (moto runs executions,
+    branches and iterations on threads of their own), and compiling costs ~10 µs."""
+    compiled = jsonatapy.compile(expression)
+    for name, function in SFN_FUNCTIONS.items():
+        compiled.register(name, function)
+    for name, function in SFN_OVERRIDES.items():
+        compiled.register_override(name, function)
     return compiled
 
 
