@@ -179,6 +179,38 @@ def _as_json(value: Any) -> Any:
     return json.loads(json.dumps(value, default=_json_default))
 
 
+def _run(expression: str, document: str | None, bindings: dict[str, Any], context: Any) -> tuple[str | None, bool]:
+    """(JSON text of the result or None for undefined, whether it is a function or regex). The
+    compiled expression never leaves this frame, and the library's exception is turned into a
+    message here, so no traceback carries the thread-bound object to another thread."""
+    failure: str | None = None
+    compiled = compile_expression(expression)
+    try:
+        try:
+            text = compiled.evaluate_json_or_none(document, bindings)
+        except OverflowError:
+            bindings = _json_safe(bindings)
+            text = compiled.evaluate_json_or_none(document, bindings)
+        except (ValueError, TypeError) as exc:
+            if "Cannot convert Python object" not in str(exc):
+                raise
+            bindings = _as_json(bindings)
+            text = compiled.evaluate_json_or_none(document, bindings)
+        # jsonatapy writes functions and regexes as "" in JSON text; evaluate() gives None for them
+        unsupported = text == '""' and compiled.evaluate(context, bindings) is None
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        failure = _library_message(exc)
+    finally:
+        del compiled
+    if failure is not None:
+        raise _LibraryError(failure)
+    return text, unsupported
+
+
+class _LibraryError(Exception):
+    """A JSONata error, as text."""
+
+
 def evaluate(expression: str, *, location: str = "", states: dict[str, Any] | None = None,
              variables: dict[str, Any] | None = None, context: Any = None) -> Any:
     """Evaluate ``expression`` with ``$states`` and ``variables`` bound; raise QueryEvaluationError
@@ -190,24 +222,12 @@ def evaluate(expression: str, *, location: str = "", states: dict[str, Any] | No
     document = None if context is None else json.dumps(context)
     where = f"The JSONata expression '{expression}' specified for the field '{location}'"
     try:
-        compiled = compile_expression(expression)
-        try:
-            text = compiled.evaluate_json_or_none(document, bindings)
-        except OverflowError:
-            bindings = _json_safe(bindings)
-            text = compiled.evaluate_json_or_none(document, bindings)
-        except (ValueError, TypeError) as exc:
-            if "Cannot convert Python object" not in str(exc):
-                raise
-            bindings = _as_json(bindings)
-            text = compiled.evaluate_json_or_none(document, bindings)
-    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
-        raise QueryEvaluationError(f"{where} threw an error during evaluation. {_library_message(exc)}",
-                                   location) from exc
+        text, unsupported = _run(expression, document, bindings, context)
+    except _LibraryError as exc:
+        raise QueryEvaluationError(f"{where} threw an error during evaluation. {exc}", location) from None
     if text is None:
         raise QueryEvaluationError(f"{where} returned nothing (undefined).", location)
-    if text == '""' and compiled.evaluate(context, bindings) is None:
-        # jsonatapy writes functions and regexes as "" in JSON text; evaluate() gives None for them
+    if unsupported:
         raise QueryEvaluationError(f"{where} returned an unsupported result type.", location)
     return json.loads(text)
 
