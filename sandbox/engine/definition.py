@@ -105,6 +105,9 @@ def rewrite_definition(definition: dict[str, Any]) -> tuple[dict[str, Any], dict
         if isinstance(tfp, int) and not isinstance(tfp, bool):
             state["ToleratedFailurePercentage"] = float(tfp)
         writer = state.get("ResultWriter")
+        if isinstance(writer, dict) and "Arguments" in writer:
+            raise EngineExtensionRefused(f"{name}: ResultWriter Arguments (JSONata) are not run by the sandbox "
+                                         "(moto's grammar knows only Parameters)")
         if isinstance(writer, dict) and set(writer) - {"Resource", "Parameters"}:
             raise EngineExtensionRefused(f"{name}: ResultWriter fields {sorted(set(writer) - {'Resource', 'Parameters'})} "
                                          "(WriterConfig) are not run by the sandbox")
