@@ -84,10 +84,6 @@ def find_engine_gaps(definition: dict[str, Any]) -> list[EngineGap]:
     gaps: list[EngineGap] = []
     for path, _name, state, ql in walk_states(definition):
         typ = state.get("Type")
-        if typ == "Map" and ql == "JSONata" and isinstance(state.get("ResultWriter"), dict):
-            gaps.append(EngineGap(path, "ResultWriter in a JSONata Map",
-                                  "moto's grammar knows only ResultWriter Parameters, which AWS refuses in a JSONata "
-                                  "state (and CDK still emits, aws-cdk #35403); keep this Map in JSONPath"))
         resource = state.get("Resource")
         if typ == "Task" and isinstance(resource, str):
             gaps.extend(_resource_gaps(path, resource))
@@ -106,7 +102,7 @@ def find_engine_gaps(definition: dict[str, Any]) -> list[EngineGap]:
             # combinations it refuses are gaps.
             from sandbox.engine.definition import EngineExtensionRefused, rewrite_definition
             try:
-                rewrite_definition({"States": {path.rsplit("/", 1)[-1]: state}})
+                rewrite_definition({"QueryLanguage": ql, "States": {path.rsplit("/", 1)[-1]: state}})
             except EngineExtensionRefused as exc:
                 gaps.append(EngineGap(path, "Distributed Map (sandbox/engine)", str(exc)))
             reader = state.get("ItemReader")

@@ -256,8 +256,14 @@ def test_find_engine_gaps_runs_jsonata_and_variables_but_names_a_jsonata_result_
                           "StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}}}}
     # WHEN/THEN JSONata and variables are no gap any more; the writer is refused by name
     assert find_engine_gaps(jsonata) == [] and find_engine_gaps(jsonpath) == []
-    assert [(g.state, g.feature, g.blocking) for g in find_engine_gaps(writer)] == [
-        ("Copy", "ResultWriter in a JSONata Map", True)]
+    (gap,) = find_engine_gaps(writer)
+    assert (gap.state, gap.feature, gap.blocking) == ("Copy", "Distributed Map (sandbox/engine)", True)
+    assert "ResultWriter in a JSONata Map" in gap.detail
+    # AND the same Map in JSONPath is no gap
+    writer["QueryLanguage"] = "JSONPath"
+    writer["States"]["Copy"]["ResultWriter"] = {"Resource": "arn:aws:states:::s3:putObject",
+                                                "Parameters": {"Bucket": "b", "Prefix": "out"}}
+    assert find_engine_gaps(writer) == []
 
 
 def test_run_execution_refuses_blocking_gaps_before_starting(emulator: Emulator):
