@@ -7,9 +7,10 @@ refused by name, since the patches reach into its internals) and can be undone. 
 
 from __future__ import annotations
 
-from contextlib import ExitStack
+import threading
+from contextlib import ExitStack, contextmanager
 from importlib.metadata import version
-from typing import Callable, ContextManager
+from typing import Callable, ContextManager, Iterator
 
 from sandbox.engine import context_times, distributed_map, fail_state, jsonata_states, payload_size
 
@@ -37,6 +38,23 @@ def check_moto_version(extension: str) -> None:
         raise EngineVersionError(
             f"{extension} extends moto {PINNED_MOTO}'s Step Functions interpreter, but moto {moto.__version__} is "
             f"installed; install the pinned requirements (make setup) or port the extension")
+
+
+@contextmanager
+def shared_install(lock: threading.Lock, installed: Callable[[], bool], install: Callable[[], None],
+                   uninstall: Callable[[], None]) -> Iterator[None]:
+    """Install an extension's patches unless they are in already; the opener that installed them
+    removes them when it closes (nested opens share one install)."""
+    with lock:
+        owner = not installed()
+        if owner:
+            install()
+    try:
+        yield
+    finally:
+        if owner:
+            with lock:
+                uninstall()
 
 
 def install_extensions() -> ExitStack:

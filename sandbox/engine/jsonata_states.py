@@ -271,7 +271,9 @@ def handle_catch(original: Any) -> Any:
     return _handle_catch
 
 
-def _runtime_error(env: Any, cause: str) -> Exception:
+def _state_error(env: Any, error: str, cause: str) -> Exception:
+    """A States.* failure of the current state (``error``: a StatesErrorNameType member name),
+    which a Retry or Catch can match."""
     from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
     from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
         FailureEvent,
@@ -283,10 +285,18 @@ def _runtime_error(env: Any, cause: str) -> Exception:
     )
     from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 
-    name = StatesErrorName(typ=StatesErrorNameType.StatesRuntime)
+    name = StatesErrorName(typ=getattr(StatesErrorNameType, error))
     return FailureEventException(failure_event=FailureEvent(
         env=env, error_name=name, event_type=HistoryEventType.TaskFailed,
         event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(error=name.error_name, cause=cause))))
+
+
+def _runtime_error(env: Any, cause: str) -> Exception:
+    return _state_error(env, "StatesRuntime", cause)
+
+
+def _limit_error(env: Any, cause: str) -> Exception:
+    return _state_error(env, "StatesStatesDataLimitExceeded", cause)
 
 
 def condition_eval_body(self: Any, env: Any) -> None:
@@ -345,25 +355,6 @@ def json_text_output(original: Any) -> Any:
     return _reflect_execution_status
 
 
-def _limit_error(env: Any, cause: str) -> Exception:
-    from moto.stepfunctions.parser.api import ExecutionFailedEventDetails, HistoryEventType
-    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
-        FailureEvent,
-        FailureEventException,
-    )
-    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
-    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
-        StatesErrorNameType,
-    )
-    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
-
-    name = StatesErrorName(typ=StatesErrorNameType.StatesStatesDataLimitExceeded)
-    return FailureEventException(failure_event=FailureEvent(
-        env=env, error_name=name, event_type=HistoryEventType.TaskFailed,
-        event_details=EventDetails(executionFailedEventDetails=ExecutionFailedEventDetails(
-            error=name.error_name, cause=cause))))
-
-
 # --------------------------------------------------------------------------- parse hook
 
 
@@ -374,13 +365,7 @@ def json_string_token(parser_rule_context: Any) -> str | None:
 
     if is_terminal(parser_rule_context, ASLLexer.NULL):
         return None
-    text = parser_rule_context.getText()
-    if len(text) >= 2 and text.startswith('"') and text.endswith('"'):
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text[1:-1]
-    return text
+    return json_string_literal(parser_rule_context)
 
 
 def json_string_literal(parser_rule_context: Any) -> str | None:
@@ -517,17 +502,8 @@ def installed() -> bool:
 @contextmanager
 def jsonata_and_variables() -> Iterator[None]:
     """Patch moto's interpreter while the context is open (nested opens share one install)."""
-    from sandbox.engine import check_moto_version
+    from sandbox.engine import check_moto_version, shared_install
 
     check_moto_version("sandbox/engine/jsonata_states.py")
-    with _LOCK:
-        owner = not _ORIGINALS
-        if owner:
-            _install()
-    try:
+    with shared_install(_LOCK, installed, _install, _uninstall):
         yield
-    finally:
-        if owner:
-            with _LOCK:
-                _uninstall()
-
