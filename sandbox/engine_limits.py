@@ -11,10 +11,10 @@ Each rule was checked against moto 5.2.5 (in-process ``mock_aws`` with execution
   (all ASLParserException in moto alone), tolerances (no effect in moto alone), the ``listObjectsV2``
   reader's pagination and ResultWriter's files run through ``sandbox/engine`` (installed by the
   Emulator); the combinations it refuses (e.g. ItemBatcher with ItemSelector) are blocking gaps
-* ``QueryLanguage: JSONata``            -> execution fails with States.Runtime TypeError (blocking)
-* ``Assign`` (setting variables)        -> runs (the values are stored)
-* reading a variable (``"$x"``)          -> States.Runtime TypeError in a Pass/Task; a Choice rule on it silently
-  falls through to Default (blocking)
+* JSONata (``QueryLanguage``, ``{% %}`` fields, ``$states``, the Step Functions-only functions) and
+  workflow variables (``Assign``, ``$x`` reads in JSONPath fields, scope, limits) run through
+  ``sandbox/engine/jsonata_states.py``; still refused: ``ResultWriter`` in a JSONata Map (moto's grammar
+  has only ``Parameters``, which AWS refuses in JSONata) (blocking)
 * ``arn:aws:states:::http:invoke``      -> CreateStateMachine: "Unknown service 'http'" (blocking)
 * ``aws-sdk:sfn:startSyncExecution``    -> StartSyncExecution is not implemented (blocking)
 * ``Wait``                              -> really sleeps (note when long or absolute)
@@ -23,7 +23,6 @@ Each rule was checked against moto 5.2.5 (in-process ``mock_aws`` with execution
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,30 +62,6 @@ class UnsupportedByLocalEngine(Exception):
 
 
 
-_VARIABLE = re.compile(r"(?:^|[\s(,])\$([A-Za-z_][A-Za-z0-9_]*)")
-_NESTED_STATES = ("Branches", "ItemProcessor", "Iterator")
-
-
-def variables_read(state: dict[str, Any]) -> set[str]:
-    """Names of workflow variables a state reads (`$x`, `$x.field`, `States.Format('{}', $x)`), in any
-    path-valued field (keys ending in `.$` or `Path`, and `Variable`); nested states not included."""
-    found: set[str] = set()
-
-    def visit(value: Any, key: str = "") -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                if k not in _NESTED_STATES:
-                    visit(v, k)
-        elif isinstance(value, list):
-            for item in value:
-                visit(item, key)
-        elif isinstance(value, str) and (key.endswith((".$", "Path")) or key == "Variable"):
-            found.update(match.group(1) for match in _VARIABLE.finditer(value))
-
-    visit(state)
-    return found
-
-
 def _resource_gaps(path: str, resource: str) -> list[EngineGap]:
     gaps = []
     if resource.startswith("arn:aws:states:::http:invoke") or ":states:::http:" in resource:
@@ -107,22 +82,8 @@ def _resource_gaps(path: str, resource: str) -> list[EngineGap]:
 def find_engine_gaps(definition: dict[str, Any]) -> list[EngineGap]:
     """Every feature of ``definition`` that moto's interpreter cannot run (blocking) or runs differently (note)."""
     gaps: list[EngineGap] = []
-    top_ql = definition.get("QueryLanguage", "JSONPath")
-    if top_ql == "JSONata":
-        gaps.append(EngineGap("(state machine)", "JSONata",
-                              "moto's JSONata evaluation is a stub (executions fail with States.Runtime); "
-                              "write the definition in JSONPath"))
     for path, _name, state, ql in walk_states(definition):
         typ = state.get("Type")
-        if ql == "JSONata" and top_ql != "JSONata":
-            gaps.append(EngineGap(path, "JSONata",
-                                  "moto's JSONata evaluation is a stub (the state fails with States.Runtime); use JSONPath"))
-        reads = sorted(variables_read(state))
-        if reads:
-            gaps.append(EngineGap(path, "reading workflow variables",
-                                  f"moto cannot read {', '.join('$' + v for v in reads)} (a Pass or Task fails with "
-                                  "States.Runtime TypeError; a Choice silently takes Default); setting them with Assign "
-                                  "works; carry values in the state's JSON instead"))
         resource = state.get("Resource")
         if typ == "Task" and isinstance(resource, str):
             gaps.extend(_resource_gaps(path, resource))
@@ -141,7 +102,7 @@ def find_engine_gaps(definition: dict[str, Any]) -> list[EngineGap]:
             # combinations it refuses are gaps.
             from sandbox.engine.definition import EngineExtensionRefused, rewrite_definition
             try:
-                rewrite_definition({"States": {path.rsplit("/", 1)[-1]: state}})
+                rewrite_definition({"QueryLanguage": ql, "States": {path.rsplit("/", 1)[-1]: state}})
             except EngineExtensionRefused as exc:
                 gaps.append(EngineGap(path, "Distributed Map (sandbox/engine)", str(exc)))
             reader = state.get("ItemReader")

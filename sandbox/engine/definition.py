@@ -40,18 +40,20 @@ BATCHER_KEYS = {"MaxItemsPerBatch", "MaxItemsPerBatchPath", "MaxInputBytesPerBat
                 "BatchInput"}
 
 
-def _maps(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+def _maps(states: dict[str, Any], language: str = "JSONPath") -> Iterator[tuple[str, dict[str, Any], str]]:
+    """(name, state, query language) of every Map state, nested ones included."""
     for name, state in (states or {}).items():
         if not isinstance(state, dict):
             continue
+        state_language = state.get("QueryLanguage", language)
         if state.get("Type") == "Map":
-            yield name, state
+            yield name, state, state_language
             for key in ("ItemProcessor", "Iterator"):
                 if isinstance(state.get(key), dict):
-                    yield from _maps(state[key].get("States") or {})
+                    yield from _maps(state[key].get("States") or {}, state[key].get("QueryLanguage", state_language))
         elif state.get("Type") == "Parallel":
             for branch in state.get("Branches") or []:
-                yield from _maps(branch.get("States") or {})
+                yield from _maps(branch.get("States") or {}, branch.get("QueryLanguage", state_language))
 
 
 def _check_batcher(name: str, state: dict[str, Any], batcher: Any, distributed: bool) -> None:
@@ -92,7 +94,7 @@ def rewrite_definition(definition: dict[str, Any]) -> tuple[dict[str, Any], dict
     """Return (a copy moto's parser accepts, extensions by Distributed Map state name)."""
     rewritten = copy.deepcopy(definition)
     extensions: dict[str, MapExtension] = {}
-    for name, state in _maps(rewritten.get("States") or {}):
+    for name, state, language in _maps(rewritten.get("States") or {}, rewritten.get("QueryLanguage", "JSONPath")):
         processor = state.get("ItemProcessor") if isinstance(state.get("ItemProcessor"), dict) else {}
         config = processor.get("ProcessorConfig") or {}
         distributed = config.get("Mode") == "DISTRIBUTED"
@@ -105,6 +107,10 @@ def rewrite_definition(definition: dict[str, Any]) -> tuple[dict[str, Any], dict
         if isinstance(tfp, int) and not isinstance(tfp, bool):
             state["ToleratedFailurePercentage"] = float(tfp)
         writer = state.get("ResultWriter")
+        if isinstance(writer, dict) and language == "JSONata":
+            raise EngineExtensionRefused(f"{name}: ResultWriter in a JSONata Map is not run by the sandbox (moto's "
+                                         "grammar knows only Parameters, which AWS refuses in JSONata and CDK still "
+                                         "emits, aws-cdk #35403); keep this Map in JSONPath")
         if isinstance(writer, dict) and set(writer) - {"Resource", "Parameters"}:
             raise EngineExtensionRefused(f"{name}: ResultWriter fields {sorted(set(writer) - {'Resource', 'Parameters'})} "
                                          "(WriterConfig) are not run by the sandbox")

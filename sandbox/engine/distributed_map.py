@@ -38,7 +38,6 @@ from typing import Any, Iterator
 from sandbox.engine.definition import EngineExtensionRefused, MapExtension, rewrite_definition_text
 from sandbox.engine.records import ChildExecution, MapRunLog, child_entered_states, children_summary, map_runs
 
-PINNED_MOTO = "5.2.5"
 
 __all__ = ["ChildExecution", "child_entered_states", "children_summary", "EngineExtensionRefused", "MapExtension", "MapRunLog", "distributed_map_extensions",
            "installed", "map_runs"]
@@ -118,21 +117,8 @@ def _uninstall() -> None:
 @contextmanager
 def distributed_map_extensions() -> Iterator[None]:
     """Patch moto's interpreter while the context is open (nested opens share one install)."""
-    import moto
+    from sandbox.engine import check_moto_version, shared_install
 
-    from sandbox.engine import EngineVersionError
-
-    if moto.__version__ != PINNED_MOTO:
-        raise EngineVersionError(
-            f"sandbox/engine/distributed_map.py extends moto {PINNED_MOTO}'s Step Functions interpreter, but moto "
-            f"{moto.__version__} is installed; install the pinned requirements (make setup) or port the extension")
-    with _LOCK:
-        owner = not _ORIGINALS
-        if owner:
-            _install()
-    try:
+    check_moto_version("sandbox/engine/distributed_map.py")
+    with shared_install(_LOCK, installed, _install, _uninstall):
         yield
-    finally:
-        if owner:
-            with _LOCK:
-                _uninstall()

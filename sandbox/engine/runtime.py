@@ -60,19 +60,39 @@ def _path_int(batcher: dict[str, Any], key: str, data: Any, env: Any) -> int | N
     return None
 
 
+def resolve_jsonata(value: Any, env: Any, location: str) -> Any:
+    """``value`` with its "{% %}" strings evaluated as the JSONata state evaluates them."""
+    from sandbox.engine import jsonata as sfn_jsonata
+    from sandbox.engine.jsonata_states import _fail_evaluation, _variables
+
+    if isinstance(value, dict):
+        return {key: resolve_jsonata(inner, env, f"{location}/{key}") for key, inner in value.items()}
+    if isinstance(value, list):
+        return [resolve_jsonata(inner, env, location) for inner in value]
+    expression = sfn_jsonata.expression_of(value)
+    if expression is None:
+        return value
+    try:
+        return sfn_jsonata.evaluate(expression.strip(), location=location, states=env.states._states_data,
+                                    variables=_variables(env))
+    except sfn_jsonata.QueryEvaluationError as error:
+        raise _fail_evaluation(env, error) from None
+
+
 def batch_items(ext: MapExtension, items: list[Any], env: Any) -> list[Any]:
     """The child inputs for ``items``: batches when the Map has an ItemBatcher, else the items."""
     if not ext.batcher:
         return items
+    batcher = resolve_jsonata(ext.batcher, env, "ItemBatcher")  # a JSONata Map's "{% %}" fields
     map_input = env.states.get_input()
     context = env.states.context_object.context_object_data
     batch_input = None
-    if "BatchInput" in ext.batcher:
-        batch_input = resolve_template(ext.batcher["BatchInput"], map_input, context, extract_json)
+    if "BatchInput" in batcher:
+        batch_input = resolve_template(batcher["BatchInput"], map_input, context, extract_json)
     try:
         return make_batches(items,
-                            max_items=_path_int(ext.batcher, "MaxItemsPerBatch", map_input, env),
-                            max_bytes=_path_int(ext.batcher, "MaxInputBytesPerBatch", map_input, env),
+                            max_items=_path_int(batcher, "MaxItemsPerBatch", map_input, env),
+                            max_bytes=_path_int(batcher, "MaxInputBytesPerBatch", map_input, env),
                             batch_input=batch_input)
     except BatchingError as exc:
         raise _fail("States.Runtime", f"ItemBatcher: {exc}", env) from exc
@@ -274,12 +294,17 @@ def _write_results_of_failed_run(ext: MapExtension, run: records.MapRunLog, env:
     """ResultWriter's files for a Map Run that failed its tolerance (moto evaluates the writer only
     after a successful run): its Parameters evaluated against the Map's input."""
     writer = ext.result_writer or {}
-    if not str(writer.get("Resource", "")).endswith(":s3:putObject") or not isinstance(writer.get("Parameters"), dict):
+    if not str(writer.get("Resource", "")).endswith(":s3:putObject"):
         return
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.credentials import StateCredentials
 
     context = env.states.context_object.context_object_data
-    parameters = resolve_template(writer["Parameters"], env.states.get_input(), context, extract_json)
+    if isinstance(writer.get("Parameters"), dict):
+        parameters = resolve_template(writer["Parameters"], env.states.get_input(), context, extract_json)
+    elif isinstance(writer.get("Arguments"), dict):  # a JSONata Map
+        parameters = resolve_jsonata(writer["Arguments"], env, "ResultWriter/Arguments")
+    else:
+        return
     region = run.execution_arn.split(":")[3]
     s3 = boto_client_for(region=region, service="s3",
                          state_credentials=StateCredentials(role_arn=env.aws_execution_details.role_arn))

@@ -203,7 +203,7 @@ def test_invoke_through_lambda_api_returns_function_error(emulator: Emulator, st
     assert emulator.request_counts()["lambda:Invoke"] >= 1
 
 
-def test_find_engine_gaps_flags_refused_map_combinations_and_jsonata():
+def test_find_engine_gaps_flags_refused_map_combinations_and_not_jsonata():
     # GIVEN a definition with a Distributed Map (ItemBatcher beside an ItemSelector, EXPRESS children,
     #       integer ToleratedFailurePercentage, S3 ItemReader) inside a Parallel branch, and a JSONata state
     definition = {
@@ -234,31 +234,46 @@ def test_find_engine_gaps_flags_refused_map_combinations_and_jsonata():
     refused = by_feature["Distributed Map (sandbox/engine)"]
     assert (refused.state, refused.blocking) == ("Par/branch 2/CopyObjects", True)
     assert "ItemBatcher with ItemSelector" in refused.detail
-    assert by_feature["JSONata"].state == "Shape" and by_feature["JSONata"].blocking
     assert by_feature["http:invoke"].state == "Par/branch 2/CopyObjects/ItemProcessor/Call"
-    # AND what sandbox/engine runs (ItemBatcher, EXPRESS children, integer tolerance, paginated reader) is no gap
-    assert {g.feature for g in gaps} == {"Distributed Map (sandbox/engine)", "JSONata", "http:invoke"}
+    # AND what sandbox/engine runs (ItemBatcher, EXPRESS children, integer tolerance, paginated reader,
+    #     the JSONata state) is no gap
+    assert {g.feature for g in gaps} == {"Distributed Map (sandbox/engine)", "http:invoke"}
     # AND the exception lists every blocking gap by state and feature
     message = str(UnsupportedByLocalEngine([g for g in gaps if g.blocking], state_machine="M"))
-    assert "Par/branch 2/CopyObjects: Distributed Map" in message and "Shape: JSONata" in message
+    assert "Par/branch 2/CopyObjects: Distributed Map" in message and "CopyObjects/ItemProcessor/Call: http:invoke" in message
 
 
-def test_find_engine_gaps_top_level_jsonata_and_clean_definition():
-    # GIVEN a JSONata state machine and a plain JSONPath one
-    jsonata = {"QueryLanguage": "JSONata", "StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
-    plain = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
-    # WHEN/THEN the first has one blocking gap at the machine level, the second none
-    assert [(g.state, g.feature, g.blocking) for g in find_engine_gaps(jsonata)] == [("(state machine)", "JSONata", True)]
-    assert find_engine_gaps(plain) == []
+def test_find_engine_gaps_runs_jsonata_and_variables_but_names_a_jsonata_result_writer():
+    # GIVEN a JSONata state machine reading variables, a JSONPath one reading them, and a JSONata
+    #       Distributed Map with a ResultWriter
+    jsonata = {"QueryLanguage": "JSONata", "StartAt": "P", "States": {
+        "P": {"Type": "Pass", "Assign": {"x": 1}, "Output": "{% $x %}", "End": True}}}
+    jsonpath = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {"x.$": "$x"}, "End": True}}}
+    writer = {"QueryLanguage": "JSONata", "StartAt": "Copy", "States": {"Copy": {
+        "Type": "Map", "End": True, "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject",
+                                                    "Arguments": {"Bucket": "b", "Prefix": "out"}},
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                          "StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}}}}
+    # WHEN/THEN JSONata and variables are no gap any more; the writer is refused by name
+    assert find_engine_gaps(jsonata) == [] and find_engine_gaps(jsonpath) == []
+    (gap,) = find_engine_gaps(writer)
+    assert (gap.state, gap.feature, gap.blocking) == ("Copy", "Distributed Map (sandbox/engine)", True)
+    assert "ResultWriter in a JSONata Map" in gap.detail
+    # AND the same Map in JSONPath is no gap
+    writer["QueryLanguage"] = "JSONPath"
+    writer["States"]["Copy"]["ResultWriter"] = {"Resource": "arn:aws:states:::s3:putObject",
+                                                "Parameters": {"Bucket": "b", "Prefix": "out"}}
+    assert find_engine_gaps(writer) == []
 
 
 def test_run_execution_refuses_blocking_gaps_before_starting(emulator: Emulator):
-    # GIVEN a machine the local engine accepts but cannot run (JSONata), registered directly
+    # GIVEN a machine the local engine accepts but cannot run (StartSyncExecution), registered directly
     sfn = emulator.client("stepfunctions")
     arn = sfn.create_state_machine(
-        name="JsonataMachine", roleArn="arn:aws:iam::123456789012:role/r",
-        definition=json.dumps({"QueryLanguage": "JSONata", "StartAt": "P",
-                               "States": {"P": {"Type": "Pass", "Output": "{% 1 %}", "End": True}}}),
+        name="SyncChildMachine", roleArn="arn:aws:iam::123456789012:role/r",
+        definition=json.dumps({"StartAt": "T", "States": {"T": {
+            "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sfn:startSyncExecution",
+            "Parameters": {"StateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:child"}, "End": True}}}),
     )["stateMachineArn"]
 
     # WHEN the runner is asked to run it
@@ -266,7 +281,7 @@ def test_run_execution_refuses_blocking_gaps_before_starting(emulator: Emulator)
         run_execution(emulator, state_machine_arn=arn, execution_input={})
 
     # THEN it refuses with a readable list, and no execution was started
-    assert "JSONata" in str(err.value)
+    assert "StartSyncExecution" in str(err.value)
     assert sfn.list_executions(stateMachineArn=arn)["executions"] == []
 
 

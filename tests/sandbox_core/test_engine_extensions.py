@@ -258,3 +258,27 @@ def test_fail_state_rethrows_a_caught_states_error(aws):
     # THEN the execution fails with the caught error's own name (moto alone says States.Runtime)
     assert described["status"] == "FAILED"
     assert described["error"] == "States.ExceedToleratedFailureThreshold"
+
+
+def test_jsonata_distributed_map_reads_batches_and_selects_with_expressions(aws):
+    from sandbox.engine.jsonata_states import jsonata_and_variables
+
+    s3, sfn = aws
+    # GIVEN 5 objects and a JSONata Distributed Map: reader Arguments, ItemBatcher fields and BatchInput as
+    #       expressions, an Output over $states.result
+    put_keys(s3, [f"in/k{i}" for i in range(5)])
+    definition = {"QueryLanguage": "JSONata", "StartAt": "Copy", "States": {"Copy": {
+        "Type": "Map", "End": True,
+        "ItemReader": {"Resource": "arn:aws:states:::s3:listObjectsV2",
+                       "Arguments": {"Bucket": BUCKET, "Prefix": "{% $states.input.prefix %}"}},
+        "ItemBatcher": {"MaxItemsPerBatch": "{% $states.input.size %}", "BatchInput": {"day": "{% $states.input.day %}"}},
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Count",
+                          "States": {"Count": {"Type": "Pass", "Output": "{% $count($states.input.Items) & '@' & $states.input.BatchInput.day %}",
+                                               "End": True}}},
+        "Output": "{% $states.result %}"}}}
+    # WHEN it runs
+    with jsonata_and_variables():
+        described = run(sfn, definition, {"prefix": "in/", "size": 2, "day": "d1"})
+    # THEN the expressions were evaluated: batches of 2, 2 and 1 items, each with the BatchInput
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"]) == ["2@d1", "2@d1", "1@d1"]

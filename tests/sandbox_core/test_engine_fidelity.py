@@ -12,7 +12,7 @@ import pytest
 
 from sandbox.emulator import Emulator
 from sandbox.engine.payload_size import MAX_STATE_PAYLOAD_BYTES, utf8_json_size
-from sandbox.engine_limits import find_engine_gaps, variables_read
+from sandbox.engine_limits import find_engine_gaps
 from sandbox.execution import ExecutionInputTooLarge, run_execution
 
 SETS_VARIABLE = {"StartAt": "Remember", "States": {"Remember": {"Type": "Pass", "Assign": {"x": 1, "y.$": "$.a"}, "End": True}}}
@@ -57,25 +57,13 @@ def test_setting_variables_is_not_refused_and_runs(emulator):
     assert _run_raw(emulator, _register(emulator, SETS_VARIABLE), {"a": 1})["status"] == "SUCCEEDED"
 
 
-def test_reading_a_variable_is_refused_by_name_because_the_engine_fails_it(emulator):
-    # GIVEN a state reading $x
-    (gap,) = find_engine_gaps(READS_VARIABLE)
-    # THEN the check names the state and the variable, and blocks the run
-    assert (gap.state, gap.feature, gap.blocking) == ("Recall", "reading workflow variables", True) and "$x" in gap.detail
-    # AND the engine does fail it (the refusal is not broader than the gap)
+def test_reading_a_variable_runs_in_the_emulator(emulator):
+    # GIVEN a state reading $x (moto alone failed it with States.Runtime; the sandbox refused it)
+    # THEN the gap check has nothing against it
+    assert find_engine_gaps(READS_VARIABLE) == []
+    # AND the emulator's engine runs it with the variable's value (the full rules: test_jsonata_conformance.py)
     described = _run_raw(emulator, _register(emulator, READS_VARIABLE), {})
-    assert described["status"] == "FAILED" and described["error"] == "States.Runtime"
-
-
-@pytest.mark.parametrize(("state", "expected"), [
-    ({"Parameters": {"v.$": "$counter"}}, {"counter"}),
-    ({"Parameters": {"v.$": "States.Format('{} {}', $.a, $name)"}}, {"name"}),
-    ({"Type": "Choice", "Choices": [{"Variable": "$tries", "NumericGreaterThan": 3, "Next": "X"}]}, {"tries"}),
-    ({"Parameters": {"v.$": "$.a", "w.$": "$$.Execution.Id", "z": "$literal"}}, set()),
-    ({"ItemsPath": "$items.list"}, {"items"}),
-])
-def test_variable_reads_are_found_in_path_fields_only(state, expected):
-    assert variables_read(state) == expected
+    assert described["status"] == "SUCCEEDED" and json.loads(described["output"]) == {"y": 1}
 
 
 # ----------------------------------------------------------------------------- payload size
