@@ -69,8 +69,8 @@ def _patched(owner: Any, name: str, replacement: Any) -> Iterator[None]:
         setattr(owner, name, original)
 
 
-def _copy_source(headers: Any) -> tuple[str, str, str | None]:
-    source = headers.get("x-amz-copy-source")
+def copy_source(source: str | bytes) -> tuple[str, str, str | None]:
+    """(bucket, key, version id or None) of an `x-amz-copy-source` header."""
     if isinstance(source, bytes):
         source = source.decode()
     parsed = urlparse(source)
@@ -116,7 +116,7 @@ def s3_integrity() -> Iterator[None]:
         expected = response.headers.get("x-amz-copy-source-if-match")
         if not expected:
             return
-        bucket, key, version = _copy_source(response.headers)
+        bucket, key, version = copy_source(response.headers["x-amz-copy-source"])
         source = response.backend.get_object(bucket, key, version_id=version)
         if source is not None and source.etag.strip('"') != expected.strip('"'):
             raise PreconditionFailed("x-amz-copy-source-If-Match")
@@ -177,4 +177,4 @@ def s3_integrity() -> Iterator[None]:
         yield
 
 
-__all__ = ["DEFAULT_ALGORITHM", "FULL_OBJECT", "MissingCrc64Nvme", "crc64nvme_base64", "s3_integrity"]
+__all__ = ["DEFAULT_ALGORITHM", "FULL_OBJECT", "MissingCrc64Nvme", "copy_source", "crc64nvme_base64", "s3_integrity"]
