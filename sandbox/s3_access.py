@@ -128,8 +128,13 @@ class S3AccessEmulation:
         return response
 
 
+def error_xml(code: str, message: str, bucket: str) -> bytes:
+    """An S3 error answer's body, as S3 sends it."""
+    return _ERROR_XML.format(code=code, message=message, bucket=bucket).encode()
+
+
 def _error(start_response: Callable, status: str, code: str, message: str, bucket: str,
            headers: list[tuple[str, str]] | None = None) -> list[bytes]:
-    body = _ERROR_XML.format(code=code, message=message, bucket=bucket).encode()
+    body = error_xml(code, message, bucket)
     start_response(status, [("Content-Type", "application/xml"), ("Content-Length", str(len(body))), *(headers or [])])
     return [body]

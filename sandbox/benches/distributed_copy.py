@@ -28,7 +28,7 @@ from sandbox.costs import (
 from sandbox.engine.distributed_map import children_summary
 
 OBJECTS_AT_SCALE = 1_000_000
-LOCAL_SIZES = (1_000, 5_000)
+LOCAL_RUNS = ((900, 200), (1_000, 0), (5_000, 0))  # (objects due to move, objects of other dates)
 INVOCATION_GOAL_PER_MILLION = 10_000
 COST_RATIO_GOAL = 50.0
 # Assumptions for durations at scale (AWS, same region): one S3 request ~25 ms; a Lambda's own
@@ -49,7 +49,9 @@ SEED_CHILD = {
     },
 }
 SEED_S3_REQUESTS_PER_OBJECT = {"s3:CopyObject": 1}  # + DeleteObject (free)
-OUR_S3_REQUESTS_PER_OBJECT = {"s3:HeadObject": 1, "s3:CopyObject": 1}  # + DeleteObject (free)
+# HeadObject of the source (its checksum, If-Match the listed ETag) and of the destination (an earlier copy?),
+# CopyObject (answers the copy's checksum); + the conditional DeleteObject (free)
+OUR_S3_REQUESTS_PER_OBJECT = {"s3:HeadObject": 2, "s3:CopyObject": 1}
 
 console = Console(width=150)
 
@@ -117,17 +119,18 @@ def our_design(objects: int, settings) -> Design:
 def bench_local(sandbox) -> None:
     workflow = sandbox.deploy("distributed-copy")
     table = Table(title="distributed-copy, local (moto + local Lambda runtime), one run each")
-    for column in ("objects", "status", "moved", "wall time", "Lambda invocations", "child executions",
+    for column in ("objects (+ other dates)", "status", "moved", "wall time", "Lambda invocations", "child executions",
                    "transitions (parent + children)", "S3 requests", "ListObjectsV2 pages"):
         table.add_column(column)
-    for objects in LOCAL_SIZES:
+    for objects, other_dates in LOCAL_RUNS:
         started = time.perf_counter()
-        report = workflow.run({}, standins={"source": {"objects": str(objects), "other_dates": "0"}}, timeout_s=900)
+        report = workflow.run({}, standins={"source": {"objects": str(objects), "other_dates": str(other_dates)}}, timeout_s=900)
         wall = time.perf_counter() - started
         children = children_summary(report.execution_arn)
         counts = workflow.emulator.request_counts()
         table.add_row(
-            f"{objects:,}", report.status, f"{(report.output or {}).get('moved', 0):,}", f"{wall:.1f} s",
+            f"{objects:,}" + (f" (+ {other_dates:,})" if other_dates else ""), report.status,
+            f"{(report.output or {}).get('moved', 0):,}", f"{wall:.1f} s",
             f"{counts.get('lambda:Invoke', 0):,}",
             f"{children['child_executions']:,} ({children['express_children']:,} EXPRESS)",
             f"{report.state_transitions} + {children['child_transitions']:,}",

@@ -1,4 +1,5 @@
-"""Extensions of moto's Step Functions engine that make it behave as AWS does where it differs.
+"""Extensions of moto's Step Functions engine (and of its S3, where a workflow relies on S3's data
+integrity features) that make it behave as AWS does where it differs.
 
 Each module patches one behaviour of moto 5.2.5 (checked at install: another moto version is
 refused by name, since the patches reach into its internals) and can be undone. The
@@ -12,7 +13,7 @@ from contextlib import ExitStack, contextmanager
 from importlib.metadata import version
 from typing import Callable, ContextManager, Iterator
 
-from sandbox.engine import context_times, distributed_map, fail_state, jsonata_states, payload_size
+from sandbox.engine import context_times, distributed_map, fail_state, jsonata_states, payload_size, s3_integrity
 
 PINNED_MOTO = "5.2.5"
 
@@ -23,6 +24,7 @@ EXTENSIONS: list[Callable[[], ContextManager[None]]] = [
     distributed_map.distributed_map_extensions,  # ItemBatcher, tolerances, EXPRESS children, reader, ResultWriter
     fail_state.fail_state_rethrows_states_errors,  # Fail with ErrorPath -> States.* (a caught error re-raised)
     jsonata_states.jsonata_and_variables,  # JSONata evaluation, $states, variables read in JSONPath, limits
+    s3_integrity.s3_integrity,  # default CRC64NVME, checksum types, CopySourceIfMatch, part checksums
 ]
 
 

@@ -232,6 +232,12 @@ def _epoch(value: Any) -> Any:
     return int(value.timestamp()) if isinstance(value, datetime) else value
 
 
+def reader_item(obj: dict[str, Any]) -> dict[str, Any]:
+    """A ListObjectsV2 `Contents` entry as the S3 ItemReader passes it to the Map (AWS's item shape)."""
+    return {"Etag": obj.get("ETag"), "Key": obj["Key"], "LastModified": _epoch(obj.get("LastModified")),
+            "Size": obj.get("Size"), "StorageClass": obj.get("StorageClass", "STANDARD")}
+
+
 def list_objects_v2(env: Any, resource_runtime_part: Any, state_credentials: Any) -> None:
     """Replacement of the ItemReader's s3:listObjectsV2: every page, AWS's item shape, [] when empty."""
     s3 = boto_client_for(region=resource_runtime_part.region, service="s3", state_credentials=state_credentials)
@@ -239,9 +245,7 @@ def list_objects_v2(env: Any, resource_runtime_part: Any, state_credentials: Any
     items: list[dict[str, Any]] = []
     while True:
         page = s3.list_objects_v2(**parameters)
-        for obj in page.get("Contents", []) or []:
-            items.append({"Etag": obj.get("ETag"), "Key": obj["Key"], "LastModified": _epoch(obj.get("LastModified")),
-                          "Size": obj.get("Size"), "StorageClass": obj.get("StorageClass", "STANDARD")})
+        items.extend(reader_item(obj) for obj in page.get("Contents", []) or [])
         token = page.get("NextContinuationToken")
         if not page.get("IsTruncated") or not token:
             break

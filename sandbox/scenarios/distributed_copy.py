@@ -2,8 +2,8 @@
 
 The stack is configured with an existing bucket's name; the sandbox creates that bucket in the
 emulator and, before each run, fills its source prefix with objects for the target date and for
-other dates, in one of several key styles. Keys can be made to fail their copy (AccessDenied, or
-S3 throttling) through `sandbox.standins.s3_faults`.
+other dates, in one of several key styles. S3 can deny, throttle, fail, slow down or garble the
+requests about chosen objects, and change or delete them mid-run (`sandbox.standins.s3_faults`).
 """
 
 from __future__ import annotations
@@ -17,28 +17,46 @@ from zoneinfo import ZoneInfo
 
 from sandbox.emulator import DeployedStack, Emulator
 from sandbox.scenarios.base import ScenarioError, function_environments
-from sandbox.standins.s3_faults import S3Faults
+from sandbox.standins.s3_faults import FAULT_OPERATIONS, FaultPlan, S3Faults
 
 KEY_STYLES = ("plain", "unicode", "spaces", "plus", "long")
 MAX_KEY_BYTES = 1024
 MAX_SIZE_BYTES = 64 * 1024 * 1024
 
 
+FAULT_KINDS = ("deny", "throttle", "error", "slow", "garbage", "change", "vanish")
+
+
 @dataclass(frozen=True)
 class SourceObjects:
-    """What the source prefix holds before a run (`--standin source.<setting>=<value>`).
+    """What the source prefix holds before a run, and what S3 does to it during the run
+    (`--standin source.<setting>=<value>`).
 
     objects: objects named for the target date (they must move); default 50.
     other_dates: objects named for other dates (they must stay); default 10.
     key_style: plain | unicode | spaces | plus (also "%") | long (destination key of exactly
         1,024 bytes, the S3 maximum); default plain.
     size_bytes: bytes per object (random content); default 64.
-    deny_keys: that many target-date objects whose copy S3 denies (AccessDenied); default 0.
-    throttle_keys: that many target-date objects whose copy S3 answers SlowDown every time; default 0.
+    deny_keys: that many target-date objects whose copy S3 denies (403 AccessDenied); default 0.
+    throttle_keys: that many target-date objects whose requests S3 answers 503 SlowDown; default 0.
+    error_keys: that many target-date objects whose requests S3 answers 500 InternalError; default 0.
+    slow_keys: that many target-date objects whose requests S3 answers `slow_seconds` late; default 0.
+    garbage_keys: that many target-date objects whose requests S3 carries out, then answers with a
+        body that is not S3's XML; default 0.
+    fault_on: which requests of the throttle/error/slow/garbage objects meet their fault: copy
+        (CopyObject, UploadPartCopy), delete (DeleteObject), head (HeadObject) or any; default copy.
+    fault_times: how many of those requests per object meet it (-1: every one); default -1.
+    slow_seconds: the delay of a slow answer, 0 to 900; default 5.
+    change_keys: that many target-date objects uploaded again with other bytes between their copy
+        and their delete; default 0.
+    vanish_keys: that many target-date objects deleted between the listing and their copy; default 0.
     fill: empty the prefixes and fill the source before the run; false keeps what an earlier run
         left (re-runs); default true.
     target_date: YYYY-MM-DD the objects are named for; default "" = yesterday in the workflow's
         timezone (the date the workflow picks when the input has no targetDate).
+
+    Each fault takes its own objects, in the order deny, throttle, error, slow, garbage, change,
+    vanish, from the first target-date objects (`sandbox.standins.s3_faults` describes each answer).
     """
 
     objects: int = 50
@@ -47,24 +65,41 @@ class SourceObjects:
     size_bytes: int = 64
     deny_keys: int = 0
     throttle_keys: int = 0
+    error_keys: int = 0
+    slow_keys: int = 0
+    garbage_keys: int = 0
+    fault_on: str = "copy"
+    fault_times: int = -1
+    slow_seconds: float = 5.0
+    change_keys: int = 0
+    vanish_keys: int = 0
     fill: bool = True
     target_date: str = ""
 
     def __post_init__(self) -> None:
-        for name in ("objects", "other_dates", "size_bytes", "deny_keys", "throttle_keys"):
+        for name in ("objects", "other_dates", "size_bytes", *(f"{kind}_keys" for kind in FAULT_KINDS)):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
         if self.key_style not in KEY_STYLES:
             raise ValueError(f"key_style must be one of {', '.join(KEY_STYLES)}")
         if self.size_bytes > MAX_SIZE_BYTES:
             raise ValueError(f"size_bytes must be at most {MAX_SIZE_BYTES} (objects are held in memory)")
-        if self.deny_keys + self.throttle_keys > self.objects:
-            raise ValueError("deny_keys + throttle_keys must not exceed objects")
+        if sum(self.fault_counts().values()) > self.objects:
+            raise ValueError("the *_keys faults together must not exceed objects")
+        if self.fault_on not in FAULT_OPERATIONS:
+            raise ValueError(f"fault_on must be one of {', '.join(FAULT_OPERATIONS)}")
+        if self.fault_times < -1:
+            raise ValueError("fault_times must be -1 (every request) or a count")
+        if not 0 <= self.slow_seconds <= 900:
+            raise ValueError("slow_seconds must be between 0 and 900")
         if self.target_date:
             try:
                 date.fromisoformat(self.target_date)
             except ValueError:
                 raise ValueError(f"target_date {self.target_date!r} is not YYYY-MM-DD") from None
+
+    def fault_counts(self) -> dict[str, int]:
+        return {kind: getattr(self, f"{kind}_keys") for kind in FAULT_KINDS}
 
 
 STANDIN_SETTINGS = {"source": SourceObjects}
@@ -98,8 +133,7 @@ class DistributedCopyScenario:
         self.target_date = ""
         self.expected: dict[str, str] = {}  # source key -> sha256 of its content (target-date objects)
         self.other_keys: list[str] = []
-        self.denied_keys: list[str] = []
-        self.throttled_keys: list[str] = []
+        self.fault_keys: dict[str, list[str]] = {kind: [] for kind in FAULT_KINDS}  # fault -> its objects' keys
 
     def __enter__(self) -> "DistributedCopyScenario":
         for env in function_environments(self._emulator, self._stack).values():
@@ -137,12 +171,36 @@ class DistributedCopyScenario:
     def yesterday(self) -> str:
         return (datetime.now(timezone.utc).astimezone(ZoneInfo(self.timezone)).date() - timedelta(days=1)).isoformat()
 
+    @property
+    def denied_keys(self) -> list[str]:
+        return self.fault_keys["deny"]
+
+    @property
+    def throttled_keys(self) -> list[str]:
+        return self.fault_keys["throttle"]
+
+    @property
+    def changed(self) -> dict[str, str]:
+        """Key -> sha256 of the bytes a `change` fault re-uploaded it with, this run."""
+        return dict(self._faults.record.changed)
+
     def configure(self, settings: Mapping[str, Any]) -> None:
         source: SourceObjects = settings.get("source", SourceObjects())
-        if not source.fill:
-            self._faults.configure(deny={(self.bucket, k) for k in self.denied_keys[:source.deny_keys]},
-                                   throttle={(self.bucket, k) for k in self.throttled_keys[:source.throttle_keys]})
-            return
+        if source.fill:
+            self._fill(source)
+            candidates = list(self.expected)
+        else:  # a re-run: faults hit target-date objects still at the source
+            present = set(self.keys(self.source_prefix))
+            candidates = [key for key in self.expected if key in present]
+        start = 0
+        for kind, count in source.fault_counts().items():
+            self.fault_keys[kind] = candidates[start:start + count]
+            start += count
+        self._faults.configure(FaultPlan(
+            **{kind: frozenset((self.bucket, key) for key in keys) for kind, keys in self.fault_keys.items()},
+            fault_on=source.fault_on, fault_times=source.fault_times, slow_seconds=source.slow_seconds))
+
+    def _fill(self, source: SourceObjects) -> None:
         backend = self._backend()
         for key in self.keys(self.source_prefix) + self.keys(self.destination_prefix):
             backend.delete_object(self.bucket, key)
@@ -160,11 +218,6 @@ class DistributedCopyScenario:
             key = self.source_prefix + object_name(source.key_style, 50_000 + index, other, name_bytes=name_bytes)
             backend.put_object(self.bucket, key, os.urandom(source.size_bytes))
             self.other_keys.append(key)
-        targets = list(self.expected)
-        self.denied_keys = targets[:source.deny_keys]
-        self.throttled_keys = targets[source.deny_keys:source.deny_keys + source.throttle_keys]
-        self._faults.configure(deny={(self.bucket, k) for k in self.denied_keys},
-                               throttle={(self.bucket, k) for k in self.throttled_keys})
 
     def destination_of(self, key: str) -> str:
         name = key[len(self.source_prefix):]
@@ -174,7 +227,9 @@ class DistributedCopyScenario:
         return {
             "source_objects_left": len(self.keys(self.source_prefix)),
             "destination_objects": len(self.keys(self.destination_prefix)),
-            "copies_refused": dict(self._faults.refused),
+            "faults_injected": dict(self._faults.record.injected),
+            "sources_changed": len(self._faults.record.changed),
+            "sources_vanished": len(self._faults.record.vanished),
         }
 
 

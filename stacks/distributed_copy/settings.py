@@ -26,6 +26,9 @@ class DistributedCopySettings:
     max_concurrency: child executions at once (Distributed Map MaxConcurrency); default 100.
     tolerated_failure_percentage: integer percent of items whose child execution may fail before
         the Map fails with States.ExceedToleratedFailureThreshold; default 5.
+    tolerated_failed_objects_percentage: integer percent of the objects due to move (moved +
+        failed) that may fail, per object or with their batch, before the run fails with
+        TooManyObjectsFailed, after the notice naming them; default 5 (0: any failure fails the run).
     max_items_per_batch: ItemBatcher MaxItemsPerBatch (objects per Lambda invocation); default 200.
     max_input_bytes_per_batch: ItemBatcher MaxInputBytesPerBatch; also bounds a batch's output
         (one small result per item); default 131072 (128 KiB, half the 256 KiB state limit).
@@ -52,6 +55,7 @@ class DistributedCopySettings:
     target_timezone: str = "Asia/Tokyo"
     max_concurrency: int = 100
     tolerated_failure_percentage: int = 5
+    tolerated_failed_objects_percentage: int = 5
     max_items_per_batch: int = 200
     max_input_bytes_per_batch: int = 128 * 1024
     child_execution_type: str = "EXPRESS"
@@ -79,8 +83,10 @@ class DistributedCopySettings:
             raise ValueError("source_prefix and destination_prefix must not overlap (copies would be listed again)")
         if self.child_execution_type not in ("EXPRESS", "STANDARD"):
             raise ValueError("child_execution_type must be EXPRESS or STANDARD")
-        if not 0 <= self.tolerated_failure_percentage <= 100:
-            raise ValueError("tolerated_failure_percentage must be between 0 and 100")
+        for name in ("tolerated_failure_percentage", "tolerated_failed_objects_percentage"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100:
+                raise ValueError(f"{name} must be an integer between 0 and 100, got {value!r}")
         if not 1 <= self.max_items_per_batch <= 100_000_000:
             raise ValueError("max_items_per_batch must be positive")
         if not 1024 <= self.max_input_bytes_per_batch <= 256 * 1024:

@@ -30,6 +30,8 @@ SETTINGS_KEY = DECLARED.settings_key
 
 # Exception class names raised by lambda_src/distributed_copy/distributed_copy/errors.py.
 INVALID_INPUT_ERROR = "InvalidCopyInput"
+# The run's own error when more objects failed than tolerated_failed_objects_percentage allows.
+THRESHOLD_ERROR = "TooManyObjectsFailed"
 RETRYABLE_COPY_ERRORS = ["S3Throttled"]
 RESULTS_PREFIX = "map-runs/"  # ResultWriter: <prefix><map run id>/manifest.json, SUCCEEDED_0.json, FAILED_0.json
 FAILED_KEYS_PREFIX = "failed-keys/"  # failed-key lists too long for one SNS message
@@ -143,6 +145,7 @@ class DistributedCopyStack(Stack):
                 "RESULTS_BUCKET": self.results.bucket.bucket_name,
                 "FAILED_KEYS_PREFIX": FAILED_KEYS_PREFIX,
                 "NOTICE_MAX_KEYS": str(self.settings.notice_max_keys),
+                "TOLERATED_FAILED_OBJECTS_PERCENTAGE": str(self.settings.tolerated_failed_objects_percentage),
             },
         )
         self.results.grant_prefix(function.role, RESULTS_PREFIX, read=True)
@@ -201,7 +204,10 @@ class DistributedCopyStack(Stack):
         on_failure = notify_failure_then_fail(self, notices=self.notices, workflow=WORKFLOW)
         plan = self._invoke("PlanCopy", self.plan_function, None,
                             timeout_seconds=30, result_path="$.plan")
-        plan.add_catch(on_failure, errors=["States.ALL"], result_path="$.error")
+        # The input may be as large as 256 KiB: keep only the caught error, so that it always fits the state.
+        plan_rejected = sfn.Pass(self, "PlanRejected", comment="Drops the rejected input, keeps its error",
+                                 parameters={"error.$": "$"})
+        plan.add_catch(plan_rejected.next(on_failure), errors=["States.ALL"], result_path="$")
 
         copy_map = self._build_copy_map()
         # An ItemReader failure and States.ExceedToleratedFailureThreshold both land here.
@@ -237,9 +243,15 @@ class DistributedCopyStack(Stack):
             "failed.$": "$.summary.failed",
             "results.$": "$.copy.ResultWriterDetails",
         })
+        too_many_failed = sfn.Fail(self, THRESHOLD_ERROR, error=THRESHOLD_ERROR, cause_path="$.summary.cause")
+        over_threshold = (
+            sfn.Choice(self, "OverFailureThreshold", comment="After the notice: past the tolerated share, the run fails")
+            .when(sfn.Condition.boolean_equals("$.summary.thresholdExceeded", True), too_many_failed)
+            .otherwise(report)
+        )
         any_failed = (
             sfn.Choice(self, "AnyFailedKeys")
-            .when(sfn.Condition.is_not_null("$.summary.notice"), publish_failed_keys.next(report))
+            .when(sfn.Condition.is_not_null("$.summary.notice"), publish_failed_keys.next(over_threshold))
             .otherwise(report)
         )
         return plan.next(copy_map).next(summarize).next(any_failed)

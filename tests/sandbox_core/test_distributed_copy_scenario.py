@@ -10,7 +10,10 @@ from sandbox.scenarios.distributed_copy import KEY_STYLES, STANDIN_SETTINGS, Sou
 
 @pytest.mark.parametrize("raw", [{"objects": "-1"}, {"size_bytes": "-5"}, {"key_style": "emoji"},
                                  {"deny_keys": "3", "objects": "2"}, {"target_date": "2026-02-30"},
-                                 {"objects": "nan"}, {"fill": "maybe"}, {"unknown": "1"}])
+                                 {"objects": "nan"}, {"fill": "maybe"}, {"unknown": "1"},
+                                 {"change_keys": "1", "vanish_keys": "1", "error_keys": "1", "objects": "2"},
+                                 {"fault_on": "sometimes"}, {"fault_times": "-2"}, {"slow_seconds": "901"},
+                                 {"garbage_keys": "-1"}])
 def test_bad_settings_are_usage_errors(raw):
     with pytest.raises(ScenarioError):
         validate_standin_options({"source": raw}, STANDIN_SETTINGS)

@@ -15,6 +15,7 @@ from stacks.distributed_copy.stack import (
     RESULTS_PREFIX,
     RETRYABLE_COPY_ERRORS,
     SETTINGS_KEY,
+    THRESHOLD_ERROR,
 )
 from tests.templates.cfn import all_states, as_list, only_resource, policy_statements, resources_of_type
 
@@ -83,13 +84,21 @@ def test_every_task_has_a_timeout_and_jittered_retries(definition, settings):
 
 def test_failures_publish_then_fail_and_failed_keys_one_notice(definition):
     states = dict(all_states(definition))
-    for name in ("PlanCopy", "Summarize"):
-        assert states[name]["Catch"][0]["Next"] == "PublishFailureNotice"
+    assert states["Summarize"]["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "PublishFailureNotice"}]
+    # A rejected input (up to 256 KiB) is dropped: only the caught error travels on, so it always fits
+    assert states["PlanCopy"]["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$", "Next": "PlanRejected"}]
+    assert (states["PlanRejected"]["Parameters"], states["PlanRejected"]["Next"]) == ({"error.$": "$"}, "PublishFailureNotice")
     assert states["PublishFailureNotice"]["Next"] == "WorkflowFailed"
     assert states["WorkflowFailed"] == {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
     choice = states["AnyFailedKeys"]
     assert choice["Choices"] == [{"Variable": "$.summary.notice", "IsNull": False, "Next": "PublishFailedKeys"}]
     assert states["PublishFailedKeys"]["Parameters"]["Message.$"] == "$.summary.notice"
+    # AND after that notice, failures past the tolerated share fail the run by name
+    assert states["PublishFailedKeys"]["Next"] == "OverFailureThreshold"
+    assert states["OverFailureThreshold"]["Choices"] == [
+        {"Variable": "$.summary.thresholdExceeded", "BooleanEquals": True, "Next": THRESHOLD_ERROR}]
+    assert states["OverFailureThreshold"]["Default"] == "Report"
+    assert states[THRESHOLD_ERROR] == {"Type": "Fail", "Error": THRESHOLD_ERROR, "CausePath": "$.summary.cause"}
     assert states["Report"]["Parameters"] == {"targetDate.$": "$.plan.targetDate", "moved.$": "$.summary.moved",
                                               "skipped.$": "$.summary.skipped", "failed.$": "$.summary.failed",
                                               "results.$": "$.copy.ResultWriterDetails"}
@@ -122,6 +131,12 @@ def test_state_machine_role_gets_only_what_the_map_run_needs(template, settings)
     assert [as_list(s["Action"]) for s in source_statements] == [["s3:ListBucket"]]
     assert not {"s3:DeleteObject", "states:StartExecution*"} & actions
     assert not any(a == "*" or a.endswith(":*") for a in actions)
+
+
+def test_summarize_judges_failures_against_the_configured_threshold(template, settings):
+    (function,) = [r for lid, r in resources_of_type(template, "AWS::Lambda::Function").items() if lid.startswith("SummarizeFunction")]
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert variables["TOLERATED_FAILED_OBJECTS_PERCENTAGE"] == str(settings.tolerated_failed_objects_percentage)
 
 
 def test_summarize_reads_results_and_writes_failed_key_lists_only(template):

@@ -1,18 +1,28 @@
-"""Move one object: copy, verify, then delete the source. Idempotent; failures are results.
+"""Move one object: copy, verify by content, then delete the listed version. Idempotent; failures are results.
 
-Verification before any delete:
-* a single-part source copied with CopyObject: the copy's ETag (MD5 of its bytes, in CopyObject's
-  answer) equals the source's listed ETag (equal bytes, so equal sizes);
-* an existing copy (re-runs): its size and ETag (or recorded source ETag) match the listing;
-* otherwise (multipart source, or a multipart copy above the part threshold): the copy carries the
-  source's ETag in its metadata (`source-etag`), written only by a copy made *conditional* on that
-  ETag (`CopySourceIfMatch` on CopyObject / every UploadPartCopy), and a multipart copy's own ETag
-  must equal the composite ETag of the parts it was assembled from.
+An object moves only as the version its listing names (its ETag), so a redrive or a retry that
+replays an old listing can never delete newer data:
+* the source is read with HeadObject `If-Match: <listed ETag>` and its checksum (`ChecksumMode`);
+  412 means it changed since the listing: `SourceChanged`, nothing is copied or deleted;
+* the copy is conditional on that ETag (`CopySourceIfMatch` on CopyObject and every UploadPartCopy);
+* the copy is verified by content: S3's full-object checksum of the copy, computed by S3 over the
+  copied bytes and answered by CopyObject / CompleteMultipartUpload, equals the source's. The copy
+  asks for the source's algorithm: CRC64NVME (what S3 stores for every object uploaded without a
+  checksum since December 2024), or CRC32 / CRC32C when the uploader chose one. A single-part source
+  without such a checksum (stored earlier) is verified by its ETag, the MD5 of its bytes, which
+  CopyObject answers for the copy (the copy gets a CRC64NVME). A multipart source without one
+  cannot be verified without reading it: it stays (`NoContentChecksum`);
+* the source is deleted with `If-Match: <listed ETag>`: uploaded again after the copy (412), the
+  newer object stays (`SourceChanged`); already gone (404), the verified copy counts as moved.
+
+Re-runs converge: a destination already equal by content is not copied again (the source is only
+deleted, conditionally); a source that is gone counts as moved when its destination was copied from
+the listed version (the same ETag, or the `source-etag` a multipart copy records). That record only
+names the version a copy came from, for the count: nothing is ever deleted on its strength.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,10 +36,14 @@ COPY_OBJECT_MAX_BYTES = 5 * 1024**3
 MAX_PARTS = 10_000
 SOURCE_ETAG = "source-etag"
 SOURCE_SIZE = "source-size"
+# Full-object checksums a multipart copy can carry as well; CRC64NVME is S3's default.
+FULL_OBJECT_ALGORITHMS = ("CRC64NVME", "CRC32", "CRC32C")
+DEFAULT_ALGORITHM = "CRC64NVME"
 _THROTTLING = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "InternalError",
                "ServiceUnavailable", "503", "500"}
 _DENIED = {"AccessDenied", "403", "AllAccessDisabled"}
 _MISSING = {"NoSuchKey", "404", "NotFound"}
+_CHANGED = {"PreconditionFailed", "412"}
 
 
 @dataclass(frozen=True)
@@ -49,8 +63,9 @@ def _code(error: ClientError) -> str:
 
 
 def _raise_if_throttled(error: ClientError) -> None:
-    if _code(error) in _THROTTLING:
-        raise S3Throttled(f"S3 {error.operation_name}: {_code(error)}") from error
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    if _code(error) in _THROTTLING or status >= 500:  # 5xx after the client's retries: retry the batch
+        raise S3Throttled(f"S3 {error.operation_name}: {_code(error) or status}") from error
 
 
 def result(key: str, status: str, *, reason: str | None = None, destination: str | None = None,
@@ -65,9 +80,13 @@ def result(key: str, status: str, *, reason: str | None = None, destination: str
     return out
 
 
-def _head(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+def _head(s3: Any, bucket: str, key: str, *, if_match: str | None = None) -> dict[str, Any] | None:
+    """HeadObject with its checksum; None when the key does not exist (412 on another ETag is raised)."""
+    kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key, "ChecksumMode": "ENABLED"}
+    if if_match:
+        kwargs["IfMatch"] = if_match
     try:
-        return s3.head_object(Bucket=bucket, Key=key)
+        return s3.head_object(**kwargs)
     except ClientError as error:
         _raise_if_throttled(error)
         if _code(error) in _MISSING:
@@ -75,43 +94,64 @@ def _head(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
         raise
 
 
-def composite_etag(part_etags: list[str]) -> str:
-    digest = hashlib.md5(b"".join(bytes.fromhex(e.strip('"')) for e in part_etags), usedforsecurity=False)
-    return f'"{digest.hexdigest()}-{len(part_etags)}"'
+def full_object_checksum(answer: dict[str, Any], algorithm: str) -> str | None:
+    """The full-object checksum in `algorithm` that an S3 answer reports (HeadObject with ChecksumMode,
+    CopyObjectResult, CompleteMultipartUpload), or None (absent, or composite: a checksum of part checksums)."""
+    value = answer.get(f"Checksum{algorithm}")
+    if not value or "-" in value or answer.get("ChecksumType", "FULL_OBJECT") != "FULL_OBJECT":
+        return None
+    return value
 
 
-def verified(copy: dict[str, Any] | None, *, size: int, etag: str) -> bool:
-    """Is `copy` (a HeadObject answer) a complete copy of the source with `size` and `etag`?"""
+def source_checksum(head: dict[str, Any]) -> tuple[str, str] | None:
+    """(algorithm, value) of the source's full-object checksum, CRC64NVME first."""
+    for algorithm in FULL_OBJECT_ALGORITHMS:
+        value = full_object_checksum(head, algorithm)
+        if value:
+            return algorithm, value
+    return None
+
+
+def equal_content(copy: dict[str, Any] | None, source: dict[str, Any], checksum: tuple[str, str] | None) -> bool:
+    """Does `copy` (a HeadObject answer) hold the source's bytes, by S3's checksums of both?"""
+    if copy is None or copy.get("ContentLength") != source["ContentLength"]:
+        return False
+    if checksum is not None:
+        return full_object_checksum(copy, checksum[0]) == checksum[1]
+    return copy.get("ETag") == source["ETag"]  # a single-part source: both ETags are MD5s of the bytes
+
+
+def copied_from(copy: dict[str, Any] | None, *, etag: str, size: int) -> bool:
+    """Was `copy` made from the version with `etag` and `size`? (Counts a gone source as moved; never deletes.)"""
     if copy is None or copy.get("ContentLength") != size:
         return False
-    if "-" not in etag.strip('"') and copy.get("ETag") == etag:
-        return True
-    meta = copy.get("Metadata") or {}
-    return meta.get(SOURCE_ETAG) == etag.strip('"') and meta.get(SOURCE_SIZE) == str(size)
+    return copy.get("ETag") == etag or (copy.get("Metadata") or {}).get(SOURCE_ETAG) == etag.strip('"')
 
 
-def _metadata(source: dict[str, Any], etag: str, size: int) -> dict[str, str]:
-    return {**(source.get("Metadata") or {}), SOURCE_ETAG: etag.strip('"'), SOURCE_SIZE: str(size)}
+def _metadata(source: dict[str, Any]) -> dict[str, str]:
+    return {**(source.get("Metadata") or {}), SOURCE_ETAG: source["ETag"].strip('"'), SOURCE_SIZE: str(source["ContentLength"])}
 
 
-def _copy_single(s3: Any, bucket: str, key: str, dest: str, etag: str, source: dict[str, Any] | None) -> dict[str, Any]:
-    """CopyObject, conditional on the listed ETag. A single-part source keeps its metadata (its ETag
-    verifies the copy); a multipart source's copy records the source ETag in its metadata."""
+def _copy_single(s3: Any, bucket: str, key: str, dest: str, source: dict[str, Any], algorithm: str) -> dict[str, Any]:
+    """CopyObject, conditional on the listed ETag; answers CopyObjectResult (ETag, checksum). A
+    single-part source keeps its metadata (its ETag names it); a multipart one's copy records its ETag."""
     kwargs: dict[str, Any] = {"Bucket": bucket, "Key": dest, "CopySource": {"Bucket": bucket, "Key": key},
-                              "CopySourceIfMatch": etag}
-    if source is not None:
-        kwargs.update(MetadataDirective="REPLACE", Metadata=_metadata(source, etag, source["ContentLength"]))
+                              "CopySourceIfMatch": source["ETag"], "ChecksumAlgorithm": algorithm}
+    if "-" in source["ETag"]:
+        kwargs.update(MetadataDirective="REPLACE", Metadata=_metadata(source))
         if source.get("ContentType"):
             kwargs["ContentType"] = source["ContentType"]
-    return s3.copy_object(**kwargs)
+    return s3.copy_object(**kwargs)["CopyObjectResult"]
 
 
-def _copy_multipart(s3: Any, bucket: str, key: str, dest: str, source: dict[str, Any], part_size: int) -> str:
-    """UploadPartCopy in parts (each conditional on the source ETag); returns the ETag the completed
-    copy must have (the composite of the parts' MD5s)."""
+def _copy_multipart(s3: Any, bucket: str, key: str, dest: str, source: dict[str, Any], part_size: int,
+                    algorithm: str) -> dict[str, Any]:
+    """UploadPartCopy in parts (each conditional on the source ETag) into an upload that carries a
+    full-object checksum; answers CompleteMultipartUpload (its full-object checksum)."""
     etag, size = source["ETag"], source["ContentLength"]
     part_size = max(part_size, -(-size // MAX_PARTS))
-    kwargs: dict[str, Any] = {"Bucket": bucket, "Key": dest, "Metadata": _metadata(source, etag, size)}
+    kwargs: dict[str, Any] = {"Bucket": bucket, "Key": dest, "Metadata": _metadata(source),
+                              "ChecksumAlgorithm": algorithm, "ChecksumType": "FULL_OBJECT"}
     if source.get("ContentType"):
         kwargs["ContentType"] = source["ContentType"]
     upload_id = s3.create_multipart_upload(**kwargs)["UploadId"]
@@ -121,10 +161,12 @@ def _copy_multipart(s3: Any, bucket: str, key: str, dest: str, source: dict[str,
             end = min(start + part_size, size) - 1
             answer = s3.upload_part_copy(Bucket=bucket, Key=dest, UploadId=upload_id, PartNumber=number,
                                          CopySource={"Bucket": bucket, "Key": key},
-                                         CopySourceRange=f"bytes={start}-{end}", CopySourceIfMatch=etag)
-            parts.append({"PartNumber": number, "ETag": answer["CopyPartResult"]["ETag"]})
-        s3.complete_multipart_upload(Bucket=bucket, Key=dest, UploadId=upload_id, MultipartUpload={"Parts": parts})
-        return composite_etag([p["ETag"] for p in parts])
+                                         CopySourceRange=f"bytes={start}-{end}", CopySourceIfMatch=etag)["CopyPartResult"]
+            part = {"PartNumber": number, "ETag": answer["ETag"]}
+            if answer.get(f"Checksum{algorithm}"):  # S3 answers it for an upload created with the algorithm
+                part[f"Checksum{algorithm}"] = answer[f"Checksum{algorithm}"]
+            parts.append(part)
+        return s3.complete_multipart_upload(Bucket=bucket, Key=dest, UploadId=upload_id, MultipartUpload={"Parts": parts})
     except BaseException:
         try:
             s3.abort_multipart_upload(Bucket=bucket, Key=dest, UploadId=upload_id)
@@ -133,44 +175,45 @@ def _copy_multipart(s3: Any, bucket: str, key: str, dest: str, source: dict[str,
         raise
 
 
+def _delete_listed(s3: Any, bucket: str, key: str, etag: str) -> None:
+    """Delete the source only as the listed version (412 if it was uploaded again); gone already is fine."""
+    try:
+        s3.delete_object(Bucket=bucket, Key=key, IfMatch=etag)
+    except ClientError as error:
+        if _code(error) not in _MISSING:
+            raise
+
+
 def move_object(s3: Any, *, bucket: str, key: str, dest: str, listed_etag: str | None, listed_size: int | None,
                 settings: CopySettings) -> dict[str, Any]:
-    """Copy `key` to `dest`, verify, delete `key`. Re-running after any partial run converges:
-    a verified copy is not copied again (its source is only deleted), and a missing source whose
-    verified copy exists counts as moved."""
+    """Copy the listed version of `key` to `dest`, verify it by content, delete that version of `key`."""
     if len(dest.encode("utf-8")) > MAX_KEY_BYTES:
         return result(key, "failed", reason="DestinationKeyTooLong", destination=dest)
     try:
-        source = None
-        if not listed_etag or listed_size is None:  # not from a listObjectsV2 reader: ask S3
-            source = _head(s3, bucket, key)
-            if source is None:
-                return result(key, "failed", reason="SourceVanished", destination=dest)
-            listed_etag, listed_size = source["ETag"], source["ContentLength"]
-        etag, size = listed_etag, listed_size
-        if verified(_head(s3, bucket, dest), size=size, etag=etag):  # copied by an earlier run
-            s3.delete_object(Bucket=bucket, Key=key)  # no error when that run deleted it already
+        source = _head(s3, bucket, key, if_match=listed_etag or None)  # 412 if it changed since the listing
+        if source is None:  # moved by an earlier run that did not report, or deleted by someone else
+            if listed_etag and listed_size is not None and copied_from(_head(s3, bucket, dest), etag=listed_etag, size=listed_size):
+                return result(key, "moved", reason="AlreadyCopied", destination=dest)
+            return result(key, "failed", reason="SourceVanished", destination=dest)
+        checksum = source_checksum(source)
+        multipart = source["ContentLength"] > settings.multipart_threshold_bytes
+        if checksum is None and (multipart or "-" in source["ETag"]):
+            return result(key, "failed", reason="NoContentChecksum", destination=dest)
+        if equal_content(_head(s3, bucket, dest), source, checksum):  # copied by an earlier run
+            _delete_listed(s3, bucket, key, source["ETag"])
             return result(key, "moved", reason="AlreadyCopied", destination=dest)
-        multipart = size > settings.multipart_threshold_bytes
-        if (multipart or "-" in etag) and source is None:
-            source = _head(s3, bucket, key)  # its metadata and content type travel with the copy
-            if source is None:
-                return result(key, "failed", reason="SourceVanished", destination=dest)
+        algorithm = checksum[0] if checksum else DEFAULT_ALGORITHM
         if multipart:
-            expected = _copy_multipart(s3, bucket, key, dest, source, settings.part_size_bytes)
-            copy = _head(s3, bucket, dest)
-            ok = verified(copy, size=size, etag=etag) and copy.get("ETag") == expected
-        elif "-" in etag:
-            _copy_single(s3, bucket, key, dest, etag, source)
-            ok = verified(_head(s3, bucket, dest), size=size, etag=etag)
+            answer = _copy_multipart(s3, bucket, key, dest, source, settings.part_size_bytes, algorithm)
         else:
-            # A single-part source's ETag is the MD5 of its bytes, and CopyObject answers the copy's:
-            # equal ETags are equal bytes (and so equal sizes), without another request.
-            answer = _copy_single(s3, bucket, key, dest, etag, None)
-            ok = answer.get("CopyObjectResult", {}).get("ETag") == etag
+            answer = _copy_single(s3, bucket, key, dest, source, algorithm)
+        if checksum is not None:
+            ok = full_object_checksum(answer, algorithm) == checksum[1]
+        else:
+            ok = answer.get("ETag") == source["ETag"]
         if not ok:
             return result(key, "failed", reason="CopyNotVerified", destination=dest, copied=True)
-        s3.delete_object(Bucket=bucket, Key=key)
+        _delete_listed(s3, bucket, key, source["ETag"])
         return result(key, "moved", destination=dest, copied=True)
     except ClientError as error:
         _raise_if_throttled(error)
@@ -179,6 +222,6 @@ def move_object(s3: Any, *, bucket: str, key: str, dest: str, listed_etag: str |
             return result(key, "failed", reason="AccessDenied", destination=dest)
         if code in _MISSING:
             return result(key, "failed", reason="SourceVanished", destination=dest)
-        if code in {"PreconditionFailed", "412"}:
+        if code in _CHANGED:
             return result(key, "failed", reason="SourceChanged", destination=dest)
         return result(key, "failed", reason=code or "S3Error", destination=dest)

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from distributed_copy.errors import InvalidCopyInput
+from distributed_copy.errors import InvalidCopyInput, preview
 
 MAX_KEY_BYTES = 1024
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -33,11 +33,11 @@ def default_target_date(now: datetime, timezone: str) -> str:
 
 def parse_target_date(value: Any) -> str:
     if not isinstance(value, str) or not _DATE.match(value):
-        raise InvalidCopyInput(f"targetDate must be a YYYY-MM-DD string, got {value!r}")
+        raise InvalidCopyInput(f"targetDate must be a YYYY-MM-DD string, got {preview(value)}")
     try:
         return date.fromisoformat(value).isoformat()
     except ValueError as exc:
-        raise InvalidCopyInput(f"targetDate {value!r} is not a calendar date") from exc
+        raise InvalidCopyInput(f"targetDate {preview(value)} is not a calendar date") from exc
 
 
 def _prefix(event: dict[str, Any], field: str, allowed: str) -> str:
@@ -45,7 +45,10 @@ def _prefix(event: dict[str, Any], field: str, allowed: str) -> str:
     value = event.get(field, allowed)
     if not isinstance(value, str) or not value.startswith(allowed) or not value.endswith("/") or "//" in value:
         raise InvalidCopyInput(f"{field} must be a prefix ending in '/' under the configured {allowed!r} "
-                               f"(the roles are scoped to it), got {value!r}")
+                               f"(the roles are scoped to it), got {preview(value)}")
+    if len(value.encode("utf-8")) >= MAX_KEY_BYTES:
+        raise InvalidCopyInput(f"{field} is {len(value.encode('utf-8')):,} bytes: no key under it fits S3's "
+                               f"{MAX_KEY_BYTES:,}-byte limit")
     return value
 
 
@@ -60,8 +63,8 @@ def plan_copy(event: Any, *, bucket: str, source_prefix: str, destination_prefix
         raise InvalidCopyInput("the execution input must be a JSON object")
     unknown = set(event) - {"targetDate", "sourcePrefix", "destinationPrefix"}
     if unknown:
-        raise InvalidCopyInput(f"unknown input field(s) {sorted(unknown)}; the bucket comes from the stack's "
-                               "settings (its roles are scoped to it)")
+        raise InvalidCopyInput(f"unknown input field(s) {preview(sorted(unknown))}; the bucket comes from the "
+                               "stack's settings (its roles are scoped to it)")
     target = parse_target_date(event["targetDate"]) if "targetDate" in event else default_target_date(now, timezone)
     source = _prefix(event, "sourcePrefix", source_prefix)
     destination = _prefix(event, "destinationPrefix", destination_prefix)

@@ -1,5 +1,6 @@
 """Fixtures for the distributed-copy handler tests: the Lambda asset root on sys.path (as Lambda
-puts it), AWS as moto in-process, a fake Lambda context."""
+puts it), AWS as moto in-process (with the sandbox's S3 integrity extension, so that its S3 checksums
+and copy preconditions behave as AWS's), a fake Lambda context."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from sandbox.engine.s3_integrity import s3_integrity
 from stacks.distributed_copy.stack import LAMBDA_SOURCE
 from tests.unit.handler_testing import event_loader, use_lambda_asset
 
@@ -29,7 +31,7 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
+    with s3_integrity(), mock_aws():
         from distributed_copy.aws import s3_client
 
         s3_client.cache_clear()

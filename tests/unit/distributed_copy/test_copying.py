@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import os
 from datetime import datetime, timezone
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sandbox.engine.s3_integrity import crc64nvme_base64
 from tests.unit.distributed_copy.conftest import BUCKET, load_event
 
 from distributed_copy.batch import process_batch  # noqa: E402  (asset root on sys.path via conftest)
-from distributed_copy.copying import CopySettings, composite_etag, move_object, verified
+from distributed_copy.copying import CopySettings, copied_from, equal_content, full_object_checksum, move_object
 from distributed_copy.errors import InvalidBatch, InvalidCopyInput
 from distributed_copy.planning import destination_key, is_target, plan_copy
 
@@ -21,9 +24,10 @@ MULTIPART = CopySettings(multipart_threshold_bytes=6 * 1024 * 1024, part_size_by
 
 
 def put(s3, key: str, body: bytes) -> dict:
+    """Uploaded as boto3 does by default (with a CRC32); the listing item and the checksum."""
     s3.put_object(Bucket=BUCKET, Key=key, Body=body)
-    head = s3.head_object(Bucket=BUCKET, Key=key)
-    return {"Etag": head["ETag"], "Size": head["ContentLength"]}
+    head = s3.head_object(Bucket=BUCKET, Key=key, ChecksumMode="ENABLED")
+    return {"Etag": head["ETag"], "Size": head["ContentLength"], "ChecksumCRC32": head.get("ChecksumCRC32")}
 
 
 def move(s3, key: str, dest: str, listed: dict, settings: CopySettings = SMALL) -> dict:
@@ -54,15 +58,29 @@ def test_rerun_after_copy_deletes_without_copying_again(s3):
     assert second == first
 
 
-def test_a_copy_that_does_not_verify_keeps_the_source(s3):
-    # GIVEN a different object already sitting at the destination, and a listing that no longer matches
+def test_a_listing_older_than_the_source_copies_and_deletes_nothing(s3):
+    # GIVEN a different object already sitting at the destination, and a listing that no longer matches the source
     listed = put(s3, "incoming/a.csv", b"hello")
     s3.put_object(Bucket=BUCKET, Key="archive/a.csv", Body=b"other")
-    # WHEN the listing's ETag is stale (the source changed after listing; moto ignores CopySourceIfMatch)
+    # WHEN moved with the stale listing
     outcome = move(s3, "incoming/a.csv", "archive/a.csv", {"Etag": '"0000"', "Size": listed["Size"]})
-    # THEN the copy is not verified and the source stays
-    assert outcome["status"] == "failed" and outcome["reason"] == "CopyNotVerified"
-    assert s3.head_object(Bucket=BUCKET, Key="incoming/a.csv")["ContentLength"] == 5
+    # THEN the source changed since the listing: nothing copied, nothing deleted
+    assert outcome == {"key": "incoming/a.csv", "status": "failed", "reason": "SourceChanged"}
+    assert body_of(s3, "incoming/a.csv") == b"hello" and body_of(s3, "archive/a.csv") == b"other"
+
+
+def test_a_copy_whose_checksum_differs_from_the_sources_keeps_the_source(s3):
+    # GIVEN S3 answering the copy with a checksum other than the source's (the copy's bytes differ)
+    listed = put_with_crc64nvme(s3, "incoming/a.csv", b"hello")
+
+    def corrupt(parsed, **_):
+        parsed["CopyObjectResult"]["ChecksumCRC64NVME"] = "AAAAAAAAAAA="
+
+    s3.meta.events.register("after-call.s3.CopyObject", corrupt)
+    # WHEN moved THEN the copy is not verified and the source stays
+    outcome = move(s3, "incoming/a.csv", "archive/a.csv", listed)
+    assert outcome == {"key": "incoming/a.csv", "status": "failed", "reason": "CopyNotVerified", "copied": True}
+    assert body_of(s3, "incoming/a.csv") == b"hello"
 
 
 def test_vanished_source_without_copy_is_a_failed_result(s3):
@@ -76,20 +94,32 @@ def test_multipart_copy_above_the_threshold(s3):
     listed = put(s3, "incoming/big.bin", body)
     # WHEN moved
     outcome = move(s3, "incoming/big.bin", "archive/big.bin", listed, MULTIPART)
-    # THEN it was copied in two parts, verified by the composite ETag and the recorded source ETag
+    # THEN it was copied in two parts, verified by the full-object checksum, its source's ETag recorded
     assert outcome["status"] == "moved", outcome
-    head = s3.head_object(Bucket=BUCKET, Key="archive/big.bin")
+    head = s3.head_object(Bucket=BUCKET, Key="archive/big.bin", ChecksumMode="ENABLED")
     assert head["ETag"].endswith('-2"') and head["Metadata"]["source-etag"] == listed["Etag"].strip('"')
+    assert head["ChecksumType"] == "FULL_OBJECT" and head["ChecksumCRC32"] == listed["ChecksumCRC32"]  # boto3's default
     assert hashlib.sha256(s3.get_object(Bucket=BUCKET, Key="archive/big.bin")["Body"].read()).digest() == hashlib.sha256(body).digest()
 
 
-def test_verified_needs_size_and_etag_or_recorded_source():
-    assert verified({"ContentLength": 5, "ETag": '"x"'}, size=5, etag='"x"')
-    assert not verified({"ContentLength": 4, "ETag": '"x"'}, size=5, etag='"x"')
-    assert not verified({"ContentLength": 5, "ETag": '"y"-2'}, size=5, etag='"x-2"')
-    assert verified({"ContentLength": 5, "ETag": '"y-2"', "Metadata": {"source-etag": "x-2", "source-size": "5"}},
-                    size=5, etag='"x-2"')
-    assert composite_etag(['"' + "00" * 16 + '"']).endswith('-1"')
+def test_only_full_object_checksums_and_sizes_decide_equal_content():
+    source = {"ContentLength": 5, "ETag": '"x-2"', "ChecksumCRC64NVME": "c1", "ChecksumType": "FULL_OBJECT"}
+    checksum = ("CRC64NVME", "c1")
+    assert equal_content({"ContentLength": 5, "ChecksumCRC64NVME": "c1"}, source, checksum)
+    assert not equal_content({"ContentLength": 4, "ChecksumCRC64NVME": "c1"}, source, checksum)
+    assert not equal_content({"ContentLength": 5, "ChecksumCRC64NVME": "c2"}, source, checksum)
+    assert not equal_content({"ContentLength": 5, "ETag": '"x-2"', "Metadata": {"source-etag": "x-2"}}, source, checksum)
+    assert not equal_content(None, source, checksum)
+    # a composite checksum (of part checksums) is not a full-object one
+    assert full_object_checksum({"ChecksumCRC32": "abc=-3", "ChecksumType": "COMPOSITE"}, "CRC32") is None
+    assert full_object_checksum({"ChecksumCRC32": "abc=", "ChecksumType": "COMPOSITE"}, "CRC32") is None
+    # without a checksum, a single-part source's ETag (its MD5) decides
+    plain = {"ContentLength": 5, "ETag": '"m"'}
+    assert equal_content({"ContentLength": 5, "ETag": '"m"'}, plain, None)
+    assert not equal_content({"ContentLength": 5, "ETag": '"n"'}, plain, None)
+    # what names the version a copy came from (to count a gone source as moved)
+    assert copied_from({"ContentLength": 5, "ETag": '"y-2"', "Metadata": {"source-etag": "x-2"}}, etag='"x-2"', size=5)
+    assert not copied_from({"ContentLength": 4, "ETag": '"x-2"'}, etag='"x-2"', size=5)
 
 
 def test_destination_key_over_1024_bytes_is_a_named_failure(s3):
@@ -153,3 +183,77 @@ def test_plan_defaults_to_yesterday_in_tokyo_and_rejects_bad_dates():
         plan_copy({"bucket": "other"}, bucket="b", source_prefix="in/", destination_prefix="out/", now=now,
                   timezone="Asia/Tokyo")
     assert is_target("in/x-2026-11-22.csv", "in/", "2026-11-22") and not is_target("in/2026-11-22/x.csv", "in/", "2026-11-22")
+
+
+# ---------------------------------------------------------------- issue 13: delete only what was listed and verified
+
+MIB = 1024 * 1024
+
+
+def body_of(s3, key: str) -> bytes:
+    return s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+
+
+def put_with_crc64nvme(s3, key: str, body: bytes) -> dict:
+    """As S3 stores an object uploaded without a checksum since December 2024: a full-object CRC64NVME."""
+    s3.put_object(Bucket=BUCKET, Key=key, Body=body, ChecksumAlgorithm="CRC64NVME")
+    head = s3.head_object(Bucket=BUCKET, Key=key)
+    return {"Etag": head["ETag"], "Size": head["ContentLength"]}
+
+
+def test_a_redrive_with_a_stale_listing_keeps_the_changed_source(s3):
+    # GIVEN X (content A) moved with its listing item, then X uploaded again with content B
+    listed_a = put_with_crc64nvme(s3, "incoming/x.csv", b"A" * 10)
+    assert move(s3, "incoming/x.csv", "archive/x.csv", listed_a)["status"] == "moved"
+    put_with_crc64nvme(s3, "incoming/x.csv", b"B" * 10)
+    # WHEN A's listing item is processed again (what a redrive sends)
+    outcome = move(s3, "incoming/x.csv", "archive/x.csv", listed_a)
+    # THEN B, never copied, stays and is named as changed; the archive keeps A
+    assert outcome == {"key": "incoming/x.csv", "status": "failed", "reason": "SourceChanged"}
+    assert body_of(s3, "incoming/x.csv") == b"B" * 10 and body_of(s3, "archive/x.csv") == b"A" * 10
+
+
+@pytest.mark.parametrize("size, copy_settings", [(10, SMALL), (7 * MIB, MULTIPART)], ids=["single-part", "multipart"])
+def test_a_source_overwritten_between_copy_and_delete_stays(s3, size, copy_settings):
+    # GIVEN a source that someone uploads again after its copy, just before its delete
+    original, newer = os.urandom(size), os.urandom(size)
+    listed = put_with_crc64nvme(s3, "incoming/x.bin", original)
+
+    def overwrite_once(**_):
+        s3.meta.events.unregister("before-call.s3.DeleteObject", overwrite_once)
+        s3.put_object(Bucket=BUCKET, Key="incoming/x.bin", Body=newer)
+
+    s3.meta.events.register("before-call.s3.DeleteObject", overwrite_once)
+    # WHEN moved
+    outcome = move(s3, "incoming/x.bin", "archive/x.bin", listed, copy_settings)
+    # THEN the newer content stays at the source, named as changed; the copy of what was listed stays too
+    assert (outcome["status"], outcome["reason"]) == ("failed", "SourceChanged")
+    assert body_of(s3, "incoming/x.bin") == newer and body_of(s3, "archive/x.bin") == original
+
+
+def test_a_destination_that_only_claims_to_be_the_copy_is_copied_again(s3):
+    # GIVEN a 7 MiB source and, at its destination, other bytes of the same size whose metadata names the
+    # source's ETag and size (what the multipart copy writes itself; all the old check compared)
+    body = os.urandom(7 * MIB)
+    listed = put_with_crc64nvme(s3, "incoming/big.bin", body)
+    s3.put_object(Bucket=BUCKET, Key="archive/big.bin", Body=os.urandom(7 * MIB),
+                  Metadata={"source-etag": listed["Etag"].strip('"'), "source-size": str(listed["Size"])})
+    # WHEN moved
+    outcome = move(s3, "incoming/big.bin", "archive/big.bin", listed, MULTIPART)
+    # THEN it is copied again, and only a copy equal by content lets the source go
+    assert outcome == {"key": "incoming/big.bin", "status": "moved", "copied": True}
+    assert body_of(s3, "archive/big.bin") == body
+
+
+@pytest.mark.parametrize("size, copy_settings", [(9, SMALL), (7 * MIB, MULTIPART)], ids=["CopyObject", "UploadPartCopy"])
+def test_every_copy_carries_the_sources_full_object_crc64nvme(s3, size, copy_settings):
+    # GIVEN a source whose bytes start with the CRC-64/NVME check input
+    body = (b"123456789" + os.urandom(size))[:size]
+    listed = put_with_crc64nvme(s3, "incoming/c.bin", body)
+    # WHEN moved
+    assert move(s3, "incoming/c.bin", "archive/c.bin", listed, copy_settings)["status"] == "moved"
+    # THEN the copy carries a full-object CRC64NVME: awscrt's CRC64NVME of the bytes (not a CRC32)
+    head = s3.head_object(Bucket=BUCKET, Key="archive/c.bin", ChecksumMode="ENABLED")
+    assert (head.get("ChecksumCRC64NVME"), head.get("ChecksumType")) == (crc64nvme_base64(body), "FULL_OBJECT")
+    if size == 9:
+        assert base64.b64decode(head["ChecksumCRC64NVME"]) == 0xAE8B14860A799888.to_bytes(8, "big")

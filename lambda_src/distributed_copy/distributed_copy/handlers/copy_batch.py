@@ -1,4 +1,5 @@
-"""Move one ItemBatcher batch of objects (verified copy, then delete); one result per item.
+"""Move one ItemBatcher batch of objects (a copy verified by S3's checksums, then a delete of the listed
+version only); one result per item. Replaying a batch (a retry, a redrive) deletes nothing it did not copy.
 
 Event: {"Items": [<listObjectsV2 item>...], "BatchInput": {"bucket", "sourcePrefix", "destinationPrefix", "targetDate"}}
 Result: {"results": [{"key", "status": "moved"|"skipped"|"failed", "reason"?, "copied"?}...], "moved", "skipped", "failed"}
@@ -17,6 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from distributed_copy.aws import s3_client
 from distributed_copy.batch import process_batch
 from distributed_copy.copying import COPY_OBJECT_MAX_BYTES, CopySettings
+from distributed_copy.errors import bounded_errors
 
 logger = Logger()
 tracer = Tracer()
@@ -30,6 +32,7 @@ def copy_settings() -> CopySettings:
     )
 
 
+@bounded_errors
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics

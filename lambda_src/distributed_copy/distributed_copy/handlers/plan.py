@@ -13,6 +13,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from distributed_copy.errors import bounded_errors
 from distributed_copy.planning import plan_copy
 from distributed_copy.settings import required
 
@@ -21,6 +22,7 @@ tracer = Tracer()
 metrics = Metrics()
 
 
+@bounded_errors
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
