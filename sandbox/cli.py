@@ -1,4 +1,4 @@
-"""`python -m sandbox list|run|fire|demo`: run the workflows offline.
+"""`python -m sandbox list|run|fire|demo|graph|cost`: run the workflows offline, draw and price them.
 
 Every error outside the execution itself is one line on stderr and its own exit code (see
 `ExitCode`); exit 1 means only "the execution did not succeed". `SANDBOX_DEBUG=1` adds the
@@ -26,6 +26,9 @@ from sandbox.emulator import DeployError
 from sandbox.engine import EngineVersionError
 from sandbox.engine_limits import UnsupportedByLocalEngine
 from sandbox.execution import ExecutionInputTooLarge, ExecutionTimeout, TimelineEvent, check_input_size
+from sandbox.graph import command as graphs
+from sandbox.graph.page import DiagramBlockMissing, MermaidNotInstalled
+from sandbox.graph.run_path import load_last_run
 from sandbox.scheduler import ScheduleError
 from sandbox.session import FireReport, RunReport, Sandbox
 from sandbox.synth import SynthError
@@ -71,11 +74,11 @@ def _one_line_errors() -> Iterator[None]:
         _print_error(ExitCode.ENGINE_LIMIT, f"the local engine cannot run this workflow: {exc.summary()}")
     except (DeployError, SynthError) as exc:
         _print_error(ExitCode.SYNTH_OR_DEPLOY, f"{type(exc).__name__}: {_first_line(str(exc))}")
-    except (ScenarioError, ScheduleError, ExecutionInputTooLarge) as exc:
+    except (ScenarioError, ScheduleError, ExecutionInputTooLarge, DiagramBlockMissing) as exc:
         _print_error(ExitCode.USAGE, str(exc))
     except ExecutionTimeout as exc:
         _print_error(ExitCode.RUNNER_TIMEOUT, str(exc))
-    except EngineVersionError as exc:
+    except (EngineVersionError, MermaidNotInstalled) as exc:
         _print_error(ExitCode.ENVIRONMENT, str(exc))
     except OSError as exc:
         _print_error(ExitCode.ENVIRONMENT, f"the sandbox could not start: {exc}")
@@ -213,7 +216,9 @@ def run(
             check_input_size(execution_input)  # before synth and deploy
         with Sandbox() as sandbox:
             _print_synth(sandbox)
-            report = sandbox.deploy(workflow).run(execution_input, standins=options, on_event=_print_event, timeout_s=timeout)
+            deployed = sandbox.deploy(workflow)
+            report = deployed.run(execution_input, standins=options, on_event=_print_event, timeout_s=timeout)
+            graphs.keep_last_run(deployed, report)  # for `sandbox graph WORKFLOW --last`
         console.print(_summary(report))
         if as_json:
             sys.stdout.write(report.to_json() + "\n")
@@ -284,6 +289,67 @@ def demo() -> None:
                 )
         out.print(table)
     raise typer.Exit(int(ExitCode.EXECUTION_FAILED if failed else ExitCode.SUCCEEDED))
+
+
+@app.command()
+def graph(
+    workflow: str = typer.Argument(..., help="Workflow name (see `list`)."),
+    html: Optional[Path] = typer.Option(None, "--html", help="Write a self-contained HTML page (Mermaid inlined, no CDN) to FILE."),
+    markdown: Optional[Path] = typer.Option(None, "--markdown", help="Refresh the <!-- diagram:start --> ... <!-- diagram:end --> block of FILE."),
+    check: bool = typer.Option(False, "--check", help="With --markdown: change nothing; exit 1 if the block differs from the definition."),
+    run_now: bool = typer.Option(False, "--run", help="Run the workflow now (its sample input, or --input) and colour the path it took."),
+    last: bool = typer.Option(False, "--last", help="Colour the path of this workflow's last `sandbox run` (kept in .sandbox/runs/)."),
+    input: Optional[str] = typer.Option(None, "--input", help="With --run: execution input, JSON or @file.json."),
+    standin: list[str] = typer.Option([], "--standin", help="With --run: stand-in behaviour [NAME.]SETTING=VALUE."),
+) -> None:
+    """Draw the workflow's synthesized definition as a Mermaid flowchart (stdout), an HTML page or a markdown block."""
+    changed = False
+    with _one_line_errors():
+        options = _check_workflow(workflow, standin)
+        if run_now and last:
+            _fail(ExitCode.USAGE, "--run and --last both choose a run: give one")
+        if markdown is not None and (run_now or last):
+            _fail(ExitCode.USAGE, "--markdown writes the definition only; colour a run with --html or on stdout")
+        if check and markdown is None:
+            _fail(ExitCode.USAGE, "--check compares a --markdown FILE with the definition: give --markdown")
+        if (input is not None or standin) and not run_now:
+            _fail(ExitCode.USAGE, "--input and --standin go with --run")
+        execution_input = _parse_input(input)
+        run = None
+        if run_now:
+            with Sandbox() as sandbox:
+                _print_synth(sandbox)
+                deployed = sandbox.deploy(workflow)
+                report = deployed.run(execution_input, standins=options, on_event=_print_event)
+                run = graphs.keep_last_run(deployed, report)
+            machines = graphs.workflow_state_machines(workflow, sandbox.cloud_assembly)
+        else:
+            machines = graphs.workflow_state_machines(workflow)
+        if last:
+            run = load_last_run(workflow)
+            if run is None:
+                _fail(ExitCode.USAGE, f"no run of {workflow} kept yet: `python -m sandbox run {workflow}` first, or use --run")
+        if run is not None:
+            stale = graphs.stale_states(run, machines)
+            if stale:
+                console.print(f"[yellow]the run entered states the definition no longer has ({', '.join(sorted(stale))}): "
+                              f"it ran an older definition[/yellow]")
+            console.print(f"[dim]coloured: {run.execution_arn.rsplit(':', 1)[-1]} {run.status}[/dim]")
+        drawn = graphs.diagrams(workflow, machines, run)
+        if markdown is not None:
+            if check:
+                changed = graphs.markdown_differs(markdown, workflow, drawn)
+                console.print(f"{markdown}: {'differs from the definition; refresh it with' if changed else 'up to date with'} "
+                              f"`python -m sandbox graph {workflow} --markdown {markdown}`")
+            else:
+                refreshed = graphs.refresh_markdown(markdown, workflow, drawn)
+                console.print(f"{markdown}: diagram block {'refreshed' if refreshed else 'already up to date'}")
+        if html is not None:
+            graphs.write_html(html, workflow, drawn, run)
+            console.print(f"{html}: written ({html.stat().st_size:,} bytes, opens offline)")
+        if markdown is None and html is None:
+            sys.stdout.write("\n".join(d.mermaid for d in drawn))
+    raise typer.Exit(int(ExitCode.EXECUTION_FAILED if changed else ExitCode.SUCCEEDED))
 
 
 def main() -> None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, Iterator
+
+from sandbox.definitions import definition_of
 
 
 def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
@@ -19,16 +20,7 @@ def only_resource(template: dict[str, Any], resource_type: str) -> tuple[str, di
 def state_machine_definition(template: dict[str, Any]) -> dict[str, Any]:
     """The state machine's ASL with every CloudFormation token replaced by a `<Ref|GetAtt ...>` string."""
     _, machine = only_resource(template, "AWS::StepFunctions::StateMachine")
-    definition = machine["Properties"]["DefinitionString"]
-    if isinstance(definition, dict) and "Fn::Join" in definition:
-        separator, parts = definition["Fn::Join"]
-        definition = separator.join(part if isinstance(part, str) else _token(part) for part in parts)
-    return json.loads(definition)
-
-
-def _token(value: dict[str, Any]) -> str:
-    (kind, arg), = value.items()
-    return f"<{kind} {arg if isinstance(arg, str) else '.'.join(map(str, arg))}>"
+    return definition_of(machine)
 
 
 def all_states(definition: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
