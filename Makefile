@@ -9,7 +9,7 @@ STAGE ?= dev
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: setup demo test synth bench lint deploy snapshots lock clean
+.PHONY: setup demo test synth bench browser lint deploy snapshots lock clean
 
 setup: $(VENV)/.installed
 
@@ -28,8 +28,11 @@ test: setup  ## the whole suite, offline (two worker processes: sandbox runs mos
 synth: setup  ## every stack's template into cdk.out/ (STAGE=local|dev|prod)
 	$(CDK) synth --quiet -c stage=$(STAGE)
 
-bench: setup  ## prints synth, payload, request and import-time figures
+bench: setup browser  ## prints synth, payload, request and import-time figures against sandbox/benches/goals.py; opens the diagram pages in Chromium
 	$(PY) -m sandbox.bench
+
+browser:  ## Debian's Chromium for the diagram-page check in make bench (apt-get, as root, only when missing)
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
 lint: synth
 	$(VENV)/bin/cfn-lint --config-file .cfnlintrc.yaml cdk.out/*.template.json

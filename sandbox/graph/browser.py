@@ -4,7 +4,8 @@
 does not cut it short), and reads back the DOM and a screenshot:
 
 - the page says it rendered (`<body data-rendered="yes">`, set by the page when Mermaid finished);
-- each expected state name is text inside a drawn <svg>;
+- each expected state name is a line of text inside a drawn <svg> (a node label's first line, or a group's
+  title before its " · ");
 - the screenshot is a PNG with drawn pixels (not one flat colour).
 """
 
@@ -24,7 +25,8 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--hide-scrollbars", "--virtual-time-budget=20000")
 _SVG = re.compile(r"<svg\b.*?</svg>", re.DOTALL)
-_TAG = re.compile(r"<[^>]+>")
+_STYLE = re.compile(r"<style\b.*?</style>", re.DOTALL)
+_TEXT = re.compile(r">([^<]+)<")
 
 
 class ChromiumMissing(FileNotFoundError):
@@ -62,9 +64,14 @@ def _chromium(page: Path, *extra: str, timeout_s: float) -> str:
     return result.stdout
 
 
-def svg_text(dom: str) -> str:
-    """The visible text of every <svg> in a DOM dump (tags dropped, entities decoded, <br> as a space)."""
-    return html.unescape(" ".join(_TAG.sub(" ", svg) for svg in _SVG.findall(dom)))
+def svg_lines(dom: str) -> list[str]:
+    """The text nodes of every <svg> in a DOM dump (style sheets left out, entities decoded, spaces collapsed)."""
+    return [" ".join(html.unescape(text).split()) for svg in _SVG.findall(dom) for text in _TEXT.findall(_STYLE.sub("", svg))]
+
+
+def drawn(name: str, lines: list[str]) -> bool:
+    name = " ".join(name.split())
+    return any(line == name or line.startswith(name + " · ") for line in lines)
 
 
 def _colours(png: Path) -> int:
@@ -81,9 +88,9 @@ def check_page(page: Path, names: Iterable[str], *, screenshot: Path | None = No
     attributes = body.group(1) if body else ""
     rendered = re.search(r'data-rendered="([^"]*)"', attributes)
     error = re.search(r'data-error="([^"]*)"', attributes)
-    text = " ".join(svg_text(dom).split())
+    lines = svg_lines(dom)
     names = list(names)
-    found = tuple(n for n in names if " ".join(n.split()) in text)
+    found = tuple(n for n in names if drawn(n, lines))
     shot = screenshot or page.with_suffix(".png")
     _chromium(page, f"--screenshot={shot.resolve()}", f"--window-size={window[0]},{window[1]}", timeout_s=timeout_s)
     size = shot.stat().st_size if shot.exists() else 0

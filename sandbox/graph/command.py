@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
 from sandbox.definitions import StateMachine, readable_logical_id, state_machines_in_assembly
 from sandbox.graph.mermaid import mermaid
 from sandbox.graph.page import Diagram, html_page, markdown_block, read_block, refresh_block
-from sandbox.graph.run_path import RunPath, record_run, save_last_run
+from sandbox.graph.run_path import RunPath
 from sandbox.synth import synthesize_local
 from sandbox.workflows import get_workflow
 
@@ -52,12 +50,3 @@ def markdown_differs(path: Path, workflow: str, drawn: list[Diagram]) -> bool:
 
 def refresh_markdown(path: Path, workflow: str, drawn: list[Diagram]) -> bool:
     return refresh_block(path, markdown_block(workflow, drawn))
-
-
-def keep_last_run(deployed: Any, report: Any) -> RunPath:
-    """Record a finished run of a deployed workflow as its last run (.sandbox/runs/<workflow>.json)."""
-    logical_id = next(lid for lid, arn in deployed.stack.state_machine_arns.items() if arn == deployed.state_machine_arn)
-    path = record_run(deployed.emulator, workflow=deployed.spec.name, state_machine=logical_id,
-                      execution_arn=report.execution_arn, status=report.status, error=report.error)
-    save_last_run(path)
-    return path

@@ -69,7 +69,7 @@ pre.mermaid {{ background: none; }}
 mermaid.initialize({{ startOnLoad: false, securityLevel: "strict", flowchart: {{ htmlLabels: true }} }});
 mermaid.run({{ querySelector: "pre.mermaid" }}).then(
   () => {{ document.body.dataset.rendered = "yes"; }},
-  (error) => {{ document.body.dataset.rendered = "error"; document.body.dataset.error = String(error); }});
+  (error) => {{ document.body.dataset.rendered = "error"; document.body.dataset.error = String((error && (error.message || error.str)) || error); }});
 </script>
 </body>
 </html>

@@ -76,6 +76,7 @@ class RunPath:
     caught_edges: set[tuple[str, str]]
     last_states: set[str]  # states whose exit ended the execution (the end marker's edges)
     children: list[ChildRun] = field(default_factory=list)
+    iterations: dict[str, int] = field(default_factory=dict)  # inline Map state -> iterations started
 
     @property
     def child_states(self) -> set[str]:
@@ -92,6 +93,7 @@ class RunPath:
         entry_of: dict[int, int] = {}  # event id -> id of the StateEntered event it descends from
         name_of_entry: dict[int, str] = {}
         attempts: Counter[int] = Counter()
+        iterations: Counter[str] = Counter()
         last_error = "error"  # a Parallel/Map failure event names no error: the latest one inside it does
         for event in sorted(events, key=lambda e: int(e["id"])):
             eid, kind, previous = int(event["id"]), event["type"], int(event.get("previousEventId") or 0)
@@ -122,6 +124,8 @@ class RunPath:
                 continue
             entry = entry_of.get(previous, 0)
             entry_of[eid] = entry
+            if kind == "MapIterationStarted" and details.get("name"):
+                iterations[details["name"]] += 1
             if _is_failure(kind) and details.get("error"):
                 last_error = details["error"]
             state = name_of_entry.get(entry)
@@ -144,7 +148,8 @@ class RunPath:
                 before = by_id.get(previous)
                 last.add(_details(before).get("name") if before is not None and before["type"].endswith("StateExited") else state)
         return cls(workflow=workflow, state_machine=state_machine, execution_arn=execution_arn, status=status, error=error, states=states,
-                   edges=edges, caught_edges=caught_edges, last_states=last, children=list(children))
+                   edges=edges, caught_edges=caught_edges, last_states=last, children=list(children),
+                   iterations=dict(iterations))
 
     def note(self, name: str) -> str | None:
         """What the run did in one state, for its label: `✓ ×2 · ↻ 1 retry · caught X · ✗ failed`."""
@@ -183,6 +188,7 @@ class RunPath:
             states={name: StateVisit(**visit) for name, visit in data["states"].items()},
             edges={tuple(e) for e in data["edges"]}, caught_edges={tuple(e) for e in data["caught_edges"]},
             last_states=set(data["last_states"]), children=[ChildRun(**c) for c in data["children"]],
+            iterations=data.get("iterations", {}),
         )
 
 
