@@ -26,12 +26,12 @@ from sandbox.emulator import DeployError
 from sandbox.engine import EngineVersionError
 from sandbox.engine_limits import UnsupportedByLocalEngine
 from sandbox.execution import ExecutionInputTooLarge, ExecutionTimeout, TimelineEvent, check_input_size
-from sandbox.cost_report import EXCLUDED, ITEM_SCALING, CostModelError, CostReport, cost_report, load_usage
+from sandbox.cost_report import EXCLUDED, ITEM_SCALING, CostModelError, CostReport, cost_report
 from sandbox.costs import PRICES
 from sandbox.graph import command as graphs
 from sandbox.graph.page import DiagramBlockMissing, MermaidNotInstalled
-from sandbox.graph.run_path import RunPath, load_last_run
-from sandbox.last_run import keep_last_run, lambda_snapshot
+from sandbox.graph.run_path import RunPath
+from sandbox.last_run import keep_last_run, lambda_snapshot, load_last_run, load_usage
 from sandbox.scheduler import ScheduleError
 from sandbox.session import FireReport, RunReport, Sandbox
 from sandbox.synth import SynthError

@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from sandbox.asl import walk_states
@@ -46,9 +45,6 @@ from sandbox.costs import (
     request_costs,
 )
 from sandbox.definitions import readable_logical_id, state_machines
-from sandbox.synth import SANDBOX_DIR
-
-RUNS_DIR = SANDBOX_DIR / "runs"
 DAYS_PER_MONTH = 365.25 / 12
 ON_DEMAND_RUNS_PER_MONTH = 1_000
 _SERVICE_LABELS = {"s3": "S3 requests", "sqs": "SQS requests", "sns": "SNS requests", "dynamodb": "DynamoDB requests",
@@ -174,26 +170,6 @@ def measure(deployed: Any, report: Any, before: tuple[dict[str, int], dict[str, 
         map_transitions=map_transitions, map_items=map_items, batch_items=batch_items, schedule=schedule,
         sqs_fifo=any(r["Type"] == "AWS::SQS::Queue" and r.get("Properties", {}).get("FifoQueue") for r in resources.values()),
         output=report.output)
-
-
-def usage_path(workflow: str, runs_dir: Path = RUNS_DIR) -> Path:
-    return runs_dir / f"{workflow}.usage.json"
-
-
-def save_usage(usage: Usage, runs_dir: Path = RUNS_DIR) -> Path:
-    import tempfile
-
-    path = usage_path(usage.workflow, runs_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{usage.workflow}-", suffix=".tmp", delete=False) as tmp:
-        tmp.write(usage.to_json())
-    Path(tmp.name).replace(path)
-    return path
-
-
-def load_usage(workflow: str, runs_dir: Path = RUNS_DIR) -> Usage | None:
-    path = usage_path(workflow, runs_dir)
-    return Usage.from_json(path.read_text()) if path.exists() else None
 
 
 # --------------------------------------------------------------------------- scaling to N items
@@ -408,7 +384,7 @@ SEED_COSTS: dict[str, Callable[[Usage, int | None], SeedCost]] = {
 def runs_per_month_of(usage: Usage) -> tuple[float, str]:
     """Runs in an average month: the schedule's, or ON_DEMAND_RUNS_PER_MONTH."""
     if not usage.schedule:
-        return ON_DEMAND_RUNS_PER_MONTH, f"default for a workflow started on demand (no schedule); give --runs-per-month"
+        return ON_DEMAND_RUNS_PER_MONTH, "default for a workflow started on demand (no schedule); give --runs-per-month"
     from datetime import datetime, timedelta, timezone
 
     from sandbox.scheduler import Schedule, fire_times

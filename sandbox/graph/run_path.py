@@ -14,22 +14,17 @@ From the Step Functions history (`GetExecutionHistory` events: `id`, `previousEv
 Distributed Map children have no history in moto: the sandbox's records of them (states entered,
 status, error) are kept beside it.
 
-`sandbox run` keeps the last run of each workflow in `.sandbox/runs/<workflow>.json`
-(`save_last_run`), so `sandbox graph WORKFLOW --last` can colour it later.
+`sandbox run` keeps the last run of each workflow (sandbox/last_run.py), so `sandbox graph WORKFLOW --last`
+can colour it later.
 """
 
 from __future__ import annotations
 
 import json
-import tempfile
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from sandbox.synth import SANDBOX_DIR
-
-RUNS_DIR = SANDBOX_DIR / "runs"
 _ENDED = ("ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted")
 
 
@@ -190,24 +185,6 @@ class RunPath:
             last_states=set(data["last_states"]), children=[ChildRun(**c) for c in data["children"]],
             iterations=data.get("iterations", {}),
         )
-
-
-def last_run_path(workflow: str, runs_dir: Path = RUNS_DIR) -> Path:
-    return runs_dir / f"{workflow}.json"
-
-
-def save_last_run(run: RunPath, runs_dir: Path = RUNS_DIR) -> Path:
-    path = last_run_path(run.workflow, runs_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{run.workflow}-", suffix=".tmp", delete=False) as tmp:
-        tmp.write(run.to_json())
-    Path(tmp.name).replace(path)  # a reader never sees half a file, and two writers never share one
-    return path
-
-
-def load_last_run(workflow: str, runs_dir: Path = RUNS_DIR) -> RunPath | None:
-    path = last_run_path(workflow, runs_dir)
-    return RunPath.from_json(path.read_text()) if path.exists() else None
 
 
 def record_run(emulator: Any, *, workflow: str, state_machine: str, execution_arn: str, status: str,

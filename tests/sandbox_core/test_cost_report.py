@@ -13,11 +13,10 @@ from sandbox.cost_report import (
     FunctionUse,
     Usage,
     cost_report,
-    load_usage,
     runs_per_month_of,
-    save_usage,
 )
 from sandbox.costs import PRICES
+from sandbox.last_run import load_usage, save_usage
 
 
 def _usage(**overrides) -> Usage:

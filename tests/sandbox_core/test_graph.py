@@ -10,7 +10,8 @@ import pytest
 from sandbox.definitions import StateMachine
 from sandbox.graph.mermaid import mermaid, rule_text
 from sandbox.graph.page import BLOCK_END, BLOCK_START, Diagram, DiagramBlockMissing, html_page, markdown_block, read_block, refresh_block
-from sandbox.graph.run_path import ChildRun, RunPath, load_last_run, save_last_run
+from sandbox.graph.run_path import ChildRun, RunPath
+from sandbox.last_run import load_last_run, save_last_run
 
 _LAMBDA = "<Fn::GetAtt WorkFunctionAB12CD34.Arn>"
 DEFINITION = {
