@@ -382,6 +382,8 @@ def _cost_table(report: CostReport) -> Group:
         notes.append(f"scaled from {report.items['measured']:,} to {report.items['scaled_to']:,} {report.items['unit']}: {report.items['model']}")
     if report.seed is not None:
         notes.append(f"seed figure covers {report.seed.covers}")
+    elif report.status != "SUCCEEDED":
+        notes.append("no seed figure: it follows the path of a run that succeeded")
     else:
         notes.append(f"the benches compute no seed figure for {report.workflow}")
     if report.not_priced:

@@ -455,6 +455,7 @@ def cost_report(usage: Usage, *, runs_per_month: float | None = None, items: int
         runs, source = runs_per_month_of(usage)
     else:
         runs, source = runs_per_month, "--runs-per-month"
-    seed = SEED_COSTS[usage.workflow](usage, items) if usage.workflow in SEED_COSTS else None
+    # The seed's figure follows this run's path: compared only with a run that succeeded.
+    seed = SEED_COSTS[usage.workflow](usage, items) if usage.workflow in SEED_COSTS and usage.status == "SUCCEEDED" else None
     return CostReport(workflow=usage.workflow, execution_arn=usage.execution_arn, status=usage.status, runs_per_month=runs,
                       runs_per_month_source=source, items=items_info, lines=lines, not_priced=unpriced, seed=seed)
