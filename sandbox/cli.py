@@ -420,7 +420,7 @@ def cost(
                 _print_synth(sandbox)
                 _, (_, usage) = _run_and_keep(sandbox, workflow, execution_input, options)
         report = cost_report(usage, runs_per_month=runs_per_month, items=items)
-        out.print(_cost_table(report))
+        (console if as_json else out).print(_cost_table(report))  # with --json, stdout holds the JSON alone
         if as_json:
             sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False) + "\n")
     raise typer.Exit(int(ExitCode.SUCCEEDED))

@@ -29,7 +29,7 @@ def test_cost_prices_one_run_and_graph_colours_its_path():
     assert {"lambda_compute:SearchAFunction", "lambda_compute:SearchBFunction", "lambda_compute:MergeFunction"} <= set(lines)
     assert lines["requests:secretsmanager"]["quantity"] == 2  # one API key per search function
     assert report["price_table"]["region"] == "us-east-1" and report["seed"] is None
-    assert "◀ biggest" in result.stdout
+    assert "◀ biggest" in result.stderr and result.stdout.count("\n") == 1  # the table on stderr, stdout the JSON alone
     # AND the run is kept: `graph --last` colours the path it took (the start, the rule, the Parallel, the merge)
     drawn = sandbox_cli("graph", "parallel-search", "--last")
     assert drawn.returncode == 0, drawn.stderr
