@@ -18,7 +18,7 @@ AWS_OPTS = $(if $(PROFILE),--profile $(PROFILE))
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: setup demo test check check-forks synth bench lint deploy bootstrap fork snapshots lock clean
+.PHONY: setup demo test check check-forks synth bench browser lint deploy bootstrap fork snapshots lock clean
 
 setup: $(VENV)/.installed $(TOOLS_VENV)/.installed
 
@@ -45,8 +45,11 @@ check: setup  ## the reliability suite: property checks, cfn-lint + serverless r
 synth: setup  ## templates into cdk.out/ (STAGE=local|dev|prod|yours, WORKFLOW=name to pick one)
 	$(CDK) synth --quiet -c stage=$(STAGE) $(SELECT) $(CONTEXT)
 
-bench: setup  ## prints synth, payload, request and import-time figures
+bench: setup browser  ## prints synth, payload, request and import-time figures against sandbox/benches/goals.py; opens the diagram pages in Chromium
 	$(PY) -m sandbox.bench
+
+browser:  ## Debian's Chromium for the diagram-page check in make bench (apt-get, as root, only when missing)
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
 lint: synth
 	$(VENV)/bin/cfn-lint --config-file .cfnlintrc.yaml cdk.out/*.template.json

@@ -1,4 +1,4 @@
-"""`python -m sandbox list|run|fire|demo`: run the workflows offline.
+"""`python -m sandbox list|run|fire|demo|graph|cost`: run the workflows offline, draw and price them.
 
 Every error outside the execution itself is one line on stderr and its own exit code (see
 `ExitCode`); exit 1 means only "the execution did not succeed". `SANDBOX_DEBUG=1` adds the
@@ -29,6 +29,12 @@ from sandbox.engine import EngineVersionError
 from sandbox.engine_limits import UnsupportedByLocalEngine
 from sandbox.fork import ForkError, SnapshotError
 from sandbox.execution import ExecutionInputTooLarge, ExecutionTimeout, TimelineEvent, check_input_size
+from sandbox.cost_report import EXCLUDED, ITEM_SCALING, CostModelError, CostReport, cost_report
+from sandbox.costs import PRICES
+from sandbox.graph import command as graphs
+from sandbox.graph.page import DiagramBlockMissing, MermaidNotInstalled
+from sandbox.graph.run_path import RunPath
+from sandbox.last_run import keep_last_run, lambda_snapshot, load_last_run, load_usage
 from sandbox.scheduler import ScheduleError
 from sandbox.session import FireReport, RunReport, Sandbox
 from sandbox.synth import SynthError
@@ -84,11 +90,11 @@ def _one_line_errors() -> Iterator[None]:
         _print_error(ExitCode.ENGINE_LIMIT, f"the local engine cannot run this workflow: {exc.summary()}")
     except (DeployError, SynthError, SnapshotError) as exc:
         _print_error(ExitCode.SYNTH_OR_DEPLOY, f"{type(exc).__name__}: {_first_line(str(exc))}")
-    except (ScenarioError, ScheduleError, ExecutionInputTooLarge, ForkError) as exc:
+    except (ScenarioError, ScheduleError, ExecutionInputTooLarge, ForkError, DiagramBlockMissing, CostModelError) as exc:
         _print_error(ExitCode.USAGE, str(exc))
     except ExecutionTimeout as exc:
         _print_error(ExitCode.RUNNER_TIMEOUT, str(exc))
-    except EngineVersionError as exc:
+    except (EngineVersionError, MermaidNotInstalled) as exc:
         _print_error(ExitCode.ENVIRONMENT, str(exc))
     except OSError as exc:
         _print_error(ExitCode.ENVIRONMENT, f"the sandbox could not start: {exc}")
@@ -234,11 +240,20 @@ def run(
             check_input_size(execution_input)  # before synth and deploy
         with Sandbox() as sandbox:
             _print_synth(sandbox)
-            report = sandbox.deploy(workflow).run(execution_input, standins=options, on_event=_print_event, timeout_s=timeout)
+            report, _ = _run_and_keep(sandbox, workflow, execution_input, options, timeout)
         console.print(_summary(report))
         if as_json:
             sys.stdout.write(report.to_json() + "\n")
     raise typer.Exit(int(ExitCode.SUCCEEDED if report.status == "SUCCEEDED" else ExitCode.EXECUTION_FAILED))
+
+
+def _run_and_keep(sandbox: Sandbox, workflow: str, execution_input: Optional[dict[str, Any]],
+                  options: dict[str, dict[str, str]], timeout: float = 600.0) -> tuple[RunReport, Any]:
+    """One run, kept as the workflow's last run (its path and work) for `graph --last` and `cost --last`."""
+    deployed = sandbox.deploy(workflow)
+    before = lambda_snapshot(deployed.emulator.lambda_runtime)
+    report = deployed.run(execution_input, standins=options, on_event=_print_event, timeout_s=timeout)
+    return report, keep_last_run(deployed, report, before)
 
 
 @app.command()
@@ -331,6 +346,131 @@ def demo() -> None:
                 )
         out.print(table)
     raise typer.Exit(int(ExitCode.EXECUTION_FAILED if failed else ExitCode.SUCCEEDED))
+
+
+@app.command()
+def graph(
+    workflow: str = typer.Argument(..., help="Workflow name (see `list`)."),
+    html: Optional[Path] = typer.Option(None, "--html", help="Write a self-contained HTML page (Mermaid inlined, no CDN) to FILE."),
+    markdown: Optional[Path] = typer.Option(None, "--markdown", help="Refresh the <!-- diagram:start --> ... <!-- diagram:end --> block of FILE."),
+    check: bool = typer.Option(False, "--check", help="With --markdown: change nothing; exit 1 if the block differs from the definition."),
+    run_now: bool = typer.Option(False, "--run", help="Run the workflow now (its sample input, or --input) and colour the path it took."),
+    last: bool = typer.Option(False, "--last", help="Colour the path of this workflow's last `sandbox run` (kept in .sandbox/runs/)."),
+    input: Optional[str] = typer.Option(None, "--input", help="With --run: execution input, JSON or @file.json."),
+    standin: list[str] = typer.Option([], "--standin", help="With --run: stand-in behaviour [NAME.]SETTING=VALUE."),
+) -> None:
+    """Draw the workflow's synthesized definition as a Mermaid flowchart (stdout), an HTML page or a markdown block."""
+    changed = False
+    with _one_line_errors():
+        options = _check_workflow(workflow, standin)
+        if run_now and last:
+            _fail(ExitCode.USAGE, "--run and --last both choose a run: give one")
+        if markdown is not None and (run_now or last):
+            _fail(ExitCode.USAGE, "--markdown writes the definition only; colour a run with --html or on stdout")
+        if check and markdown is None:
+            _fail(ExitCode.USAGE, "--check compares a --markdown FILE with the definition: give --markdown")
+        if (input is not None or standin) and not run_now:
+            _fail(ExitCode.USAGE, "--input and --standin go with --run")
+        execution_input = _parse_input(input)
+        run: Optional[RunPath] = None
+        if run_now:
+            with Sandbox() as sandbox:
+                _print_synth(sandbox)
+                _, (run, _) = _run_and_keep(sandbox, workflow, execution_input, options)
+            machines = graphs.workflow_state_machines(workflow, sandbox.cloud_assembly)
+        else:
+            machines = graphs.workflow_state_machines(workflow)
+        if last:
+            run = load_last_run(workflow)
+            if run is None:
+                _fail(ExitCode.USAGE, f"no run of {workflow} kept yet: `python -m sandbox run {workflow}` first, or use --run")
+        if run is not None:
+            stale = graphs.stale_states(run, machines)
+            if stale:
+                console.print(f"[yellow]the run entered states the definition no longer has ({', '.join(sorted(stale))}): "
+                              f"it ran an older definition[/yellow]")
+            console.print(f"[dim]coloured: {run.execution_arn.rsplit(':', 1)[-1]} {run.status}[/dim]")
+        drawn = graphs.diagrams(workflow, machines, run)
+        if markdown is not None:
+            if check:
+                changed = graphs.markdown_differs(markdown, workflow, drawn)
+                console.print(f"{markdown}: {'differs from the definition; refresh it with' if changed else 'up to date with'} "
+                              f"`python -m sandbox graph {workflow} --markdown {markdown}`")
+            else:
+                refreshed = graphs.refresh_markdown(markdown, workflow, drawn)
+                console.print(f"{markdown}: diagram block {'refreshed' if refreshed else 'already up to date'}")
+        if html is not None:
+            graphs.write_html(html, workflow, drawn, run)
+            console.print(f"{html}: written ({html.stat().st_size:,} bytes, opens offline)")
+        if markdown is None and html is None:
+            sys.stdout.write("\n".join(d.mermaid for d in drawn))
+    raise typer.Exit(int(ExitCode.EXECUTION_FAILED if changed else ExitCode.SUCCEEDED))
+
+
+def _quantity(value: float, unit: str) -> str:
+    return f"{value:,.6g} {unit.removesuffix('s') if value == 1 and unit.endswith('s') else unit}"
+
+
+def _cost_table(report: CostReport) -> Group:
+    per_month = report.runs_per_month
+    runs = f"{per_month:,.0f}" if per_month >= 100 else f"{per_month:,.2f}"
+    table = Table("line", "quantity", "per run", f"per month ({runs} runs)",
+                  title=f"{report.workflow}: cost of one run ({report.status}), {PRICES['region']} prices of {PRICES['checked']}")
+    for line in report.lines:
+        mark = "  ◀ biggest" if line is report.biggest else ""
+        table.add_row(escape(line.label) + mark, _quantity(line.quantity, line.unit), f"${line.usd:.8f}", f"${line.usd * per_month:,.4f}")
+    table.add_row("[bold]total[/bold]", "", f"[bold]${report.per_run_usd:.8f}[/bold]", f"[bold]${report.per_run_usd * per_month:,.4f}[/bold]")
+    if report.seed is not None:
+        seed = report.seed
+        ratio = f"{seed.per_run_usd / report.per_run_usd:,.2f}x this total" if report.per_run_usd else ""
+        table.add_row(escape(f"seed design: {seed.label}"), ratio, f"${seed.per_run_usd:.8f}", f"${seed.per_run_usd * per_month:,.4f}")
+    notes = [f"runs per month: {report.runs_per_month_source}"]
+    if report.items:
+        notes.append(f"scaled from {report.items['measured']:,} to {report.items['scaled_to']:,} {report.items['unit']}: {report.items['model']}")
+    if report.seed is not None:
+        notes.append(f"seed figure covers {report.seed.covers}")
+    elif report.status != "SUCCEEDED":
+        notes.append("no seed figure: it follows the path of a run that succeeded")
+    else:
+        notes.append(f"the benches compute no seed figure for {report.workflow}")
+    if report.not_priced:
+        notes.append("requests not priced (no price in the table): " + ", ".join(f"{k}={v}" for k, v in report.not_priced.items()))
+    notes.append("not included: " + ", ".join(EXCLUDED) + "; prices: sandbox/prices.toml")
+    return Group(table, *(f"[dim]{escape(note)}[/dim]" for note in notes))
+
+
+@app.command()
+def cost(
+    workflow: str = typer.Argument(..., help="Workflow name (see `list`)."),
+    runs_per_month: Optional[float] = typer.Option(None, "--runs-per-month", min=0, help="Runs a month (default: the schedule's, or 1,000 on demand)."),
+    items: Optional[int] = typer.Option(None, "--items", min=1, help="Scale the run to N items (distributed-copy: objects; bucket-usage: buckets)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object with every line at the end."),
+    last: bool = typer.Option(False, "--last", help="Price this workflow's last `sandbox run` (kept in .sandbox/runs/) instead of running it."),
+    input: Optional[str] = typer.Option(None, "--input", help="Execution input: JSON, or @file.json. Default: the workflow's sample."),
+    standin: list[str] = typer.Option([], "--standin", help="Stand-in behaviour [NAME.]SETTING=VALUE."),
+) -> None:
+    """Run the workflow once (or reuse its last run) and price the work: per run, per month, beside the seed's design."""
+    with _one_line_errors():
+        options = _check_workflow(workflow, standin)
+        if items is not None and workflow not in ITEM_SCALING:
+            _fail(ExitCode.USAGE, f"--items scales {', '.join(ITEM_SCALING)}; {workflow} has no per-item model")
+        if last and (input is not None or standin):
+            _fail(ExitCode.USAGE, "--input and --standin choose a new run: leave out --last")
+        execution_input = _parse_input(input)
+        if last:
+            usage = load_usage(workflow)
+            if usage is None:
+                _fail(ExitCode.USAGE, f"no run of {workflow} kept yet: `python -m sandbox run {workflow}` first, or leave out --last")
+            console.print(f"[dim]reusing {usage.execution_arn.rsplit(':', 1)[-1]} ({usage.status})[/dim]")
+        else:
+            with Sandbox() as sandbox:
+                _print_synth(sandbox)
+                _, (_, usage) = _run_and_keep(sandbox, workflow, execution_input, options)
+        report = cost_report(usage, runs_per_month=runs_per_month, items=items)
+        (console if as_json else out).print(_cost_table(report))  # with --json, stdout holds the JSON alone
+        if as_json:
+            sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False) + "\n")
+    raise typer.Exit(int(ExitCode.SUCCEEDED))
 
 
 def main() -> None:

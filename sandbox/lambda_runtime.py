@@ -245,6 +245,7 @@ class LocalLambdaRuntime:
         self.invocations: collections.Counter[str] = collections.Counter()
         # Lambda bills duration rounded up to the millisecond, times configured memory.
         self.billed_gb_seconds = 0.0
+        self.billed_ms: collections.Counter[str] = collections.Counter()  # per function name, at its memory
         self._lock = threading.Lock()
         self._pools: dict[str, _Pool] = {}  # function arn -> pool
         self._original: Any = None
@@ -431,6 +432,7 @@ class LocalLambdaRuntime:
         self._release(pool, worker)
         with self._lock:
             self.billed_gb_seconds += math.ceil(result.duration_ms) / 1000 * spec.memory_mb / 1024
+            self.billed_ms[spec.function_name] += math.ceil(result.duration_ms)
         return result
 
     def _start_worker(self, spec: _FunctionSpec, code: bytes) -> _Worker:

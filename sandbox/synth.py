@@ -26,6 +26,7 @@ SANDBOX_DIR = REPO_ROOT / ".sandbox"
 CLOUD_ASSEMBLY = SANDBOX_DIR / "cdk.out"
 _INPUTS = ("app.py", "cdk.json", "requirements.txt", "stacks", "lambda_src")
 _SKIP_PARTS = {"__pycache__", ".pytest_cache"}
+_SKIP_SUFFIXES = {".pyc", ".md"}  # documentation beside a stack (its README and diagram) is not synthesized
 
 
 class SynthError(RuntimeError):
@@ -47,7 +48,7 @@ def inputs_hash(root: Path = REPO_ROOT) -> str:
     for base in [root / name for name in _INPUTS] + ([user_settings / "local.json"] if user_settings else []):
         paths = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file())
         for path in paths:
-            if _SKIP_PARTS.intersection(path.parts) or path.suffix == ".pyc":
+            if _SKIP_PARTS.intersection(path.parts) or path.suffix in _SKIP_SUFFIXES:
                 continue
             digest.update((path.relative_to(root) if path.is_relative_to(root) else path).as_posix().encode())
             digest.update(path.read_bytes())

@@ -20,6 +20,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from sandbox.benches.goals import GOALS
+
 BUCKET_COUNTS = (3, 10, 50)
 OBJECTS_PER_BUCKET = 200
 SEED_SCAN_SECONDS = 180
@@ -121,7 +123,8 @@ def seed_figures(buckets: int, scan_seconds: int = SEED_SCAN_SECONDS) -> dict[st
 def bench_bucket_usage(sandbox: Any) -> None:
     workflow = sandbox.deploy("bucket-usage")
     table = Table(title=f"bucket-usage: N buckets x {OBJECTS_PER_BUCKET} objects, this workflow (sandbox) vs the seed's design (computed)")
-    for column in ("N", "status", "transitions", "goal 3N+5", "Lambda", "goal N+1", "wall time", "polls / machines created",
+    transitions_goal, invocations_goal = GOALS["bucket_usage_transitions"], GOALS["bucket_usage_invocations"]
+    for column in ("N", "status", "transitions", transitions_goal.header, "Lambda", invocations_goal.header, "wall time", "polls / machines created",
                    f"seed: transitions", "seed: Lambda", f"seed: polls / wall (scan {SEED_SCAN_SECONDS // 60} min)"):
         table.add_column(column)
     for buckets in BUCKET_COUNTS:
@@ -134,8 +137,8 @@ def bench_bucket_usage(sandbox: Any) -> None:
         seed = seed_figures(buckets)
         shown = str(report.state_transitions) if report.state_transitions == entered else f"{entered} (reported {report.state_transitions})"
         table.add_row(
-            str(buckets), report.status, shown, "met" if entered <= 3 * buckets + 5 else "MISSED",
-            str(report.lambda_invocations), "met" if report.lambda_invocations <= buckets + 1 else "MISSED",
+            str(buckets), report.status, shown, transitions_goal.verdict(entered, buckets),
+            str(report.lambda_invocations), invocations_goal.verdict(report.lambda_invocations, buckets),
             f"{wall:.2f} s", "0 / 0",
             str(seed["transitions"]), str(seed["lambda"]), f"{seed['polls']} / >= {seed['wall_seconds']} s",
         )

@@ -8,7 +8,6 @@ from the definitions and settings (exact), durations from stated assumptions (be
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -16,21 +15,20 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.table import Table
 
+from sandbox.benches.goals import GOALS
 from sandbox.costs import (
     EXPRESS_MEMORY_GB,
     PRICE_PER_EXPRESS_REQUEST,
     PRICE_PER_LAMBDA_GB_SECOND_ARM,
     PRICE_PER_LAMBDA_REQUEST,
-    PRICE_PER_REQUEST,
     PRICE_PER_STATE_TRANSITION,
     express_duration_cost,
+    request_price,
 )
 from sandbox.engine.distributed_map import children_summary
 
 OBJECTS_AT_SCALE = 1_000_000
 LOCAL_RUNS = ((900, 200), (1_000, 0), (5_000, 0))  # (objects due to move, objects of other dates)
-INVOCATION_GOAL_PER_MILLION = 10_000
-COST_RATIO_GOAL = 50.0
 # Assumptions for durations at scale (AWS, same region): one S3 request ~25 ms; a Lambda's own
 # overhead per invocation ~50 ms; the seed's function: 128 MB, copy + delete ~100 ms billed.
 S3_REQUEST_S = 0.025
@@ -82,7 +80,7 @@ class Design:
         if self.child_type == "EXPRESS":
             step_functions += self.child_executions * (PRICE_PER_EXPRESS_REQUEST + express_duration_cost(self.express_seconds_each))
         lam = self.lambda_invocations * PRICE_PER_LAMBDA_REQUEST + self.lambda_gb_seconds * PRICE_PER_LAMBDA_GB_SECOND_ARM
-        s3 = sum(PRICE_PER_REQUEST.get(op, 0.0) * n for op, n in self.s3_requests.items())
+        s3 = sum(request_price(*op.split(":", 1)) * n for op, n in self.s3_requests.items())
         return {"step_functions": step_functions, "lambda": lam, "orchestration": step_functions + lam, "s3": s3,
                 "total": step_functions + lam + s3}
 
@@ -146,7 +144,8 @@ def bench_at_scale() -> None:
     settings = load_stage("prod").workflow_settings("distributed_copy", DistributedCopySettings)
     seed, ours = seed_design(OBJECTS_AT_SCALE), our_design(OBJECTS_AT_SCALE, settings)
     seed_cost, our_cost = seed.costs(), ours.costs()
-    table = Table(title=f"{OBJECTS_AT_SCALE:,} objects, computed (us-east-1 list prices; S3 request latency {S3_REQUEST_S * 1000:.0f} ms assumed)")
+    table = Table(title=f"{OBJECTS_AT_SCALE:,} objects, computed (us-east-1 list prices; S3 request latency {S3_REQUEST_S * 1000:.0f} ms, "
+                        f"Express memory {EXPRESS_MEMORY_GB * 1024:.0f} MB assumed)")
     for column in ("design", "child executions", "Lambda invocations", "billed transitions", "Step Functions $",
                    "Lambda $", "orchestration $", "S3 requests $", "total $"):
         table.add_column(column)
@@ -155,16 +154,15 @@ def bench_at_scale() -> None:
                       f"{design.transitions_billed:,}", f"{cost['step_functions']:.4f}", f"{cost['lambda']:.4f}",
                       f"{cost['orchestration']:.4f}", f"{cost['s3']:.2f}", f"{cost['total']:.2f}")
     console.print(table)
-    invocations_ok = ours.lambda_invocations <= INVOCATION_GOAL_PER_MILLION
+    invocations, orchestration = GOALS["distributed_copy_invocations_per_million"], GOALS["distributed_copy_orchestration_ratio"]
     ratio = seed_cost["orchestration"] / our_cost["orchestration"]
     total_ratio = seed_cost["total"] / our_cost["total"]
     console.print(
-        f"Lambda invocations per million objects: {ours.lambda_invocations:,} (goal <= {INVOCATION_GOAL_PER_MILLION:,}: "
-        f"{'met' if invocations_ok else 'MISSED'}); orchestration cost (Step Functions + Lambda) {ratio:,.0f}x lower "
-        f"(goal >= {COST_RATIO_GOAL:.0f}x: {'met' if ratio >= COST_RATIO_GOAL else 'MISSED'}); "
+        f"Lambda invocations per million objects: {ours.lambda_invocations:,} ({invocations.header}: "
+        f"{invocations.verdict(ours.lambda_invocations)}); orchestration cost (Step Functions + Lambda) {ratio:,.0f}x lower "
+        f"({orchestration.header}: {orchestration.verdict(ratio)}); "
         f"with S3 request charges, which both designs pay per object (CopyObject $0.005/1,000), {total_ratio:.1f}x lower."
     )
-    console.print(json.dumps({"express_memory_gb_assumed": EXPRESS_MEMORY_GB}), style="dim")
 
 
 def bench_distributed_copy(sandbox) -> None:

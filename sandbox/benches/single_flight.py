@@ -10,7 +10,7 @@ SendMessage when it enqueues).
 
 Not in either tick's figure (same in both designs, or outside the per-tick question): the
 consumer's long call, Lambda's SQS polling (the event source mapping's ReceiveMessage calls),
-CloudWatch Logs, X-Ray (43,200 ticks a month fit X-Ray's 100,000 free traces).
+CloudWatch Logs, X-Ray (43,830 ticks a month fit X-Ray's 100,000 free traces).
 """
 
 from __future__ import annotations
@@ -21,21 +21,27 @@ import time
 from rich.console import Console
 from rich.table import Table
 
-from sandbox.costs import PRICE_PER_REQUEST, PRICE_PER_STATE_TRANSITION, step_functions_cost
+from sandbox.benches.goals import GOALS
+from sandbox.cost_report import DAYS_PER_MONTH
+from sandbox.costs import (
+    PRICE_PER_LAMBDA_GB_SECOND_X86,
+    PRICE_PER_LAMBDA_REQUEST,
+    PRICE_PER_STATE_TRANSITION,
+    request_price,
+    step_functions_cost,
+)
 from sandbox.session import Sandbox
 
 TICKS = 60
 EVERY_S = 1.0
 API_DELAY_S = 3.0
-GOAL_RATIO = 0.1
 SKIPPED = {"enqueued": False, "reason": "in flight"}
+TICKS_PER_MONTH = round(DAYS_PER_MONTH * 24 * 60)  # rate(1 minute) in an average month, as `sandbox cost` counts it
 
 # The seed's tick (serverless.yml + functions/enqueue/handler.py), at published us-east-1 prices.
 SEED_TRANSITIONS_PER_TICK = 1  # one Task state, Standard
 SEED_LAMBDA_MEMORY_GB = 128 / 1024  # provider.memorySize
 SEED_LAMBDA_WARM_DURATION_S = 0.1  # assumed (not measured): four SQS calls from a warm boto3
-PRICE_PER_LAMBDA_REQUEST = 0.0000002
-PRICE_PER_LAMBDA_GB_SECOND_X86 = 0.0000166667  # the seed's runtime default architecture
 SEED_SQS_REQUESTS_SKIPPED = 2  # get_queue_by_name (GetQueueUrl) + attributes (GetQueueAttributes)
 SEED_SQS_REQUESTS_ENQUEUED = 4  # ... + get_queue_url (GetQueueUrl) + send_message (SendMessage)
 
@@ -45,7 +51,7 @@ def seed_tick_cost(enqueued_share: float) -> dict[str, float]:
     lines = {
         "step_functions": SEED_TRANSITIONS_PER_TICK * PRICE_PER_STATE_TRANSITION,
         "lambda": PRICE_PER_LAMBDA_REQUEST + SEED_LAMBDA_MEMORY_GB * SEED_LAMBDA_WARM_DURATION_S * PRICE_PER_LAMBDA_GB_SECOND_X86,
-        "sqs": sqs_requests * PRICE_PER_REQUEST["sqs"],
+        "sqs": sqs_requests * request_price("sqs"),
     }
     lines["total"] = sum(lines.values())
     return lines
@@ -84,19 +90,19 @@ def bench_single_flight(sandbox: Sandbox, *, console: Console | None = None, tic
     ours = {
         "step_functions": sum(step_functions_cost(e) for e in executions) / ticks,  # Express: request + duration
         "lambda": tick_lambda * PRICE_PER_LAMBDA_REQUEST / ticks,
-        "sqs": tick_sqs * PRICE_PER_REQUEST["sqs"] / ticks,
+        "sqs": tick_sqs * request_price("sqs") / ticks,
     }
     ours["total"] = sum(ours.values())
     seed = seed_tick_cost(enqueued / ticks)
     ratio = ours["total"] / seed["total"]
     costs = Table(title="estimated cost per tick (us-east-1 list prices; consumer, SQS polling, logs and X-Ray excluded from both)")
-    for column in ("design", "Step Functions", "Lambda", "SQS requests", "per tick", "per month (43,200 ticks)", "vs seed"):
+    for column in ("design", "Step Functions", "Lambda", "SQS requests", "per tick", f"per month ({TICKS_PER_MONTH:,} ticks)", "vs seed"):
         costs.add_column(column)
     costs.add_row("this workflow: EXPRESS tick, no Lambda (measured)", f"${ours['step_functions']:.8f}", f"${ours['lambda']:.8f}",
                   f"${ours['sqs']:.8f} ({tick_sqs / ticks:.2f}/tick)", f"${ours['total']:.8f}",
-                  f"${ours['total'] * 43_200:.4f}", f"{ratio:.3f} ({'goal met' if ratio <= GOAL_RATIO else 'GOAL MISSED'}: <= {GOAL_RATIO})")
+                  f"${ours['total'] * TICKS_PER_MONTH:.4f}", f"{ratio:.3f} ({GOALS['single_flight_tick_cost_ratio'].header}: {GOALS['single_flight_tick_cost_ratio'].verdict(ratio)})")
     costs.add_row("seed: Standard Task + EnQueue Lambda (computed)", f"${seed['step_functions']:.8f}", f"${seed['lambda']:.8f}",
-                  f"${seed['sqs']:.8f}", f"${seed['total']:.8f}", f"${seed['total'] * 43_200:.4f}", "1")
+                  f"${seed['sqs']:.8f}", f"${seed['total']:.8f}", f"${seed['total'] * TICKS_PER_MONTH:.4f}", "1")
     console.print(costs)
     console.print("[dim]EXPRESS duration billed in 100 ms steps at the assumed 64 MB (sandbox.costs); the seed's Lambda "
                   f"duration is assumed {SEED_LAMBDA_WARM_DURATION_S * 1000:.0f} ms warm at 128 MB x86. The seed also lets a "
