@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 _STATE_MACHINE = "AWS::StepFunctions::StateMachine"
 _LOGICAL_ID_HASH = re.compile(r"[0-9A-F]{8}$")
@@ -24,24 +24,42 @@ class StateMachine:
     definition: dict[str, Any]
 
 
-def token_text(value: dict[str, Any]) -> str:
-    """`{"Ref": "X"}` -> `<Ref X>`; `{"Fn::GetAtt": ["X", "Arn"]}` -> `<Fn::GetAtt X.Arn>`."""
-    (kind, arg), = value.items()
-    return f"<{kind} {arg if isinstance(arg, str) else '.'.join(map(str, arg))}>"
+class DefinitionNotInline(ValueError):
+    """A state machine's definition is not in the template (DefinitionS3Location), so it cannot be read here."""
 
 
-def definition_of(resource: dict[str, Any]) -> dict[str, Any]:
-    """The ASL of one `AWS::StepFunctions::StateMachine` resource, tokens as `<...>` strings."""
-    props = resource["Properties"]
-    if isinstance(props.get("Definition"), dict):
-        return props["Definition"]
-    text = props["DefinitionString"]
-    if isinstance(text, dict) and "Fn::Join" in text:
-        separator, parts = text["Fn::Join"]
-        text = separator.join(part if isinstance(part, str) else token_text(part) for part in parts)
-    for key, value in (props.get("DefinitionSubstitutions") or {}).items():
-        text = text.replace("${" + key + "}", value if isinstance(value, str) else token_text(value))
+def token_text(kind: str, argument: Any) -> str:
+    """`Ref X` -> `<Ref X>`; `Fn::GetAtt [X, Arn]` -> `<Fn::GetAtt X.Arn>`."""
+    return f"<{kind} {argument if isinstance(argument, str) else '.'.join(map(str, argument))}>"
+
+
+def definition_of(resource: dict[str, Any], token: Callable[[str, Any], str] | None = None) -> dict[str, Any]:
+    """The ASL of one `AWS::StepFunctions::StateMachine` resource. `token(kind, argument)` writes each
+    CloudFormation token (default `token_text`); DefinitionSubstitutions are applied the same way."""
+    token = token or token_text
+    properties = resource.get("Properties") or {}
+    if "Definition" in properties:
+        text = json.dumps(properties["Definition"])
+    elif "DefinitionString" in properties:
+        text = join_text(properties["DefinitionString"], token)
+    else:
+        raise DefinitionNotInline("the definition is not in the template (DefinitionS3Location?)")
+    for name, value in (properties.get("DefinitionSubstitutions") or {}).items():
+        text = text.replace("${" + name + "}", join_text(value, token))
     return json.loads(text)
+
+
+def join_text(value: Any, token: Callable[[str, Any], str] = token_text) -> str:
+    """A string, or an `Fn::Join` of strings and tokens, as text."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(join_text(part, token) for part in parts)
+    if isinstance(value, dict) and len(value) == 1:
+        (kind, argument), = value.items()
+        return token(kind, argument)
+    raise ValueError(f"cannot read {json.dumps(value)[:200]} as text")
 
 
 def state_machines(template: dict[str, Any]) -> list[StateMachine]:

@@ -21,7 +21,7 @@ from rich.table import Table
 from sandbox.graph.browser import ChromiumMissing, check_page
 from sandbox.graph.command import diagrams, workflow_state_machines, write_html
 from sandbox.graph.mermaid import state_names
-from sandbox.workflows import WORKFLOWS
+from stacks.common.registry import workflow_names
 
 
 class PagesDidNotRender(AssertionError):
@@ -36,7 +36,7 @@ def bench_graph_pages(*, console: Console | None = None, out_dir: Path | None = 
     failed = []
     with tempfile.TemporaryDirectory(prefix="graph-pages-") as scratch:
         folder = out_dir or Path(scratch)
-        for workflow in WORKFLOWS:
+        for workflow in workflow_names():
             machines = workflow_state_machines(workflow)
             page = folder / f"{workflow}.html"
             write_html(page, workflow, diagrams(workflow, machines), None)

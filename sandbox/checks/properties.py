@@ -78,7 +78,7 @@ from sandbox.checks.templates import (
     StateMachine,
     Template,
     join_text,
-    placeholder,
+    token_text,
     referenced_resource,
     state_machines,
     string_leaves,
@@ -417,7 +417,7 @@ def no_wildcard_actions(template: Template) -> list[Violation]:
 def _is_key_root_delegation(statement: dict[str, Any]) -> bool:
     principal = statement.get("Principal")
     try:
-        root = join_text(principal.get("AWS"), placeholder) if isinstance(principal, dict) and len(principal) == 1 else ""
+        root = join_text(principal.get("AWS"), token_text) if isinstance(principal, dict) and len(principal) == 1 else ""
     except ValueError:
         root = ""
     return (

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from sandbox.definitions import DefinitionNotInline, definition_of, join_text, token_text
+
 STACK_ARTIFACT = "aws:cloudformation:stack"
 
 # Values a validator may take for CloudFormation pseudo parameters (it needs an ARN's shape, not a real account).
@@ -24,10 +26,6 @@ PSEUDO_PARAMETERS = {
     "AWS::StackName": "stack",
 }
 _PLACEHOLDER = re.compile(r"<(Ref|Fn::GetAtt) ([^>.]+)(?:\.([^>]+))?>")
-
-
-class DefinitionNotInline(ValueError):
-    """A state machine's definition is not in the template (DefinitionS3Location), so it cannot be checked."""
 
 
 @dataclass(frozen=True)
@@ -77,39 +75,6 @@ def state_machines(template: Template) -> list[StateMachine]:
         StateMachine(template, logical_id, definition_of(resource))
         for logical_id, resource in template.of_type("AWS::StepFunctions::StateMachine").items()
     ]
-
-
-def definition_of(resource: dict[str, Any], token: Callable[[str, Any], str] | None = None) -> dict[str, Any]:
-    """The resource's ASL. `token(kind, argument)` writes each CloudFormation token (default: `<Ref X>` or
-    `<Fn::GetAtt X.Attr>`); DefinitionSubstitutions are applied as placeholders too."""
-    token = token or placeholder
-    properties = resource.get("Properties") or {}
-    if "Definition" in properties:
-        text = json.dumps(properties["Definition"])
-    elif "DefinitionString" in properties:
-        text = join_text(properties["DefinitionString"], token)
-    else:
-        raise DefinitionNotInline("the definition is not in the template (DefinitionS3Location?)")
-    for name, value in (properties.get("DefinitionSubstitutions") or {}).items():
-        text = text.replace("${" + name + "}", join_text(value, token))
-    return json.loads(text)
-
-
-def join_text(value: Any, token: Callable[[str, Any], str]) -> str:
-    """A string, or an `Fn::Join` of strings and tokens, as text."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return separator.join(join_text(part, token) for part in parts)
-    if isinstance(value, dict) and len(value) == 1:
-        (kind, argument), = value.items()
-        return token(kind, argument)
-    raise ValueError(f"cannot read {json.dumps(value)[:200]} as text")
-
-
-def placeholder(kind: str, argument: Any) -> str:
-    return f"<{kind} {argument if isinstance(argument, str) else '.'.join(map(str, argument))}>"
 
 
 def referenced_resource(value: Any) -> tuple[str, str | None] | None:

@@ -11,26 +11,24 @@ from sandbox.cli import app
 from sandbox.graph.command import diagrams, markdown_differs, refresh_markdown, workflow_state_machines
 from sandbox.graph.mermaid import state_names
 from sandbox.graph.page import BLOCK_END, BLOCK_START, markdown_block, read_block
-from sandbox.workflows import WORKFLOWS
+from stacks.common.registry import discover_workflows, get_workflow
 from tests.conftest import REPO_ROOT
 
 
 def workflow_readme(workflow: str) -> Path:
-    return REPO_ROOT / "stacks" / workflow.replace("-", "_") / "README.md"
+    return get_workflow(workflow).readme
 
 
-@pytest.mark.parametrize("workflow", list(WORKFLOWS))
+@pytest.mark.parametrize("workflow", [workflow.name for workflow in discover_workflows()])
 def test_the_workflow_readme_shows_the_diagram_of_its_definition(workflow, local_stage):
     readme = workflow_readme(workflow)
-    if not readme.exists():
-        pytest.skip(f"{readme.relative_to(REPO_ROOT)} is not written yet")
     machines = workflow_state_machines(workflow, local_stage.assembly_dir)
     block = read_block(readme.read_text(encoding="utf-8"), source=str(readme))  # DiagramBlockMissing: no diagram
     assert block == markdown_block(workflow, diagrams(workflow, machines)), (
         f"{readme} shows another definition's diagram: python -m sandbox graph {workflow} --markdown {readme}")
 
 
-@pytest.mark.parametrize("workflow", list(WORKFLOWS))
+@pytest.mark.parametrize("workflow", [workflow.name for workflow in discover_workflows()])
 def test_every_state_of_the_definition_is_in_its_diagram(workflow, local_stage):
     (machine,) = workflow_state_machines(workflow, local_stage.assembly_dir)
     (drawn,) = diagrams(workflow, [machine])
