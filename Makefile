@@ -39,6 +39,9 @@ demo: setup  ## synthesize, deploy into the embedded emulator, run every workflo
 test: setup  ## the whole suite, offline (two worker processes: sandbox runs mostly wait); includes make check
 	$(PY) -m pytest -n 2 --dist load
 
+check-forks: setup  ## every workflow forked in a temporary copy (its tests pass), and one exported standalone (its make test passes)
+	$(PY) -m pytest -p no:xdist tests/forks --forks all
+
 check: setup  ## the reliability suite: property checks, cfn-lint + serverless rules, checkov, asl-validator, every stage
 	$(PY) -m pytest -n 2 --dist load tests/reliability
 
