@@ -4,11 +4,8 @@
    fresh process (both pay the jsii start-up), best of N; their ratio;
    then each stack's marginal cost in one fresh process (sandbox/benches/synth_cost.py):
    first vs later synths, construct build vs synth, and what the rest is made of;
-2. parallel-search at API result sizes 1 KB, 300 KB, 5 MB, 10 MB: largest state
-   payload (must stay under 262,144 bytes), S3 requests, state transitions, wall time;
-3. distributed-copy over 1,000 and 5,000 objects locally, and computed for 1,000,000 objects in
-   the prod configuration beside the seed's design (sandbox/benches/distributed_copy.py);
-4. bucket-usage at 3, 10, 50 buckets beside the seed's design (sandbox/benches/bucket_usage.py);
+2. each workflow's own bench, found by discovery: `run(sandbox)` of sandbox/benches/<package>.py
+   (payload sizes, requests, transitions, invocations, cost beside the seed's design);
 5. cold import time of every handler module, each in a fresh isolated interpreter
    with the deployed asset and the Lambda runtime's boto3 on sys.path, as the
    sandbox's workers run them, median of N, and what it adds over a process that
@@ -20,6 +17,8 @@ Every goal comes from sandbox/benches/goals.py.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import os
 import resource
@@ -33,19 +32,14 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from sandbox.benches.distributed_copy import bench_distributed_copy
 from sandbox.benches.goals import GOALS
 from sandbox.benches.graph_pages import bench_graph_pages
-from sandbox.benches.single_flight import bench_single_flight
-from sandbox.benches.bucket_usage import bench_bucket_usage
 from sandbox.benches.synth_cost import bench_synth_cost
-from sandbox.benches.weekly_batch import bench_weekly_batch
-from sandbox.engine.payload_size import MAX_STATE_PAYLOAD_BYTES
 from sandbox.lambda_runtime import ensure_runtime_deps
 from sandbox.session import Sandbox
 from sandbox.synth import REPO_ROOT, SANDBOX_DIR
+from stacks.common.registry import discover_workflows
 
-RESULT_SIZES = {"1 KB": 1_000, "300 KB": 300_000, "5 MB": 5_000_000, "10 MB": 10_000_000}
 console = Console(width=150)
 
 _EMPTY_APP = "import aws_cdk as cdk, sys\ncdk.App(outdir=sys.argv[1]).synth()\n"
@@ -100,23 +94,6 @@ def bench_synth(repeats: int = 3) -> None:
             ratio = best_whole / best_empty
             table.add_row(measure + variant, f"{best_empty:.2f} s", f"{best_whole:.2f} s", f"{ratio:.2f}",
                           goal.verdict(ratio))
-    console.print(table)
-
-
-def bench_parallel_search(sandbox: Sandbox) -> None:
-    workflow = sandbox.deploy("parallel-search")
-    table = Table(title="parallel-search by API result size (each API answers that much)")
-    for column in ("result size", "status", "max state payload", f"<= {MAX_STATE_PAYLOAD_BYTES:,}", "S3 requests", "transitions", "Lambda", "wall time"):
-        table.add_column(column)
-    for label, size in RESULT_SIZES.items():
-        started = time.perf_counter()
-        report = workflow.run({"keywords": "wireless earbuds"}, standins={"*": {"result_bytes": str(size)}})
-        wall = time.perf_counter() - started
-        table.add_row(
-            label, report.status, f"{report.max_state_payload_bytes:,} B",
-            "yes" if report.max_state_payload_bytes <= MAX_STATE_PAYLOAD_BYTES else "NO",
-            str(report.aws_requests.get("s3", 0)), str(report.state_transitions), str(report.lambda_invocations), f"{wall:.2f} s",
-        )
     console.print(table)
 
 
@@ -179,11 +156,9 @@ def main() -> None:
     bench_synth()
     bench_synth_cost()
     with Sandbox() as sandbox:
-        bench_parallel_search(sandbox)
-        bench_single_flight(sandbox, console=console)
-        bench_weekly_batch(sandbox)
-        bench_distributed_copy(sandbox)
-        bench_bucket_usage(sandbox)
+        for workflow in discover_workflows():  # each workflow's own bench: sandbox/benches/<package>.py, run(sandbox)
+            if importlib.util.find_spec(workflow.bench_module) is not None:
+                importlib.import_module(workflow.bench_module).run(sandbox)
         bench_imports(sandbox.cloud_assembly)
     bench_graph_pages(console=console)
 

@@ -256,3 +256,7 @@ def bench_weekly_batch(sandbox: Sandbox) -> None:
 if __name__ == "__main__":
     with Sandbox() as session:
         bench_weekly_batch(session)
+
+
+def run(sandbox) -> None:  # noqa: ANN001 - what `make bench` calls for this workflow
+    bench_weekly_batch(sandbox)
