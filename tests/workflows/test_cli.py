@@ -1,30 +1,27 @@
-"""The sandbox CLI as a user runs it, in a child process: results, exit codes, one-line errors."""
+"""The sandbox CLI as a user runs it, in a child process: one-line errors and exit codes that hold for any workflow
+(parallel-search's own CLI runs: tests/workflows/test_parallel_search_cli.py)."""
 
 from __future__ import annotations
 
 import json
-import re
-import socket
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from sandbox.cli import app
+from stacks.common.registry import discover_workflows
 from tests.conftest import REPO_ROOT
+
+FIRST = discover_workflows()[0].name  # any workflow: these checks come before its stand-ins matter
 
 
 def sandbox_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "sandbox", *args], cwd=REPO_ROOT, capture_output=True, text=True,
                           timeout=timeout, check=False)
-
-
-def documented_json_keys() -> set[str]:
-    """The keys the README promises for `run --json` (the backticked names of that sentence)."""
-    readme = (REPO_ROOT / "README.md").read_text()
-    sentence = readme[readme.index("With `--json` it"):]
-    sentence = sentence[: sentence.index("Exit code")]
-    return set(re.findall(r"`([a-z_]+)`", sentence)) - {"json"}
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, *fragments: str) -> None:
@@ -40,43 +37,26 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, *
 def test_list_names_every_workflow_and_its_stack():
     result = sandbox_cli("list")
     assert result.returncode == 0, result.stderr
-    assert "parallel-search" in result.stdout and "ParallelSearch" in result.stdout
-
-
-def test_run_json_prints_exactly_the_documented_keys_and_a_timeline():
-    # WHEN a user runs the documented command with 10 MB from each API
-    result = sandbox_cli("run", "parallel-search", "--json", "--standin", "result_bytes=10000000")
-    # THEN it exits 0, prints the timeline on stderr and one JSON object on stdout, with every documented key
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert set(report) == documented_json_keys()
-    assert report["status"] == "SUCCEEDED" and report["error"] is None
-    assert report["max_state_payload_bytes"] < 256 * 1024
-    assert "ParallelStateEntered" in result.stderr and "SearchAll" in result.stderr
-
-
-def test_a_failed_run_exits_1_with_the_error_named():
-    result = sandbox_cli("run", "parallel-search", "--json", "--input", '{"keywords": ""}')
-    assert result.returncode == 1
-    report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report["status"] == "FAILED" and report["error"] == "InvalidSearchInput"
+    for workflow in discover_workflows():
+        assert workflow.name in result.stdout and workflow.stack_id in result.stdout
 
 
 @pytest.mark.parametrize(("args", "fragment"), [
     (["run", "no-such-workflow"], "unknown workflow"),
-    (["run", "parallel-search", "--standin", "shop-z.fail_times=1"], "unknown stand-in(s) shop-z"),
-    (["run", "parallel-search", "--standin", "colour=blue"], "given for every stand-in"),
-    (["run", "parallel-search", "--standin", "shop-a.slow_seconds=-1"], "shop-a: slow_seconds"),
-    (["run", "parallel-search", "--standin", "slow_seconds=nan"], "not a finite number"),
-    (["run", "parallel-search", "--standin", "shop-b.fail_mode=sometimes"], "fail_mode must be one of"),
-    (["run", "parallel-search", "--input", "[1]"], "must be a JSON object"),
-    (["run", "parallel-search", "--input", "@/no/such/file.json"], "cannot read the file"),
-    (["run", "parallel-search", "--input", "@/"], "cannot read the file"),
-    (["fire", "parallel-search", "--at", "next thursday"], "not an ISO 8601 time"),
+    (["run", FIRST, "--input", "[1]"], "must be a JSON object"),
+    (["run", FIRST, "--input", "@/no/such/file.json"], "cannot read the file"),
+    (["run", FIRST, "--input", "@/"], "cannot read the file"),
+    (["run", FIRST, "--timeout", "0"], "--timeout must be at least 0.1"),
+    (["fire", FIRST, "--at", "next thursday"], "not an ISO 8601 time"),
+    (["fire", FIRST, "--times", "0"], "--times must be from 1 to 10,000, got 0"),
+    (["fire", FIRST, "--every", "-1"], "--every must be at least 0, got -1"),
+    (["fork", FIRST, "Not_Kebab", "--no-snapshots"], "invalid workflow name 'Not_Kebab'"),
 ])
 def test_usage_errors_are_one_line_exit_2_before_any_synth(args, fragment):
-    result = sandbox_cli(*args, timeout=60)
-    assert_one_line_error(result, 2, fragment)
+    # in-process (the CLI's own code path, without paying a process start per case)
+    result = CliRunner().invoke(app, args)
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.exit_code == 2 and len(errors) == 1 and errors[0].startswith("error:") and fragment in errors[0], result.stderr
     assert "synth:" not in result.stderr  # refused before synth and deploy
 
 
@@ -89,44 +69,28 @@ def test_unreadable_inputs_are_usage_errors(tmp_path: Path):
     huge = tmp_path / "huge.json"
     huge.write_text(json.dumps({"keywords": "tea", "memo": "日本語" * 30_000}, ensure_ascii=False))
     # WHEN/THEN each is one line, exit 2
-    assert_one_line_error(sandbox_cli("run", "parallel-search", "--input", f"@{latin1}"), 2, "not UTF-8")
-    assert_one_line_error(sandbox_cli("run", "parallel-search", "--input", f"@{deep}"), 2, "nested too deeply")
-    assert_one_line_error(sandbox_cli("run", "parallel-search", "--input", f"@{huge}"), 2, "at most 262,144")
+    for path, fragment in ((latin1, "not UTF-8"), (deep, "nested too deeply"), (huge, "at most 262,144")):
+        result = CliRunner().invoke(app, ["run", FIRST, "--input", f"@{path}"])
+        errors = [line for line in result.stderr.splitlines() if line.strip()]
+        assert result.exit_code == 2 and len(errors) == 1 and fragment in errors[0], result.stderr
 
 
-def test_a_runner_timeout_is_exit_5_in_one_line():
-    # GIVEN shop-a answering every request only after 20 s, and a runner that waits 2 s
-    result = sandbox_cli("run", "parallel-search", "--timeout", "2", "--standin", "shop-a.fail_mode=slow",
-                         "--standin", "shop-a.fail_times=-1", "--standin", "shop-a.slow_seconds=20")
-    # THEN the sandbox stops the execution and says so in one line, exit 5
-    assert_one_line_error(result, 5, "did not finish within 2 s")
 
 
-def test_fire_refuses_a_workflow_without_a_schedule():
-    assert_one_line_error(sandbox_cli("fire", "parallel-search"), 2, "no AWS::Scheduler::Schedule")
-
-
-def test_two_runs_at_once_both_succeed_even_with_the_old_fixed_ports_taken():
-    # GIVEN the ports the stand-ins used to have fixed (18181, 18182) taken by another program
-    holders = []
-    for port in (18181, 18182):
-        holder = socket.socket()
-        try:
-            holder.bind(("127.0.0.1", port))
-            holder.listen()
-            holders.append(holder)
-        except OSError:
-            holder.close()  # already taken by someone else: just as good for this test
-    try:
-        # WHEN two sandbox runs start at the same time
-        command = [sys.executable, "-m", "sandbox", "run", "parallel-search", "--json"]
-        runs = [subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                for _ in range(2)]
-        results = [run.communicate(timeout=300) for run in runs]
-    finally:
-        for holder in holders:
-            holder.close()
-    # THEN both succeed, each with its own stand-ins
-    for run, (stdout, stderr) in zip(runs, results):
-        assert run.returncode == 0, stderr[-2000:]
-        assert json.loads(stdout.strip().splitlines()[-1])["status"] == "SUCCEEDED"
+@pytest.mark.parametrize(("signum", "code", "word"), [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+def test_a_run_stopped_by_a_signal_exits_128_plus_its_number_in_one_line(signum, code, word):
+    # GIVEN a run under way (past synth: the emulator and stand-ins are up)
+    run = subprocess.Popen([sys.executable, "-m", "sandbox", "run", FIRST], cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    seen = ""
+    while "synth:" not in seen:
+        line = run.stderr.readline()
+        assert line, f"the run ended before synth finished: {seen}"
+        seen += line
+    # WHEN the user presses Ctrl-C (or a supervisor sends SIGTERM)
+    run.send_signal(signum)
+    _, rest = run.communicate(timeout=60)
+    # THEN it stops with 128 + the signal's number, in one line, without a traceback
+    errors = [line for line in rest.splitlines() if line.startswith("error:")]
+    assert run.returncode == code and len(errors) == 1 and word in errors[0], (run.returncode, rest[-2000:])
+    assert "Traceback" not in rest
