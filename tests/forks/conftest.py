@@ -30,7 +30,7 @@ def project_copy(destination: Path, keep: list[Workflow]) -> Path:
     """A git checkout of this project holding `keep`, sharing our environments (same pins) and dependency cache."""
     copy_project(destination, keep)
     link_caches(destination)
-    for shared in (".venv", "node_modules"):
+    for shared in (".venv", ".venv-tools", "node_modules"):
         (destination / shared).symlink_to(REPO_ROOT / shared)
     git = ["git", "-c", "user.name=test", "-c", "user.email=test@localhost"]
     subprocess.run([*git, "init", "-q"], cwd=destination, check=True)

@@ -47,12 +47,14 @@ def test_one_command_forks_a_workflow_into_a_new_one_that_passes_its_own_tests(s
     assert preflight.returncode == source_preflight.returncode
     assert preflight.stderr.count("SettingNotConfigured") == source_preflight.stderr.count("SettingNotConfigured")
     assert source.settings_key + "." not in preflight.stderr
-    # AND its own copied tests, the snapshot, cdk-nag and cfn-lint tests and its sandbox runs all pass,
+    # AND its own copied tests, the snapshot, cdk-nag, reliability and cfn-lint checks and its sandbox runs all pass,
     # with every state of its definition entered (the copy's conftest enforces it for a whole workflow test file)
     owned = sorted((copy / "tests").rglob(f"*{new.package}*"))
     own_tests = [str(p.relative_to(copy)) for p in owned if (p.suffix == ".py" or p.is_dir()) and not set(p.parents) & set(owned)]
     tested = run_in(copy, PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", *own_tests,
-                    "tests/templates/test_snapshots.py", "tests/templates/test_lint_and_nag.py", "tests/templates/test_stage_parity.py")
+                    "tests/templates/test_snapshots.py", "tests/templates/test_lint_and_nag.py", "tests/templates/test_stage_parity.py",
+                    "tests/reliability/test_properties.py",
+                    "tests/reliability/test_outside_checkers.py::test_cfn_lint_and_its_serverless_rules_pass")
     assert tested.returncode == 0, tested.stdout[-4000:]
     assert f"{new.name} (" in tested.stdout and "100% of" in tested.stdout and f"enforced for: {new.name}" in tested.stdout
     # AND `sandbox run` of the fork succeeds, as the user's next step says
