@@ -33,6 +33,7 @@ from typing import Any, Callable, Mapping
 
 from sandbox.asl import walk_states
 from sandbox.costs import (
+    DAYS_PER_MONTH,
     EXPRESS_MEMORY_GB,
     PRICE_PER_EXPRESS_GB_SECOND,
     PRICE_PER_EXPRESS_REQUEST,
@@ -45,7 +46,6 @@ from sandbox.costs import (
     request_costs,
 )
 from sandbox.definitions import readable_logical_id, state_machines
-DAYS_PER_MONTH = 365.25 / 12
 ON_DEMAND_RUNS_PER_MONTH = 1_000
 _SERVICE_LABELS = {"s3": "S3 requests", "sqs": "SQS requests", "sns": "SNS requests", "dynamodb": "DynamoDB requests",
                    "secretsmanager": "Secrets Manager requests", "scheduler": "Scheduler invocations"}

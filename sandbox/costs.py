@@ -23,6 +23,7 @@ from typing import Any, Iterable, Mapping
 from sandbox.execution import ExecutionReport
 
 PRICE_TABLE_PATH = Path(__file__).with_name("prices.toml")
+DAYS_PER_MONTH = 365.25 / 12  # an average month, for every per-month figure
 PRICES: dict[str, Any] = tomllib.loads(PRICE_TABLE_PATH.read_text(encoding="utf-8"))
 
 _SFN, _LAMBDA = PRICES["step_functions"], PRICES["lambda"]

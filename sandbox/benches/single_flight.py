@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sandbox.benches.goals import GOALS
-from sandbox.cost_report import DAYS_PER_MONTH
+from sandbox.costs import DAYS_PER_MONTH
 from sandbox.costs import (
     PRICE_PER_LAMBDA_GB_SECOND_X86,
     PRICE_PER_LAMBDA_REQUEST,
