@@ -178,12 +178,23 @@ def test_the_deployed_insert_run_twice_leaves_the_same_rows(workflow):
     assert workflow.scenario.bigquery.target_rows(date(2026, 8, 20)) == before and len(before) == 3
 
 
-@pytest.mark.parametrize("bad", ["2026-02-30", "2026/11/18", "next thursday"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"targetDate": "2026-02-30"},
+        {"targetDate": "2026/11/18"},
+        {"targetDate": "next thursday"},
+        {"targetDate": "0001-01-03"},  # its week would start before year 1
+        {"scheduledTime": "9999-12-31T23:00:00Z"},  # already year 10000 in Tokyo
+        {"scheduledTime": "9" * 200_000},  # a cause repeating it would pass the 256 KiB state limit
+    ],
+    ids=["Feb-30", "slashes", "words", "week-before-year-1", "Tokyo-in-year-10000", "200-KB"],
+)
 def test_a_malformed_target_date_is_a_named_error_and_nothing_is_written(workflow, notices, bad):
     notices()  # drop what earlier runs sent
-    report = workflow.run({"targetDate": bad})
+    report = workflow.run(bad)
     assert report.status == "FAILED" and report.error == "InvalidTargetDate"
-    assert entered(report, "AcquireRunGuard") == 0 and guard_item(workflow, bad) is None
+    assert entered(report, "AcquireRunGuard") == 0 and guard_item(workflow, str(bad.get("targetDate"))[:1000]) is None
     assert workflow.scenario.bigquery.stats()["queries"] == 0 and workflow.scenario.slack.messages == []
     (notice,) = notices()
-    assert notice["error"] == "InvalidTargetDate"
+    assert notice["error"] == "InvalidTargetDate" and len(report.cause) < 10_000  # bounded: never the whole input
