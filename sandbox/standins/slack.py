@@ -22,6 +22,7 @@ from typing import Any
 from sandbox.standins.http import Answer, HttpStandIn, Request
 
 FAIL_MODES = ("5xx", "429", "4xx", "drop")
+MAX_RETRY_AFTER_S = 10**9  # far past any wait a notifier could honour
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,14 @@ class SlackBehaviour:
             raise ValueError(f"fail_mode must be one of {', '.join(FAIL_MODES)}")
         if self.fail_times < -1:
             raise ValueError("fail_times must be -1 (always) or a count >= 0")
-        if not (math.isfinite(self.retry_after_seconds) and 0 <= self.retry_after_seconds <= 3600):
-            raise ValueError("retry_after_seconds must be a number between 0 and 3600")
+        if not (math.isfinite(self.retry_after_seconds) and 0 <= self.retry_after_seconds <= MAX_RETRY_AFTER_S):
+            raise ValueError(f"retry_after_seconds must be a number between 0 and {MAX_RETRY_AFTER_S:,}")
+
+    @property
+    def retry_after_header(self) -> str:
+        """As Slack sends it: whole seconds as digits (never "1e+06"), fractions as plain decimals."""
+        seconds = self.retry_after_seconds
+        return str(int(seconds)) if seconds == int(seconds) else f"{seconds:.3f}".rstrip("0")
 
 
 class SlackStandIn(HttpStandIn):
@@ -89,7 +96,7 @@ class SlackStandIn(HttpStandIn):
                 return {
                     "5xx": Answer(500, b"internal_error", "text/plain"),
                     "429": Answer(
-                        429, b"rate_limited", "text/plain", headers={"Retry-After": f"{behaviour.retry_after_seconds:g}"}
+                        429, b"rate_limited", "text/plain", headers={"Retry-After": behaviour.retry_after_header}
                     ),
                     "4xx": Answer(400, b"invalid_payload", "text/plain"),
                     "drop": Answer(drop=True),

@@ -32,7 +32,8 @@ SQL_TEMPLATES = ("count_rows.sql", "weekly_insert.sql")
 
 # Exception class names raised by lambda_src/weekly_batch/weekly_batch/errors.py.
 BIGQUERY_RETRYABLE_ERRORS = ["BigQueryAuthFailed", "BigQueryQuotaExceeded", "BigQueryUnavailable", "BigQueryTimeout"]
-SLACK_RETRYABLE_ERRORS = ["SlackUnavailable", "SlackRateLimited"]
+# Not SlackRateLimited: the notifier already waited what Retry-After allowed; retries seconds apart would not.
+SLACK_RETRYABLE_ERRORS = ["SlackUnavailable"]
 DATA_NOT_READY = "DataNotReady"
 DYNAMODB_TRANSIENT_ERRORS = [
     "DynamoDB.ProvisionedThroughputExceededException",

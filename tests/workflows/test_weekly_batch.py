@@ -131,6 +131,21 @@ def test_slack_down_does_not_stop_the_batch_and_the_missed_notices_are_recorded(
     assert workflow.scenario.slack.messages == [] and len(workflow.scenario.slack.requests) == 2 * 3  # 1 + 2 retries each
 
 
+def test_slack_asking_to_wait_an_hour_is_not_hammered_and_its_real_wait_is_reported(workflow):
+    # GIVEN Slack answers every post 429 with Retry-After: 3600 (the notifier has 20 s locally)
+    report = workflow.run({"targetDate": "2026-09-23"}, standins={"slack": {"fail_mode": "429", "fail_times": "-1",
+                                                                            "retry_after_seconds": "3600"}})
+    # THEN the batch goes on, each notice gives up after one post (no retry can honour an hour),
+    # and what was missed says how long Slack asked to wait
+    assert report.status == "SUCCEEDED", report.cause
+    assert len(workflow.scenario.slack.requests) == 2 and workflow.scenario.slack.messages == []
+    for kind in ("starting", "succeeded"):
+        missed = report.output["notices"][kind]
+        assert missed["Error"] == "SlackRateLimited" and "Retry-After 3600s" in missed["Cause"], missed
+    # AND the state machine did not retry them either: one failed invocation per notice
+    assert [e.state for e in report.events if e.type == "LambdaFunctionFailed"] == ["NotifyStarting", "NotifySucceeded"]
+
+
 def test_the_schedule_fired_twice_runs_one_batch_with_no_duplicate_notices(workflow):
     # GIVEN the scheduler delivers the same Thursday 09:30 JST event twice
     at = datetime(2026, 12, 3, 0, 30, tzinfo=timezone.utc)

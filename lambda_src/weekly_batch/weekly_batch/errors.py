@@ -60,7 +60,8 @@ class SlackRejected(WeeklyBatchError):
 
 
 class SlackRateLimited(WeeklyBatchError):
-    """Slack answered 429 and its Retry-After does not fit in the time left: retried by the state machine."""
+    """Slack answered 429 and the wait its Retry-After asks for (named in the message) does not fit in the
+    notifier's time left, or Slack still refused after 3 posts. Not retried: the notice is recorded as missed."""
 
 
 class SlackUnavailable(WeeklyBatchError):
