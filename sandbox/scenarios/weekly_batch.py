@@ -3,19 +3,60 @@
 The Slack webhook URL, with the receiver's real port and a random path secret, is
 written into the Secrets Manager secret the notifier reads; the BigQuery functions
 are pointed at the proxy's real port through their `BIGQUERY_API_ENDPOINT`.
+The run guard's table (the stack's own DynamoDB table) can be made to fail on demand
+(stand-in `guard`, see `GuardBehaviour`).
 """
 
 from __future__ import annotations
 
+import math
 from contextlib import ExitStack
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from sandbox.emulator import DeployedStack, Emulator
 from sandbox.scenarios.base import ScenarioError, function_environments, local_endpoint, put_secret, set_function_environment
 from sandbox.standins.bigquery import BigQueryBehaviour, BigQueryStandIn
+from sandbox.standins.dynamodb_faults import MODES as GUARD_FAIL_MODES
+from sandbox.standins.dynamodb_faults import DynamoDBFault, DynamoDBFaults
 from sandbox.standins.slack import SlackBehaviour, SlackStandIn
 
-STANDIN_SETTINGS = {"bigquery": BigQueryBehaviour, "slack": SlackBehaviour}
+# Which requests to the guard table fail: (operations, caller) per `fail_on`.
+GUARD_FAIL_ON = {
+    "acquire": (frozenset({"PutItem"}), "state-machine"),  # AcquireRunGuard
+    "record": (frozenset({"UpdateItem"}), "state-machine"),  # MarkRunSucceeded / MarkRunFailed
+    "release": (frozenset({"UpdateItem"}), "functions"),  # the releaser (execution-status rule)
+    "any": (frozenset(), "any"),
+}
+
+
+@dataclass(frozen=True)
+class GuardBehaviour:
+    """The run guard's DynamoDB table. Default: never fails.
+
+    fail_mode: throttle (ProvisionedThroughputExceededException) | 5xx (InternalServerError) | slow
+    fail_on: acquire | record | release | any (see GUARD_FAIL_ON)
+    fail_times: the first N matching requests fail; -1 every one
+    slow_seconds: how late a `slow` answer comes
+    """
+
+    fail_mode: str = "throttle"
+    fail_on: str = "record"
+    fail_times: int = 0
+    slow_seconds: float = 25.0
+
+    def __post_init__(self) -> None:
+        if self.fail_mode not in GUARD_FAIL_MODES:
+            raise ValueError(f"fail_mode must be one of {', '.join(GUARD_FAIL_MODES)}")
+        if self.fail_on not in GUARD_FAIL_ON:
+            raise ValueError(f"fail_on must be one of {', '.join(GUARD_FAIL_ON)}")
+        if self.fail_times < -1:
+            raise ValueError("fail_times must be -1 (always) or a count >= 0")
+        if not (math.isfinite(self.slow_seconds) and 0 <= self.slow_seconds <= 120):
+            raise ValueError("slow_seconds must be a number between 0 and 120")
+
+
+STANDIN_SETTINGS = {"bigquery": BigQueryBehaviour, "slack": SlackBehaviour, "guard": GuardBehaviour}
 
 
 def headline(output: Any) -> str:
@@ -30,7 +71,7 @@ def headline(output: Any) -> str:
 
 
 class WeeklyBatchScenario:
-    """Exposes `bigquery` and `slack` (the stand-ins) once entered."""
+    """Exposes `bigquery`, `slack` (the stand-ins), `guard_table` and `guard_faults` once entered."""
 
     def __init__(self, emulator: Emulator, stack: DeployedStack) -> None:
         self._emulator = emulator
@@ -38,6 +79,8 @@ class WeeklyBatchScenario:
         self._exit = ExitStack()
         self.bigquery: BigQueryStandIn | None = None
         self.slack: SlackStandIn | None = None
+        self.guard_table = ""
+        self.guard_faults: DynamoDBFaults | None = None
 
     def __enter__(self) -> "WeeklyBatchScenario":
         try:
@@ -60,6 +103,9 @@ class WeeklyBatchScenario:
                 set_function_environment(self._emulator, name, {"BIGQUERY_API_ENDPOINT": endpoint})
             self.slack = self._exit.enter_context(SlackStandIn())
             put_secret(self._emulator, notifiers[0]["SLACK_WEBHOOK_SECRET_NAME"], self.slack.webhook_url)
+            (self.guard_table,) = [self._stack.resources[lid] for lid, t in self._stack.resource_types.items()
+                                   if t == "AWS::DynamoDB::Table"]
+            self.guard_faults = self._exit.enter_context(DynamoDBFaults())
         except BaseException:
             self._exit.close()
             raise
@@ -72,7 +118,15 @@ class WeeklyBatchScenario:
         assert self.bigquery and self.slack, "enter the scenario first"
         self.bigquery.configure(settings.get("bigquery", BigQueryBehaviour()))
         self.slack.configure(settings.get("slack", SlackBehaviour()))
+        guard: GuardBehaviour = settings.get("guard", GuardBehaviour())
+        operations, caller = GUARD_FAIL_ON[guard.fail_on]
+        assert self.guard_faults is not None
+        self.guard_faults.configure(
+            DynamoDBFault(table=self.guard_table, mode=guard.fail_mode, times=guard.fail_times, operations=operations,
+                          caller=caller, slow_seconds=guard.slow_seconds) if guard.fail_times else None
+        )
 
     def stats(self) -> dict[str, Any]:
-        assert self.bigquery and self.slack, "enter the scenario first"
-        return {"bigquery": self.bigquery.stats(), "slack": self.slack.stats()}
+        assert self.bigquery and self.slack and self.guard_faults, "enter the scenario first"
+        return {"bigquery": self.bigquery.stats(), "slack": self.slack.stats(),
+                "guard": {"faults_injected": dict(self.guard_faults.injected)}}

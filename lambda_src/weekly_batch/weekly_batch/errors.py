@@ -70,3 +70,12 @@ class SlackUnavailable(WeeklyBatchError):
 
 class InvalidNotice(WeeklyBatchError):
     """The notifier was called with an unknown notice kind: a definition/code mismatch."""
+
+
+class RunGuardUnavailable(WeeklyBatchError):
+    """The run-once guard's table could not be updated (throttled, unavailable): raised so that Lambda's
+    asynchronous retries (then the dead-letter queue) take over."""
+
+
+class InvalidStatusChange(WeeklyBatchError):
+    """The guard releaser was called with something other than a Step Functions execution status change."""
