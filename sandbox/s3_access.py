@@ -15,7 +15,9 @@ own (harness clients carry `HARNESS_USER_AGENT` and pass untouched):
   redirect by itself, so the rule is *counted* (`wrong_region_requests`): a client
   that addresses the right region never sees one;
 * **vanishing buckets**: after the first ListObjectsV2 page of such a bucket has
-  been answered, the bucket and its objects are deleted (a bucket deleted mid-scan).
+  been answered, the bucket and its objects are deleted (a bucket deleted mid-scan);
+* **throttled buckets**: every request answers 503 `SlowDown`, as S3 does when a
+  prefix's request rate is exceeded (counted as `throttled_requests`).
 
 Only path-style requests are inspected (boto3 uses path style for the
 emulator's 127.0.0.1 endpoint). Installed by patching
@@ -43,7 +45,9 @@ _ERROR_XML = (
 class S3AccessRules:
     denied: set[str] = field(default_factory=set)
     vanish_after_first_page: set[str] = field(default_factory=set)
+    throttled: set[str] = field(default_factory=set)
     denied_requests: int = 0
+    throttled_requests: int = 0
     wrong_region_requests: int = 0
     requests_by_region: dict[str, int] = field(default_factory=dict)  # bucket-level requests, by signing region
     vanished: list[str] = field(default_factory=list)
@@ -106,6 +110,11 @@ class S3AccessEmulation:
             with self._lock:
                 rules.denied_requests += 1
             return _error(start_response, "403 Forbidden", "AccessDenied", "Access Denied (sandbox: denied bucket)", bucket)
+        if bucket in rules.throttled:
+            with self._lock:
+                rules.throttled_requests += 1
+            return _error(start_response, "503 Slow Down", "SlowDown", "Please reduce your request rate. (sandbox: throttled bucket)",
+                          bucket)
         actual = bucket_region(bucket)
         is_location = "location" in query
         is_create = method == "PUT" and len(parts) == 1 and not query

@@ -11,7 +11,7 @@ from contextlib import ExitStack
 from importlib.metadata import version
 from typing import Callable, ContextManager
 
-from sandbox.engine import context_times, distributed_map, fail_state, payload_size, status_events
+from sandbox.engine import context_times, distributed_map, fail_state, payload_size, status_events, string_matches
 
 PINNED_MOTO = "5.2.5"
 
@@ -22,6 +22,7 @@ EXTENSIONS: list[Callable[[], ContextManager[None]]] = [
     distributed_map.distributed_map_extensions,  # ItemBatcher, tolerances, EXPRESS children, reader, ResultWriter
     fail_state.fail_state_rethrows_states_errors,  # Fail with ErrorPath -> States.* (a caught error re-raised)
     status_events.status_events,  # execution status changes on EventBridge; rules' Lambda targets invoked
+    string_matches.aws_string_matches,  # Choice StringMatches: only `*` is a wildcard (moto: fnmatch's ? and [...])
 ]
 
 

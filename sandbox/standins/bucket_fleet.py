@@ -36,6 +36,8 @@ class BucketFleetSettings:
     denied_buckets: buckets that answer AccessDenied to the workflow (default 1).
     empty_buckets: buckets without objects (default 0).
     vanishing_buckets: buckets of 1,001 objects deleted after their first listed page (default 0).
+    throttled_buckets: buckets (of `objects_per_bucket` objects) that answer every request of the workflow
+        with 503 SlowDown, as S3 does under a request-rate limit (default 0).
     storage_classes: comma-separated classes the objects cycle through (default "STANDARD").
     name_prefix: every fleet bucket's name starts with it (default "usage-"; the sample input's name_prefix).
     """
@@ -48,11 +50,12 @@ class BucketFleetSettings:
     denied_buckets: int = 1
     empty_buckets: int = 0
     vanishing_buckets: int = 0
+    throttled_buckets: int = 0
     storage_classes: str = "STANDARD"
     name_prefix: str = "usage-"
 
     def __post_init__(self) -> None:
-        counts = {k: getattr(self, k) for k in ("buckets", "objects_per_bucket", "other_region_buckets", "denied_buckets", "empty_buckets", "vanishing_buckets")}
+        counts = {k: getattr(self, k) for k in ("buckets", "objects_per_bucket", "other_region_buckets", "denied_buckets", "empty_buckets", "vanishing_buckets", "throttled_buckets")}
         for name, value in counts.items():
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
@@ -71,7 +74,8 @@ class BucketFleetSettings:
 
     @property
     def total_buckets(self) -> int:
-        return self.buckets + self.other_region_buckets + self.denied_buckets + self.empty_buckets + self.vanishing_buckets
+        return (self.buckets + self.other_region_buckets + self.denied_buckets + self.empty_buckets + self.vanishing_buckets
+                + self.throttled_buckets)
 
     @property
     def extension_list(self) -> list[str]:
@@ -89,7 +93,7 @@ class BucketFleetSettings:
 @dataclass(frozen=True)
 class FleetBucket:
     name: str
-    kind: str  # ordinary | other-region | denied | empty | vanishing
+    kind: str  # ordinary | other-region | denied | empty | vanishing | throttled
     region: str
     objects: int
 
@@ -116,6 +120,7 @@ def plan_fleet(settings: BucketFleetSettings, home_region: str) -> list[FleetBuc
         ("d", "denied", settings.denied_buckets, home_region, settings.objects_per_bucket),
         ("e", "empty", settings.empty_buckets, home_region, 0),
         ("v", "vanishing", settings.vanishing_buckets, home_region, LIST_PAGE + 1),
+        ("t", "throttled", settings.throttled_buckets, home_region, settings.objects_per_bucket),
     ]
     return [
         FleetBucket(name=f"{prefix}{tag}{j:03d}", kind=kind, region=region, objects=objects)
