@@ -239,11 +239,19 @@ def test_bad_input_fails_at_once_with_a_named_error_having_written_nothing(workf
     assert not {"s3", "dynamodb", "sns"} & set(report.aws_requests), report.aws_requests
 
 
-def test_a_bucket_name_the_lister_refuses_fails_before_any_scan(workflow, notices):
+@pytest.mark.parametrize(
+    ("execution_input", "named"),
+    [({"buckets": ["usage-fine", "Not A Bucket!"], "scan_id": "bad-name"}, "buckets[1]"),
+     ({"buckets": ["usage-fine", "n" * 200_000], "scan_id": "huge-name"}, "buckets[1]"),  # a cause repeating it would
+     ({"scan_id": "s" * 200_000}, "scan_id")],                                              # pass the 256 KiB state limit
+    ids=["bad-name", "200-KB-name", "200-KB-scan-id"],
+)
+def test_a_value_the_lister_refuses_fails_before_any_scan_with_a_short_cause(workflow, notices, execution_input, named):
     notices()
-    report = workflow.run({"buckets": ["usage-fine", "Not A Bucket!"], "scan_id": "bad-name"})
-    assert report.status == "FAILED" and report.error == "InvalidScanInput" and "buckets[1]" in report.cause
-    assert report.lambda_invocations == 1 and children(report) == [] and items(workflow, "bad-name") == {}
+    report = workflow.run(execution_input)
+    assert report.status == "FAILED" and report.error == "InvalidScanInput" and named in report.cause
+    assert len(report.cause) < 10_000 and report.lambda_invocations == 1 and children(report) == []
+    assert "dynamodb" not in report.aws_requests
     (notice,) = notices()
     assert notice["error"] == "InvalidScanInput"
 

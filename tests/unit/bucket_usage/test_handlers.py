@@ -194,3 +194,15 @@ def test_a_failure_replaces_an_item_left_by_an_earlier_execution(aws, lambda_con
 def test_a_huge_failure_cause_is_trimmed_in_the_item_and_the_result(aws, lambda_context):
     result = scan.handler(_failure("photos-archive", "E" * 10_000, "c" * 300_000), lambda_context)
     assert len(result["error"]) < 500 and len(_item("weekly-2026-47", "photos-archive")["error"]) < 500
+
+
+@pytest.mark.parametrize(
+    "state",
+    [{"pass": 1, "done": False, "counts": {"extensions": {"x" * 100_000: {"objects": "many", "bytes": 1}}}},
+     {"pass": 1, "done": False, "counts": {"extensions": {}, "storage_classes": {"S" * 100_000: {"jpg": {"objects": -1, "bytes": 1}}}}}],
+)
+def test_a_malformed_state_with_huge_names_is_a_short_named_error(aws, lambda_context, state):
+    with pytest.raises(InvalidScanState) as raised:
+        scan.handler({**load_event("scan_first_pass"), "request": {"scan_id": "w", "by_storage_class": True}, "state": state},
+                     lambda_context)
+    assert len(str(raised.value)) < 200

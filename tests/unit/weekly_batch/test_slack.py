@@ -136,3 +136,9 @@ def test_a_huge_retry_after_header_is_shown_trimmed(slack):
     from weekly_batch.slack import describe_retry_after
 
     assert len(describe_retry_after("x" * 100_000)) < 100
+
+
+def test_an_unknown_notice_kind_is_named_in_a_short_message():
+    with pytest.raises(InvalidNotice) as raised:
+        build_message({"kind": "k" * 100_000})
+    assert len(str(raised.value)) < 200
