@@ -20,8 +20,8 @@ own (harness clients carry `HARNESS_USER_AGENT` and pass untouched):
   prefix's request rate is exceeded (counted as `throttled_requests`).
 
 Only path-style requests are inspected (boto3 uses path style for the
-emulator's 127.0.0.1 endpoint). Installed by patching
-`DomainDispatcherApplication.__call__` for as long as the context manager is open.
+emulator's 127.0.0.1 endpoint). A hook at the emulator's WSGI entry
+(`sandbox.wsgi_hook`) for as long as the context manager is open.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs, unquote
 
 from sandbox.emulator import HARNESS_USER_AGENT
+from sandbox.wsgi_hook import emulator_entry_hook
 
 _SIGNING = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/s3/aws4_request")
 _ERROR_XML = (
@@ -72,26 +73,17 @@ class S3AccessEmulation:
         self.rules = rules
         self._delete_bucket = delete_bucket
         self._lock = threading.Lock()
-        self._original: Any = None
+        self._hook: Any = None
 
     def __enter__(self) -> "S3AccessEmulation":
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication
-
-        self._original = DomainDispatcherApplication.__call__
-        original, emulation = self._original, self
-
-        def __call__(app: Any, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
-            return emulation._handle(environ, start_response, lambda e, s: original(app, e, s))
-
-        DomainDispatcherApplication.__call__ = __call__  # type: ignore[method-assign]
+        self._hook = emulator_entry_hook(self._handle)
+        self._hook.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication
-
-        if self._original is not None:
-            DomainDispatcherApplication.__call__ = self._original  # type: ignore[method-assign]
-            self._original = None
+        if self._hook is not None:
+            self._hook.__exit__(*exc)
+            self._hook = None
 
     def _handle(self, environ: dict[str, Any], start_response: Callable, forward: Callable) -> Iterable[bytes]:
         signing = _SIGNING.search(environ.get("HTTP_AUTHORIZATION", ""))

@@ -32,13 +32,11 @@ Map Run of an execution with its children (type, status, duration, transitions) 
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, ContextManager
 
 from sandbox.engine.definition import EngineExtensionRefused, MapExtension, rewrite_definition_text
+from sandbox.engine.patching import pinned_install
 from sandbox.engine.records import ChildExecution, MapRunLog, child_entered_states, children_summary, map_runs
-
-PINNED_MOTO = "5.2.5"
 
 __all__ = ["ChildExecution", "child_entered_states", "children_summary", "EngineExtensionRefused", "MapExtension", "MapRunLog", "distributed_map_extensions",
            "installed", "map_runs"]
@@ -115,24 +113,7 @@ def _uninstall() -> None:
     records.clear()  # the Map Run logs of this emulator's executions
 
 
-@contextmanager
-def distributed_map_extensions() -> Iterator[None]:
+def distributed_map_extensions() -> ContextManager[None]:
     """Patch moto's interpreter while the context is open (nested opens share one install)."""
-    import moto
-
-    from sandbox.engine import EngineVersionError
-
-    if moto.__version__ != PINNED_MOTO:
-        raise EngineVersionError(
-            f"sandbox/engine/distributed_map.py extends moto {PINNED_MOTO}'s Step Functions interpreter, but moto "
-            f"{moto.__version__} is installed; install the pinned requirements (make setup) or port the extension")
-    with _LOCK:
-        owner = not _ORIGINALS
-        if owner:
-            _install()
-    try:
-        yield
-    finally:
-        if owner:
-            with _LOCK:
-                _uninstall()
+    return pinned_install(source="sandbox/engine/distributed_map.py", extends="Step Functions interpreter", lock=_LOCK,
+                          installed=installed, install=_install, uninstall=_uninstall)

@@ -30,12 +30,12 @@ import logging
 import threading
 import time
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterator
+from typing import Any, ContextManager
 
-PINNED_MOTO = "5.2.5"
+from sandbox.engine.patching import pinned_install
+
 DETAIL_TYPE = "Step Functions Execution Status Change"
 SOURCE = "aws.states"
 LAMBDA_ASYNC_RETRIES = 2  # Lambda's default for asynchronous invocations
@@ -63,7 +63,8 @@ class Delivery:
     done: threading.Event = field(default_factory=threading.Event, repr=False)
 
 
-_LOCK = threading.Lock()
+_LOCK = threading.Lock()  # the records below
+_INSTALL_LOCK = threading.Lock()
 _ORIGINALS: dict[str, Any] = {}  # patched attribute -> moto's own
 _OWNERS: dict[str, Any] = {}
 _DELIVERIES: list[Delivery] = []
@@ -274,23 +275,7 @@ def _uninstall() -> None:
         _ENDED.clear()
 
 
-@contextmanager
-def status_events() -> Iterator[None]:
+def status_events() -> ContextManager[None]:
     """Patch moto while the context is open (nested opens share one install)."""
-    import moto
-
-    from sandbox.engine import EngineVersionError
-
-    if moto.__version__ != PINNED_MOTO:
-        raise EngineVersionError(
-            f"sandbox/engine/status_events.py extends moto {PINNED_MOTO}'s Step Functions and EventBridge, but moto "
-            f"{moto.__version__} is installed; install the pinned requirements (make setup) or port the extension")
-    with _LOCK:
-        owner = not _ORIGINALS
-    if owner:
-        _install()
-    try:
-        yield
-    finally:
-        if owner:
-            _uninstall()
+    return pinned_install(source="sandbox/engine/status_events.py", extends="Step Functions and EventBridge", lock=_INSTALL_LOCK,
+                          installed=lambda: bool(_ORIGINALS), install=_install, uninstall=_uninstall)

@@ -8,7 +8,6 @@ keep the same buckets (so two runs can scan the same fleet), other settings repl
 
 from __future__ import annotations
 
-import math
 import threading
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -18,40 +17,23 @@ from sandbox.emulator import DeployedStack, Emulator
 from sandbox.s3_access import S3AccessEmulation, S3AccessRules
 from sandbox.standins.bucket_fleet import BucketFleetSettings, FleetBucket, create_fleet, delete_bucket, emulator_put_object
 from sandbox.scenarios.base import ScenarioError
-from sandbox.standins.dynamodb_faults import MODES as RESULTS_FAIL_MODES
-from sandbox.standins.dynamodb_faults import DynamoDBFault, DynamoDBFaults
+from sandbox.standins.dynamodb_faults import DynamoDBFaults, TableFaultBehaviour
 
 STANDIN = "fleet"
 RESULTS = "results"
-# Which requests to the results table fail: (operations, caller) per `fail_on`.
-RESULTS_FAIL_ON = {
-    "scan": (frozenset({"PutItem"}), "functions"),  # ScanPass / RecordIncomplete / ScanFailed writing an item
-    "summary": (frozenset({"Query"}), "functions"),  # Summarize reading the scan's items
-    "any": (frozenset(), "any"),
-}
 
 
 @dataclass(frozen=True)
-class ResultsBehaviour:
-    """The results table (DynamoDB). Default: never fails.
+class ResultsBehaviour(TableFaultBehaviour):
+    """The results table (see TableFaultBehaviour). fail_on: scan (ScanPass / RecordIncomplete / ScanFailed
+    writing an item: PutItem), summary (Summarize's Query), any."""
 
-    fail_mode: throttle (ProvisionedThroughputExceededException) | 5xx (InternalServerError) | slow
-    fail_on: scan | summary | any (see RESULTS_FAIL_ON)
-    fail_times: the first N matching requests fail (the functions' SDK retries count too); -1 every one
-    slow_seconds: how late a `slow` answer comes
-    """
-
-    fail_mode: str = "throttle"
     fail_on: str = "scan"
-    fail_times: int = 0
-    slow_seconds: float = 5.0
 
-    def __post_init__(self) -> None:
-        if self.fail_mode not in RESULTS_FAIL_MODES or self.fail_on not in RESULTS_FAIL_ON or self.fail_times < -1:
-            raise ValueError(f"fail_mode must be one of {', '.join(RESULTS_FAIL_MODES)}, fail_on one of "
-                             f"{', '.join(RESULTS_FAIL_ON)}, fail_times -1 or a count >= 0")
-        if not (math.isfinite(self.slow_seconds) and 0 <= self.slow_seconds <= 120):
-            raise ValueError("slow_seconds must be a number between 0 and 120")
+    @staticmethod
+    def fail_on_choices() -> Mapping[str, tuple[frozenset[str], str]]:
+        return {"scan": (frozenset({"PutItem"}), "functions"), "summary": (frozenset({"Query"}), "functions"),
+                "any": (frozenset(), "any")}
 
 
 # Stand-in name -> settings type (`--standin fleet.buckets=5`, or `--standin buckets=5`).
@@ -99,12 +81,7 @@ class BucketUsageScenario:
     def configure(self, settings: Mapping[str, Any]) -> None:
         """`settings`: {"fleet": BucketFleetSettings, "results": ResultsBehaviour} (validated by
         sandbox.scenarios.base); default settings if absent."""
-        results: ResultsBehaviour = settings.get(RESULTS) or ResultsBehaviour()
-        operations, caller = RESULTS_FAIL_ON[results.fail_on]
-        self.results_faults.configure(
-            DynamoDBFault(table=self.table_name, mode=results.fail_mode, times=results.fail_times, operations=operations,
-                          caller=caller, slow_seconds=results.slow_seconds) if results.fail_times else None
-        )
+        self.results_faults.configure((settings.get(RESULTS) or ResultsBehaviour()).fault(self.table_name))
         settings = settings.get(STANDIN) or BucketFleetSettings()
         if not isinstance(settings, BucketFleetSettings):
             raise ScenarioError(f"{STANDIN}: expected BucketFleetSettings, got {type(settings).__name__}")

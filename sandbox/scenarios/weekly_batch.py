@@ -9,7 +9,6 @@ The run guard's table (the stack's own DynamoDB table) can be made to fail on de
 
 from __future__ import annotations
 
-import math
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -17,43 +16,21 @@ from typing import Any, Mapping
 from sandbox.emulator import DeployedStack, Emulator
 from sandbox.scenarios.base import ScenarioError, function_environments, local_endpoint, put_secret, set_function_environment
 from sandbox.standins.bigquery import BigQueryBehaviour, BigQueryStandIn
-from sandbox.standins.dynamodb_faults import MODES as GUARD_FAIL_MODES
-from sandbox.standins.dynamodb_faults import DynamoDBFault, DynamoDBFaults
+from sandbox.standins.dynamodb_faults import DynamoDBFaults, TableFaultBehaviour
 from sandbox.standins.slack import SlackBehaviour, SlackStandIn
 
-# Which requests to the guard table fail: (operations, caller) per `fail_on`.
-GUARD_FAIL_ON = {
-    "acquire": (frozenset({"PutItem"}), "state-machine"),  # AcquireRunGuard
-    "record": (frozenset({"UpdateItem"}), "state-machine"),  # MarkRunSucceeded / MarkRunFailed
-    "release": (frozenset({"UpdateItem"}), "functions"),  # the releaser (execution-status rule)
-    "any": (frozenset(), "any"),
-}
-
-
 @dataclass(frozen=True)
-class GuardBehaviour:
-    """The run guard's DynamoDB table. Default: never fails.
+class GuardBehaviour(TableFaultBehaviour):
+    """The run guard's DynamoDB table (see TableFaultBehaviour). fail_on: acquire (AcquireRunGuard's PutItem),
+    record (MarkRunSucceeded / MarkRunFailed's UpdateItem), release (the releaser's UpdateItem), any."""
 
-    fail_mode: throttle (ProvisionedThroughputExceededException) | 5xx (InternalServerError) | slow
-    fail_on: acquire | record | release | any (see GUARD_FAIL_ON)
-    fail_times: the first N matching requests fail; -1 every one
-    slow_seconds: how late a `slow` answer comes
-    """
-
-    fail_mode: str = "throttle"
     fail_on: str = "record"
-    fail_times: int = 0
     slow_seconds: float = 25.0
 
-    def __post_init__(self) -> None:
-        if self.fail_mode not in GUARD_FAIL_MODES:
-            raise ValueError(f"fail_mode must be one of {', '.join(GUARD_FAIL_MODES)}")
-        if self.fail_on not in GUARD_FAIL_ON:
-            raise ValueError(f"fail_on must be one of {', '.join(GUARD_FAIL_ON)}")
-        if self.fail_times < -1:
-            raise ValueError("fail_times must be -1 (always) or a count >= 0")
-        if not (math.isfinite(self.slow_seconds) and 0 <= self.slow_seconds <= 120):
-            raise ValueError("slow_seconds must be a number between 0 and 120")
+    @staticmethod
+    def fail_on_choices() -> Mapping[str, tuple[frozenset[str], str]]:
+        return {"acquire": (frozenset({"PutItem"}), "state-machine"), "record": (frozenset({"UpdateItem"}), "state-machine"),
+                "release": (frozenset({"UpdateItem"}), "functions"), "any": (frozenset(), "any")}
 
 
 STANDIN_SETTINGS = {"bigquery": BigQueryBehaviour, "slack": SlackBehaviour, "guard": GuardBehaviour}
@@ -118,13 +95,8 @@ class WeeklyBatchScenario:
         assert self.bigquery and self.slack, "enter the scenario first"
         self.bigquery.configure(settings.get("bigquery", BigQueryBehaviour()))
         self.slack.configure(settings.get("slack", SlackBehaviour()))
-        guard: GuardBehaviour = settings.get("guard", GuardBehaviour())
-        operations, caller = GUARD_FAIL_ON[guard.fail_on]
         assert self.guard_faults is not None
-        self.guard_faults.configure(
-            DynamoDBFault(table=self.guard_table, mode=guard.fail_mode, times=guard.fail_times, operations=operations,
-                          caller=caller, slow_seconds=guard.slow_seconds) if guard.fail_times else None
-        )
+        self.guard_faults.configure(settings.get("guard", GuardBehaviour()).fault(self.guard_table))
 
     def stats(self) -> dict[str, Any]:
         assert self.bigquery and self.slack and self.guard_faults, "enter the scenario first"

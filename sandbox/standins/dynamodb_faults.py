@@ -9,21 +9,23 @@ integrations; moto's engine signs them with the access key "ak") and its Lambda 
 * `5xx`: 500 `InternalServerError`;
 * `slow`: answers, correctly, after `slow_seconds` (past a caller's timeout it is a timeout).
 
-The sandbox's own clients (`HARNESS_USER_AGENT`) pass untouched. Installed by wrapping
-`DomainDispatcherApplication.__call__` while the context manager is open (nested with other hooks).
+The sandbox's own clients (`HARNESS_USER_AGENT`) pass untouched. A hook at the emulator's WSGI entry
+(`sandbox.wsgi_hook`) while the context manager is open.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import math
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from sandbox.emulator import HARNESS_USER_AGENT
+from sandbox.wsgi_hook import emulator_entry_hook
 
 MODES = ("throttle", "5xx", "slow")
 CALLERS = ("any", "state-machine", "functions")
@@ -50,6 +52,42 @@ class DynamoDBFault:
             raise ValueError(f"fault mode must be one of {MODES}, caller one of {CALLERS}, times >= -1")
 
 
+@dataclass(frozen=True)
+class TableFaultBehaviour:
+    """How a workflow's table fails, as stand-in settings (`--standin <name>.fail_times=3`). Default: never.
+
+    fail_mode: throttle (ProvisionedThroughputExceededException) | 5xx (InternalServerError) | slow
+    fail_on: which requests, by name; a workflow's subclass names them in `fail_on_choices()`
+    fail_times: the first N matching requests fail (a function's SDK retries count too); -1 every one
+    slow_seconds: how late a `slow` answer comes
+    """
+
+    fail_mode: str = "throttle"
+    fail_on: str = "any"
+    fail_times: int = 0
+    slow_seconds: float = 5.0
+
+    @staticmethod
+    def fail_on_choices() -> Mapping[str, tuple[frozenset[str], str]]:
+        """fail_on -> (operations, caller)."""
+        return {"any": (frozenset(), "any")}
+
+    def __post_init__(self) -> None:
+        choices = self.fail_on_choices()
+        if self.fail_mode not in MODES or self.fail_on not in choices or self.fail_times < -1:
+            raise ValueError(f"fail_mode must be one of {', '.join(MODES)}, fail_on one of {', '.join(choices)}, "
+                             "fail_times -1 (always) or a count >= 0")
+        if not (math.isfinite(self.slow_seconds) and 0 <= self.slow_seconds <= 120):
+            raise ValueError("slow_seconds must be a number between 0 and 120")
+
+    def fault(self, table: str) -> DynamoDBFault | None:
+        if not self.fail_times:
+            return None
+        operations, caller = self.fail_on_choices()[self.fail_on]
+        return DynamoDBFault(table=table, mode=self.fail_mode, times=self.fail_times, operations=operations, caller=caller,
+                             slow_seconds=self.slow_seconds)
+
+
 class DynamoDBFaults:
     """Context manager; `configure(fault or None)` between runs; `injected` counts faults by operation."""
 
@@ -58,7 +96,7 @@ class DynamoDBFaults:
         self._fault: DynamoDBFault | None = None
         self._used = 0
         self.injected: Counter[str] = Counter()
-        self._original: Any = None
+        self._hook: Any = None
 
     def configure(self, fault: DynamoDBFault | None) -> None:
         with self._lock:
@@ -66,23 +104,14 @@ class DynamoDBFaults:
             self.injected.clear()
 
     def __enter__(self) -> "DynamoDBFaults":
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication
-
-        self._original = DomainDispatcherApplication.__call__
-        original, faults = self._original, self
-
-        def __call__(app: Any, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
-            return faults._handle(environ, start_response, lambda e, s: original(app, e, s))
-
-        DomainDispatcherApplication.__call__ = __call__  # type: ignore[method-assign]
+        self._hook = emulator_entry_hook(self._handle)
+        self._hook.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication
-
-        if self._original is not None:
-            DomainDispatcherApplication.__call__ = self._original  # type: ignore[method-assign]
-            self._original = None
+        if self._hook is not None:
+            self._hook.__exit__(*exc)
+            self._hook = None
 
     def _matches(self, fault: DynamoDBFault, environ: dict[str, Any], operation: str, table: Any) -> bool:
         if fault.operations and operation not in fault.operations:

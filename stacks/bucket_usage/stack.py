@@ -26,7 +26,12 @@ from stacks.common.lambda_function import PythonFunction, PythonFunctionProps
 from stacks.common.nag import acknowledge_wildcard_resource
 from stacks.common.notifications import NotificationTopic, NotificationTopicProps
 from stacks.common.payload_bucket import PayloadBucket, PayloadBucketProps
-from stacks.common.state_machine import MonitoredStateMachine, MonitoredStateMachineProps, notify_failure_then_fail
+from stacks.common.state_machine import (
+    MonitoredStateMachine,
+    MonitoredStateMachineProps,
+    acknowledge_distributed_map,
+    notify_failure_then_fail,
+)
 from stacks.common.table import DataTable, DataTableProps
 
 LAMBDA_SOURCE = Path(__file__).resolve().parents[2] / "lambda_src" / "bucket_usage"
@@ -87,7 +92,8 @@ class BucketUsageStack(Stack):
                 comment="Usage per file extension of every bucket: one bounded scan loop per bucket in a Map",
             ),
         )
-        self._scope_map_run_permissions()
+        acknowledge_distributed_map(self.workflow.state_machine, label="ScanBuckets", bucket=self.lists.bucket,
+                                    holds="this workflow's bucket lists and Map Run results")
 
     # ------------------------------------------------------------------ functions
 
@@ -320,19 +326,3 @@ class BucketUsageStack(Stack):
             .otherwise(list_targets)
         )
 
-    def _scope_map_run_permissions(self) -> None:
-        """Acknowledge what CDK grants the state machine for the Distributed Map, with reasons."""
-        machine = self.workflow.state_machine
-        bucket_id = Stack.of(self).resolve(self.lists.bucket.node.default_child.logical_id)
-        acknowledge_wildcard_resource(
-            machine.role, f"arn:<AWS::Partition>:s3:::<{bucket_id}>/*",
-            "CDK's ItemReader/ResultWriter grants cover the lists bucket, which holds only this workflow's bucket "
-            "lists and Map Run results (no other data).")
-        logical_id = Stack.of(self).resolve(machine.node.default_child.logical_id)
-        name = '{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"' + logical_id + '"}]}]}'
-        execution = f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{name}"
-        for pattern in (f"{execution}:*", f"{execution}/ScanBuckets:*"):
-            acknowledge_wildcard_resource(
-                machine, pattern,
-                "Distributed Map: Describe/StopExecution on this state machine's own executions and Map Run "
-                "children, whose ARNs are generated per run.")
