@@ -17,7 +17,9 @@ own (harness clients carry `HARNESS_USER_AGENT` and pass untouched):
 * **vanishing buckets**: after the first ListObjectsV2 page of such a bucket has
   been answered, the bucket and its objects are deleted (a bucket deleted mid-scan);
 * **throttled buckets**: every request answers 503 `SlowDown`, as S3 does when a
-  prefix's request rate is exceeded (counted as `throttled_requests`).
+  prefix's request rate is exceeded (counted as `throttled_requests`);
+* **slow buckets**: every answer comes `slow_seconds` late; **garbage buckets**: every
+  request answers 200 with an HTML page (a proxy in the way).
 
 Only path-style requests are inspected (boto3 uses path style for the
 emulator's 127.0.0.1 endpoint). A hook at the emulator's WSGI entry
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs, unquote
@@ -47,6 +50,9 @@ class S3AccessRules:
     denied: set[str] = field(default_factory=set)
     vanish_after_first_page: set[str] = field(default_factory=set)
     throttled: set[str] = field(default_factory=set)
+    slow: set[str] = field(default_factory=set)
+    garbage: set[str] = field(default_factory=set)
+    slow_seconds: float = 0.0
     denied_requests: int = 0
     throttled_requests: int = 0
     wrong_region_requests: int = 0
@@ -102,6 +108,12 @@ class S3AccessEmulation:
             with self._lock:
                 rules.denied_requests += 1
             return _error(start_response, "403 Forbidden", "AccessDenied", "Access Denied (sandbox: denied bucket)", bucket)
+        if bucket in rules.garbage:
+            body = b"<html><body>Gateway says hello</body></html>"
+            start_response("200 OK", [("Content-Type", "text/html"), ("Content-Length", str(len(body)))])
+            return [body]
+        if bucket in rules.slow:
+            time.sleep(rules.slow_seconds)
         if bucket in rules.throttled:
             with self._lock:
                 rules.throttled_requests += 1

@@ -96,6 +96,9 @@ class BucketUsageScenario:
             self.rules.denied = {name for name, kind in kinds.items() if kind == "denied"}
             self.rules.vanish_after_first_page = {name for name, kind in kinds.items() if kind == "vanishing"}
             self.rules.throttled = {name for name, kind in kinds.items() if kind == "throttled"}
+            self.rules.slow = {name for name, kind in kinds.items() if kind == "slow"}
+            self.rules.garbage = {name for name, kind in kinds.items() if kind == "garbage"}
+            self.rules.slow_seconds = settings.slow_seconds
             self.rules.vanished.clear()
             self.rules.denied_requests = self.rules.wrong_region_requests = self.rules.throttled_requests = 0
             self.rules.requests_by_region.clear()

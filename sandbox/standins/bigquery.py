@@ -14,7 +14,8 @@
     before it) once enough checks have come;
   * the first `fail_times` queries of kind `fail_on` (check, insert, any) fail with
     `fail_mode`: "5xx" (503), "auth" (401), "quota" (403 quotaExceeded), "4xx" (400)
-    or "timeout" (answers after `slow_seconds`); `fail_times=-1` fails all of them.
+    "timeout" (answers after `slow_seconds`) or "garbage" (200 with an HTML page, as a proxy or captive
+    portal in the way would answer); `fail_times=-1` fails all of them.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-FAIL_MODES = ("5xx", "auth", "quota", "4xx", "timeout")
+FAIL_MODES = ("5xx", "auth", "quota", "4xx", "timeout", "garbage")
 FAIL_ON = ("any", "check", "insert")
 PROJECT = "local-project"
 START_ATTEMPTS = 5
@@ -379,6 +380,9 @@ class BigQueryStandIn:
             def _handle(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 mode, _kind = standin._before_forward(self.command, body)
+                if mode == "garbage":
+                    self._send(200, [("Content-Type", "text/html")], b"<html><body>Gateway says hello</body></html>")
+                    return
                 if mode is not None:
                     if mode == "timeout":
                         time.sleep(standin.behaviour.slow_seconds)

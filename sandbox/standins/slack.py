@@ -7,8 +7,10 @@ text 400 "no_text".
 
 Failures on demand (`SlackBehaviour`): the first `fail_times` posts answer with
 `fail_mode`: "5xx" (500), "429" (with `Retry-After: retry_after_seconds`),
-"4xx" (400 invalid_payload) or "drop" (closes the connection without answering);
-`fail_times=-1` fails every post.
+"4xx" (400 invalid_payload), "drop" (closes the connection without answering),
+"slow" (answers "ok", and records the message, after `slow_seconds`: past the
+client's timeout it is a timeout) or "garbage" (200 with an HTML page, as a proxy
+or portal in the way would answer; nothing is delivered); `fail_times=-1` fails every post.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 from sandbox.standins.http import Answer, HttpStandIn, Request
 
-FAIL_MODES = ("5xx", "429", "4xx", "drop")
+FAIL_MODES = ("5xx", "429", "4xx", "drop", "slow", "garbage")
 MAX_RETRY_AFTER_S = 10**9  # far past any wait a notifier could honour
 
 
@@ -32,6 +34,7 @@ class SlackBehaviour:
     fail_mode: str = "5xx"
     fail_times: int = 0
     retry_after_seconds: float = 1.0
+    slow_seconds: float = 5.0
 
     def __post_init__(self) -> None:
         if self.fail_mode not in FAIL_MODES:
@@ -40,6 +43,8 @@ class SlackBehaviour:
             raise ValueError("fail_times must be -1 (always) or a count >= 0")
         if not (math.isfinite(self.retry_after_seconds) and 0 <= self.retry_after_seconds <= MAX_RETRY_AFTER_S):
             raise ValueError(f"retry_after_seconds must be a number between 0 and {MAX_RETRY_AFTER_S:,}")
+        if not (math.isfinite(self.slow_seconds) and 0 <= self.slow_seconds <= 120):
+            raise ValueError("slow_seconds must be a number between 0 and 120")
 
     @property
     def retry_after_header(self) -> str:
@@ -90,8 +95,10 @@ class SlackStandIn(HttpStandIn):
             if request.method != "POST" or request.path != f"/services/{self.path_secret}":
                 self.requests.append({"answer": 404})
                 return Answer(404, b"no_service", "text/plain")
-            if behaviour.fail_times < 0 or self._failures < behaviour.fail_times:
+            failing = behaviour.fail_times < 0 or self._failures < behaviour.fail_times
+            if failing:
                 self._failures += 1
+            if failing and behaviour.fail_mode != "slow":
                 self.requests.append({"answer": behaviour.fail_mode})
                 return {
                     "5xx": Answer(500, b"internal_error", "text/plain"),
@@ -100,6 +107,7 @@ class SlackStandIn(HttpStandIn):
                     ),
                     "4xx": Answer(400, b"invalid_payload", "text/plain"),
                     "drop": Answer(drop=True),
+                    "garbage": Answer(200, b"<html><body>Gateway says hello</body></html>", "text/html"),
                 }[behaviour.fail_mode]
             try:
                 message = json.loads(request.body)
@@ -108,6 +116,6 @@ class SlackStandIn(HttpStandIn):
             if not isinstance(message, dict) or not message.get("text"):
                 self.requests.append({"answer": 400})
                 return Answer(400, b"no_text", "text/plain")
-            self.requests.append({"answer": 200})
+            self.requests.append({"answer": "slow" if failing else 200})
             self.messages.append({key: message.get(key) for key in ("username", "icon_emoji", "text")})
-            return Answer(200, b"ok", "text/plain")
+            return Answer(200, b"ok", "text/plain", delay_s=behaviour.slow_seconds if failing else 0.0)

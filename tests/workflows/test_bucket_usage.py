@@ -312,3 +312,27 @@ def test_the_sandbox_emulates_denied_buckets_and_regional_endpoints_for_non_harn
     assert refused.value.response["Error"]["Code"] == "AccessDenied"
     assert workflow.scenario.rules.wrong_region_requests == 1 and workflow.scenario.rules.denied_requests == 1
     assert emulator.client("s3").list_objects_v2(Bucket=denied)["KeyCount"] > 0
+
+
+def test_the_sandbox_plays_throttled_slow_and_garbage_answering_buckets_for_non_harness_clients(workflow):
+    # (what the scan does with each: tests/unit/bucket_usage, and the throttled bucket's run above)
+    # GIVEN one bucket of each faulty kind, and a client like a handler's with a 0.5 s read timeout
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError, ReadTimeoutError
+
+    fleet = {"buckets": "0", "other_region_buckets": "0", "denied_buckets": "0", "throttled_buckets": "1", "slow_buckets": "1",
+             "garbage_buckets": "1", "slow_seconds": "1.5", "objects_per_bucket": "3"}
+    workflow.scenario.configure(workflow.spec.validate_standins({"fleet": fleet}))
+    s3 = boto3.client("s3", endpoint_url=workflow.emulator.endpoint_url, region_name="us-east-1", aws_access_key_id="testing",
+                      aws_secret_access_key="testing", config=Config(retries={"total_max_attempts": 1}, read_timeout=0.5))
+    (throttled,), (slow,), (garbage,) = (fleet_names(workflow, kind) for kind in ("throttled", "slow", "garbage"))
+    # THEN S3 throttles the first, answers the second too late, and the third with something that is not S3's XML
+    with pytest.raises(ClientError) as refused:
+        s3.list_objects_v2(Bucket=throttled)
+    assert refused.value.response["Error"]["Code"] == "SlowDown" and workflow.scenario.rules.throttled_requests == 1
+    with pytest.raises(ReadTimeoutError):
+        s3.list_objects_v2(Bucket=slow)
+    assert "IsTruncated" not in s3.list_objects_v2(Bucket=garbage)  # botocore parses the HTML page to nothing
+    # AND the harness still sees every bucket as it is
+    assert all(workflow.emulator.client("s3").list_objects_v2(Bucket=b)["KeyCount"] == 3 for b in (throttled, slow, garbage))

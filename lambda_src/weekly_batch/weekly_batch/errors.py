@@ -40,7 +40,8 @@ class BigQueryQuotaExceeded(WeeklyBatchError):
 
 
 class BigQueryUnavailable(WeeklyBatchError):
-    """BigQuery answered 5xx or could not be reached: retried with backoff."""
+    """BigQuery answered 5xx, something that is not its JSON (a proxy in the way), or could not be reached:
+    retried with backoff."""
 
 
 class BigQueryTimeout(WeeklyBatchError):

@@ -1,6 +1,6 @@
 """Slack incoming webhook: post a message, map every answer to success or a named error.
 
-- 2xx: delivered.
+- 2xx with Slack's "ok": delivered; a 2xx with anything else (a proxy or portal in the way): `SlackUnavailable`.
 - 429: waits what `Retry-After` asks (seconds or an HTTP date; 1 s if absent or unreadable)
   and posts again, at most 3 posts, while the wait fits in the time left (minus the request
   timeout); otherwise `SlackRateLimited`, naming the wait Slack asked for. It is not retried
@@ -52,8 +52,10 @@ class SlackWebhook:
     def post(self, message: dict[str, Any], *, remaining_s: Callable[[], float]) -> dict[str, Any]:
         """Deliver `message`; returns {"status": int, "attempts": int}."""
         for attempt in range(1, MAX_POSTS + 1):
-            status, retry_after = self._send(message)
+            status, retry_after, body = self._send(message)
             if 200 <= status < 300:
+                if body.strip().lower() not in (b"ok", b""):
+                    raise SlackUnavailable(f"Slack answered HTTP {status} without its 'ok' ({len(body)} bytes of something else)")
                 return {"status": status, "attempts": attempt}
             if status == 429:
                 wait = retry_after_seconds(retry_after)
@@ -73,18 +75,17 @@ class SlackWebhook:
             raise SlackRejected(f"Slack answered HTTP {status} (check the webhook URL and the message)")
         raise AssertionError("unreachable")
 
-    def _send(self, message: dict[str, Any]) -> tuple[int, str | None]:
-        """(HTTP status, the Retry-After header as sent)."""
+    def _send(self, message: dict[str, Any]) -> tuple[int, str | None, bytes]:
+        """(HTTP status, the Retry-After header as sent, the first KiB of the body)."""
         body = json.dumps(message, ensure_ascii=False).encode()
         request = urllib.request.Request(
             self.url, data=body, method="POST", headers={"Content-Type": "application/json; charset=utf-8"}
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310 - validated URL
-                response.read()
-                return response.status, None
+                return response.status, None, response.read(1024)
         except urllib.error.HTTPError as exc:
-            return exc.code, exc.headers.get("Retry-After") if exc.headers else None
+            return exc.code, exc.headers.get("Retry-After") if exc.headers else None, b""
         except (TimeoutError, socket.timeout) as exc:
             raise SlackUnavailable(f"Slack did not answer within {self.timeout_s:g}s") from exc
         except urllib.error.URLError as exc:

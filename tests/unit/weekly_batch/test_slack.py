@@ -142,3 +142,11 @@ def test_an_unknown_notice_kind_is_named_in_a_short_message():
     with pytest.raises(InvalidNotice) as raised:
         build_message({"kind": "k" * 100_000})
     assert len(str(raised.value)) < 200
+
+
+@pytest.mark.parametrize("mode", ["garbage", "slow"])
+def test_an_answer_that_is_not_slacks_ok_or_comes_too_late_is_slack_unavailable(slack, mode):
+    # GIVEN a 200 that is an HTML page (a proxy in the way), or an answer after the client's 2 s timeout
+    slack.configure(fail_mode=mode, fail_times=1, slow_seconds=3)
+    with pytest.raises(SlackUnavailable):
+        SlackWebhook(url=slack.webhook_url, timeout_s=2).post({"text": "hi"}, remaining_s=lambda: 30)
