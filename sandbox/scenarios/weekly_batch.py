@@ -82,6 +82,10 @@ class WeeklyBatchScenario:
             put_secret(self._emulator, notifiers[0]["SLACK_WEBHOOK_SECRET_NAME"], self.slack.webhook_url)
             (self.guard_table,) = [self._stack.resources[lid] for lid, t in self._stack.resource_types.items()
                                    if t == "AWS::DynamoDB::Table"]
+            # fail_mode=crash: the calling function's worker dies mid-call, as a crashed Lambda (Runtime.ExitError)
+            runtime, function = self._emulator.lambda_runtime, self._function_named
+            self.bigquery.on_crash = lambda kind: runtime.kill_running(function("CheckFunction" if kind == "check" else "InsertFunction"))
+            self.slack.on_crash = lambda: runtime.kill_running(function("NotifyFunction"))
             self.guard_faults = self._exit.enter_context(DynamoDBFaults())
         except BaseException:
             self._exit.close()
@@ -90,6 +94,11 @@ class WeeklyBatchScenario:
 
     def __exit__(self, *exc: object) -> None:
         self._exit.close()
+
+    def _function_named(self, logical_prefix: str) -> str:
+        (name,) = [self._stack.resources[lid] for lid, t in self._stack.resource_types.items()
+                   if t == "AWS::Lambda::Function" and lid.startswith(logical_prefix)]
+        return name
 
     def configure(self, settings: Mapping[str, Any]) -> None:
         assert self.bigquery and self.slack, "enter the scenario first"

@@ -9,8 +9,10 @@ Failures on demand (`SlackBehaviour`): the first `fail_times` posts answer with
 `fail_mode`: "5xx" (500), "429" (with `Retry-After: retry_after_seconds`),
 "4xx" (400 invalid_payload), "drop" (closes the connection without answering),
 "slow" (answers "ok", and records the message, after `slow_seconds`: past the
-client's timeout it is a timeout) or "garbage" (200 with an HTML page, as a proxy
-or portal in the way would answer; nothing is delivered); `fail_times=-1` fails every post.
+client's timeout it is a timeout), "garbage" (200 with an HTML page, as a proxy
+or portal in the way would answer; nothing is delivered) or "crash" (`on_crash()` is
+called, which the sandbox uses to kill the posting function mid-post, then the
+connection is dropped); `fail_times=-1` fails every post.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 
 from sandbox.standins.http import Answer, HttpStandIn, Request
 
-FAIL_MODES = ("5xx", "429", "4xx", "drop", "slow", "garbage")
+FAIL_MODES = ("5xx", "429", "4xx", "drop", "slow", "garbage", "crash")
 MAX_RETRY_AFTER_S = 10**9  # far past any wait a notifier could honour
 
 
@@ -65,6 +67,7 @@ class SlackStandIn(HttpStandIn):
         self.behaviour = behaviour or SlackBehaviour()
         self.messages: list[dict[str, Any]] = []
         self._failures = 0
+        self.on_crash: Any = None  # () -> None: kill the posting function mid-post
 
     @property
     def webhook_url(self) -> str:
@@ -90,14 +93,25 @@ class SlackStandIn(HttpStandIn):
             }
 
     def answer(self, request: Request) -> Answer:
+        answer, crash = self._answer(request)
+        if crash:  # outside the lock: killing the poster waits for its worker to go
+            if self.on_crash is not None:
+                self.on_crash()
+            return Answer(drop=True)
+        return answer
+
+    def _answer(self, request: Request) -> tuple[Answer, bool]:
         with self.lock:
             behaviour = self.behaviour
             if request.method != "POST" or request.path != f"/services/{self.path_secret}":
                 self.requests.append({"answer": 404})
-                return Answer(404, b"no_service", "text/plain")
+                return Answer(404, b"no_service", "text/plain"), False
             failing = behaviour.fail_times < 0 or self._failures < behaviour.fail_times
             if failing:
                 self._failures += 1
+            if failing and behaviour.fail_mode == "crash":
+                self.requests.append({"answer": "crash"})
+                return Answer(drop=True), True
             if failing and behaviour.fail_mode != "slow":
                 self.requests.append({"answer": behaviour.fail_mode})
                 return {
@@ -108,14 +122,14 @@ class SlackStandIn(HttpStandIn):
                     "4xx": Answer(400, b"invalid_payload", "text/plain"),
                     "drop": Answer(drop=True),
                     "garbage": Answer(200, b"<html><body>Gateway says hello</body></html>", "text/html"),
-                }[behaviour.fail_mode]
+                }[behaviour.fail_mode], False
             try:
                 message = json.loads(request.body)
             except ValueError:
                 message = None
             if not isinstance(message, dict) or not message.get("text"):
                 self.requests.append({"answer": 400})
-                return Answer(400, b"no_text", "text/plain")
+                return Answer(400, b"no_text", "text/plain"), False
             self.requests.append({"answer": "slow" if failing else 200})
             self.messages.append({key: message.get(key) for key in ("username", "icon_emoji", "text")})
-            return Answer(200, b"ok", "text/plain", delay_s=behaviour.slow_seconds if failing else 0.0)
+            return Answer(200, b"ok", "text/plain", delay_s=behaviour.slow_seconds if failing else 0.0), False

@@ -301,3 +301,18 @@ def test_a_failed_run_that_recorded_its_outcome_is_left_as_it_recorded(workflow)
     (release,) = releases_of(report.execution_arn)
     assert release.outcome == "delivered" and release.result["released"] is False
     assert "executionStatus" not in guard_item(workflow, "2026-07-29")
+
+
+def test_functions_crashing_mid_call_end_in_a_named_failure_and_a_rerunnable_guard(workflow, notices):
+    # GIVEN the notifier's worker dying while it posts the first notice, and the insert's while BigQuery runs the MERGE
+    notices()
+    report = workflow.run({"targetDate": "2026-07-22"}, standins={
+        "slack": {"fail_mode": "crash", "fail_times": "1"}, "bigquery": {"fail_mode": "crash", "fail_on": "insert", "fail_times": "1"}})
+    # THEN the missed notice is recorded and the batch goes on; the crashed insert (Runtime.ExitError, which no Retry
+    # names) is caught: failure notice, guard FAILED, nothing half-done (the MERGE is one statement)
+    assert report.output is None and report.status == "FAILED" and report.error == "Runtime.ExitError"
+    assert [e.state for e in report.events if e.type == "LambdaFunctionFailed"] == ["NotifyStarting", "InsertWeek"]
+    assert [m["username"] for m in workflow.scenario.slack.messages] == ["処理の失敗を知らせる猫"]
+    assert guard_item(workflow, "2026-07-22")["status"] == "FAILED" and workflow.scenario.bigquery.target_rows(date(2026, 7, 16)) == []
+    (notice,) = notices()
+    assert notice["error"] == "Runtime.ExitError"

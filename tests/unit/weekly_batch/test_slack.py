@@ -23,7 +23,8 @@ def test_a_notice_is_posted_with_the_seed_fields_and_the_url_never_returned(slac
     assert slack.path_secret not in str(result)
 
 
-@pytest.mark.parametrize(("mode", "error"), [("4xx", SlackRejected), ("5xx", SlackUnavailable), ("drop", SlackUnavailable)])
+@pytest.mark.parametrize(("mode", "error"), [("4xx", SlackRejected), ("5xx", SlackUnavailable), ("drop", SlackUnavailable),
+                                             ("crash", SlackUnavailable)])  # crash without a runtime to kill: hangs up
 def test_failures_map_to_named_errors(slack, lambda_context, mode, error):
     slack.configure(fail_mode=mode, fail_times=1)
     with pytest.raises(error):
