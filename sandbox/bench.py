@@ -8,7 +8,8 @@
    payload (must stay under 262,144 bytes), S3 requests, state transitions, wall time;
 3. distributed-copy over 1,000 and 5,000 objects locally, and computed for 1,000,000 objects in
    the prod configuration beside the seed's design (sandbox/benches/distributed_copy.py);
-4. bucket-usage at 3, 10, 50 buckets beside the seed's design (sandbox/benches/bucket_usage.py);
+4. bucket-usage at 3, 10, 50 buckets beside the seed's design, and its largest state payload beside its
+   previous design's, also at 5,000 buckets (sandbox/benches/bucket_usage.py);
 5. cold import time of every handler module, each in a fresh isolated interpreter
    with the deployed asset and the Lambda runtime's boto3 on sys.path, as the
    sandbox's workers run them (goal <= 150 ms), median of N.

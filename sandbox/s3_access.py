@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs, unquote
 
 from sandbox.emulator import HARNESS_USER_AGENT
-from sandbox.wsgi_hook import emulator_entry_hook
+from sandbox.wsgi_hook import EntryHook
 
 _SIGNING = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/s3/aws4_request")
 _ERROR_XML = (
@@ -72,24 +72,13 @@ def bucket_region(bucket: str) -> str | None:
     return found.region_name if found is not None else None
 
 
-class S3AccessEmulation:
+class S3AccessEmulation(EntryHook):
     """Context manager: while open, the emulator applies `rules` (mutable between runs)."""
 
     def __init__(self, rules: S3AccessRules, *, delete_bucket: Callable[[str], None]) -> None:
         self.rules = rules
         self._delete_bucket = delete_bucket
         self._lock = threading.Lock()
-        self._hook: Any = None
-
-    def __enter__(self) -> "S3AccessEmulation":
-        self._hook = emulator_entry_hook(self._handle)
-        self._hook.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._hook is not None:
-            self._hook.__exit__(*exc)
-            self._hook = None
 
     def _handle(self, environ: dict[str, Any], start_response: Callable, forward: Callable) -> Iterable[bytes]:
         signing = _SIGNING.search(environ.get("HTTP_AUTHORIZATION", ""))

@@ -29,3 +29,22 @@ def emulator_entry_hook(handle: Handle) -> Iterator[None]:
         yield
     finally:
         DomainDispatcherApplication.__call__ = original  # type: ignore[method-assign]
+
+
+class EntryHook:
+    """Base of a context manager that handles requests at the emulator's entry with its `_handle` while open."""
+
+    _hook: Any = None
+
+    def _handle(self, environ: dict[str, Any], start_response: Callable, forward: Forward) -> Iterable[bytes]:
+        raise NotImplementedError
+
+    def __enter__(self) -> "EntryHook":
+        self._hook = emulator_entry_hook(self._handle)
+        self._hook.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._hook is not None:
+            self._hook.__exit__(*exc)
+            self._hook = None

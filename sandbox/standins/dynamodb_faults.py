@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 from sandbox.emulator import HARNESS_USER_AGENT
-from sandbox.wsgi_hook import emulator_entry_hook
+from sandbox.wsgi_hook import EntryHook
 
 MODES = ("throttle", "5xx", "slow")
 CALLERS = ("any", "state-machine", "functions")
@@ -88,7 +88,7 @@ class TableFaultBehaviour:
                              slow_seconds=self.slow_seconds)
 
 
-class DynamoDBFaults:
+class DynamoDBFaults(EntryHook):
     """Context manager; `configure(fault or None)` between runs; `injected` counts faults by operation."""
 
     def __init__(self) -> None:
@@ -96,22 +96,11 @@ class DynamoDBFaults:
         self._fault: DynamoDBFault | None = None
         self._used = 0
         self.injected: Counter[str] = Counter()
-        self._hook: Any = None
 
     def configure(self, fault: DynamoDBFault | None) -> None:
         with self._lock:
             self._fault, self._used = fault, 0
             self.injected.clear()
-
-    def __enter__(self) -> "DynamoDBFaults":
-        self._hook = emulator_entry_hook(self._handle)
-        self._hook.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._hook is not None:
-            self._hook.__exit__(*exc)
-            self._hook = None
 
     def _matches(self, fault: DynamoDBFault, environ: dict[str, Any], operation: str, table: Any) -> bool:
         if fault.operations and operation not in fault.operations:
