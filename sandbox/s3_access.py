@@ -15,22 +15,28 @@ own (harness clients carry `HARNESS_USER_AGENT` and pass untouched):
   redirect by itself, so the rule is *counted* (`wrong_region_requests`): a client
   that addresses the right region never sees one;
 * **vanishing buckets**: after the first ListObjectsV2 page of such a bucket has
-  been answered, the bucket and its objects are deleted (a bucket deleted mid-scan).
+  been answered, the bucket and its objects are deleted (a bucket deleted mid-scan);
+* **throttled buckets**: every request answers 503 `SlowDown`, as S3 does when a
+  prefix's request rate is exceeded (counted as `throttled_requests`);
+* **slow buckets**: every answer comes `slow_seconds` late; **garbage buckets**: every
+  request answers 200 with an HTML page (a proxy in the way).
 
 Only path-style requests are inspected (boto3 uses path style for the
-emulator's 127.0.0.1 endpoint). Installed by patching
-`DomainDispatcherApplication.__call__` for as long as the context manager is open.
+emulator's 127.0.0.1 endpoint). A hook at the emulator's WSGI entry
+(`sandbox.wsgi_hook`) for as long as the context manager is open.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs, unquote
 
 from sandbox.emulator import HARNESS_USER_AGENT
+from sandbox.wsgi_hook import EntryHook
 
 _SIGNING = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/s3/aws4_request")
 _ERROR_XML = (
@@ -43,7 +49,12 @@ _ERROR_XML = (
 class S3AccessRules:
     denied: set[str] = field(default_factory=set)
     vanish_after_first_page: set[str] = field(default_factory=set)
+    throttled: set[str] = field(default_factory=set)
+    slow: set[str] = field(default_factory=set)
+    garbage: set[str] = field(default_factory=set)
+    slow_seconds: float = 0.0
     denied_requests: int = 0
+    throttled_requests: int = 0
     wrong_region_requests: int = 0
     requests_by_region: dict[str, int] = field(default_factory=dict)  # bucket-level requests, by signing region
     vanished: list[str] = field(default_factory=list)
@@ -61,33 +72,13 @@ def bucket_region(bucket: str) -> str | None:
     return found.region_name if found is not None else None
 
 
-class S3AccessEmulation:
+class S3AccessEmulation(EntryHook):
     """Context manager: while open, the emulator applies `rules` (mutable between runs)."""
 
     def __init__(self, rules: S3AccessRules, *, delete_bucket: Callable[[str], None]) -> None:
         self.rules = rules
         self._delete_bucket = delete_bucket
         self._lock = threading.Lock()
-        self._original: Any = None
-
-    def __enter__(self) -> "S3AccessEmulation":
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication
-
-        self._original = DomainDispatcherApplication.__call__
-        original, emulation = self._original, self
-
-        def __call__(app: Any, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
-            return emulation._handle(environ, start_response, lambda e, s: original(app, e, s))
-
-        DomainDispatcherApplication.__call__ = __call__  # type: ignore[method-assign]
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication
-
-        if self._original is not None:
-            DomainDispatcherApplication.__call__ = self._original  # type: ignore[method-assign]
-            self._original = None
 
     def _handle(self, environ: dict[str, Any], start_response: Callable, forward: Callable) -> Iterable[bytes]:
         signing = _SIGNING.search(environ.get("HTTP_AUTHORIZATION", ""))
@@ -106,6 +97,17 @@ class S3AccessEmulation:
             with self._lock:
                 rules.denied_requests += 1
             return _error(start_response, "403 Forbidden", "AccessDenied", "Access Denied (sandbox: denied bucket)", bucket)
+        if bucket in rules.garbage:
+            body = b"<html><body>Gateway says hello</body></html>"
+            start_response("200 OK", [("Content-Type", "text/html"), ("Content-Length", str(len(body)))])
+            return [body]
+        if bucket in rules.slow:
+            time.sleep(rules.slow_seconds)
+        if bucket in rules.throttled:
+            with self._lock:
+                rules.throttled_requests += 1
+            return _error(start_response, "503 Slow Down", "SlowDown", "Please reduce your request rate. (sandbox: throttled bucket)",
+                          bucket)
         actual = bucket_region(bucket)
         is_location = "location" in query
         is_create = method == "PUT" and len(parts) == 1 and not query

@@ -20,6 +20,7 @@ from sandbox.costs import cost_lines, estimate_cost_usd, step_functions_cost, wi
 from sandbox.coverage import StateCoverage, entered_states
 from sandbox.emulator import SANDBOX_CACHE_DIR, DeployedStack, Emulator
 from sandbox.engine.distributed_map import child_entered_states, map_runs
+from sandbox.engine.status_events import wait_for_events
 from sandbox.event_sources import SqsEventSourcePollers
 from sandbox.execution import ExecutionReport, TimelineEvent, run_execution
 from sandbox.lambda_runtime import prune_code_cache
@@ -117,6 +118,7 @@ class DeployedWorkflow:
             on_event=on_event,
             timeout_s=timeout_s,
         )
+        wait_for_events(report.execution_arn, timeout_s)  # rules on its status change (EventBridge) have run
         settle = getattr(self.scenario, "settle", None)
         if settle is not None:  # e.g. wait for an event-source consumer the execution fed
             settle(timeout_s)
@@ -185,6 +187,7 @@ class DeployedWorkflow:
             execution_input = render_input(schedule, moment, region=self.emulator.region, account_id=self.emulator.account_id)
             report = run_execution(self.emulator, state_machine_arn=arn, execution_input=execution_input,
                                    on_event=on_event, timeout_s=timeout_s)
+            wait_for_events(report.execution_arn, timeout_s)
             fires.append(Fire(scheduled_time=_utc(moment), execution=report))
         settle = getattr(self.scenario, "settle", None)
         if settle is not None:

@@ -8,12 +8,20 @@ refused by name, since the patches reach into its internals) and can be undone. 
 
 from __future__ import annotations
 
-import threading
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from importlib.metadata import version
-from typing import Callable, ContextManager, Iterator
+from typing import Callable, ContextManager
 
-from sandbox.engine import context_times, distributed_map, fail_state, jsonata_states, payload_size, s3_integrity
+from sandbox.engine import (
+    context_times,
+    distributed_map,
+    fail_state,
+    jsonata_states,
+    payload_size,
+    s3_integrity,
+    status_events,
+    string_matches,
+)
 
 PINNED_MOTO = "5.2.5"
 
@@ -25,38 +33,13 @@ EXTENSIONS: list[Callable[[], ContextManager[None]]] = [
     fail_state.fail_state_rethrows_states_errors,  # Fail with ErrorPath -> States.* (a caught error re-raised)
     jsonata_states.jsonata_and_variables,  # JSONata evaluation, $states, variables read in JSONPath, limits
     s3_integrity.s3_integrity,  # default CRC64NVME, checksum types, CopySourceIfMatch, part checksums
+    status_events.status_events,  # execution status changes on EventBridge; rules' Lambda targets invoked
+    string_matches.aws_string_matches,  # Choice StringMatches: only `*` is a wildcard (moto: fnmatch's ? and [...])
 ]
 
 
 class EngineVersionError(RuntimeError):
     """The installed moto is not the version the engine extensions were written for."""
-
-
-def check_moto_version(extension: str) -> None:
-    """Refuse, by name, to patch a moto other than the one the extension was written for."""
-    import moto
-
-    if moto.__version__ != PINNED_MOTO:
-        raise EngineVersionError(
-            f"{extension} extends moto {PINNED_MOTO}'s Step Functions interpreter, but moto {moto.__version__} is "
-            f"installed; install the pinned requirements (make setup) or port the extension")
-
-
-@contextmanager
-def shared_install(lock: threading.Lock, installed: Callable[[], bool], install: Callable[[], None],
-                   uninstall: Callable[[], None]) -> Iterator[None]:
-    """Install an extension's patches unless they are in already; the opener that installed them
-    removes them when it closes (nested opens share one install)."""
-    with lock:
-        owner = not installed()
-        if owner:
-            install()
-    try:
-        yield
-    finally:
-        if owner:
-            with lock:
-                uninstall()
 
 
 def install_extensions() -> ExitStack:

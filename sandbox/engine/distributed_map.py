@@ -32,12 +32,11 @@ Map Run of an execution with its children (type, status, duration, transitions) 
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, ContextManager
 
 from sandbox.engine.definition import EngineExtensionRefused, MapExtension, rewrite_definition_text
+from sandbox.engine.patching import pinned_install
 from sandbox.engine.records import ChildExecution, MapRunLog, child_entered_states, children_summary, map_runs
-
 
 __all__ = ["ChildExecution", "child_entered_states", "children_summary", "EngineExtensionRefused", "MapExtension", "MapRunLog", "distributed_map_extensions",
            "installed", "map_runs"]
@@ -114,11 +113,7 @@ def _uninstall() -> None:
     records.clear()  # the Map Run logs of this emulator's executions
 
 
-@contextmanager
-def distributed_map_extensions() -> Iterator[None]:
+def distributed_map_extensions() -> ContextManager[None]:
     """Patch moto's interpreter while the context is open (nested opens share one install)."""
-    from sandbox.engine import check_moto_version, shared_install
-
-    check_moto_version("sandbox/engine/distributed_map.py")
-    with shared_install(_LOCK, installed, _install, _uninstall):
-        yield
+    return pinned_install(source="sandbox/engine/distributed_map.py", extends="Step Functions interpreter", lock=_LOCK,
+                          installed=installed, install=_install, uninstall=_uninstall)

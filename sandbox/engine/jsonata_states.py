@@ -32,10 +32,10 @@ from __future__ import annotations
 import json
 import threading
 import unicodedata
-from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, ContextManager
 
 from sandbox.engine import jsonata as sfn_jsonata
+from sandbox.engine.patching import pinned_install
 
 
 def utf8_json_size(value: Any) -> int:
@@ -499,11 +499,7 @@ def installed() -> bool:
     return bool(_ORIGINALS)
 
 
-@contextmanager
-def jsonata_and_variables() -> Iterator[None]:
+def jsonata_and_variables() -> ContextManager[None]:
     """Patch moto's interpreter while the context is open (nested opens share one install)."""
-    from sandbox.engine import check_moto_version, shared_install
-
-    check_moto_version("sandbox/engine/jsonata_states.py")
-    with shared_install(_LOCK, installed, _install, _uninstall):
-        yield
+    return pinned_install(source="sandbox/engine/jsonata_states.py", extends="Step Functions interpreter", lock=_LOCK,
+                          installed=installed, install=_install, uninstall=_uninstall)

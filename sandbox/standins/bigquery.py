@@ -14,7 +14,9 @@
     before it) once enough checks have come;
   * the first `fail_times` queries of kind `fail_on` (check, insert, any) fail with
     `fail_mode`: "5xx" (503), "auth" (401), "quota" (403 quotaExceeded), "4xx" (400)
-    or "timeout" (answers after `slow_seconds`); `fail_times=-1` fails all of them.
+    "timeout" (answers after `slow_seconds`), "garbage" (200 with an HTML page, as a proxy or captive
+    portal in the way would answer) or "crash" (`on_crash(kind)` is called, which the sandbox uses to kill
+    the querying function mid-query, then the connection is dropped); `fail_times=-1` fails all of them.
 """
 
 from __future__ import annotations
@@ -33,9 +35,9 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-FAIL_MODES = ("5xx", "auth", "quota", "4xx", "timeout")
+FAIL_MODES = ("5xx", "auth", "quota", "4xx", "timeout", "garbage", "crash")
 FAIL_ON = ("any", "check", "insert")
 PROJECT = "local-project"
 START_ATTEMPTS = 5
@@ -202,6 +204,7 @@ class BigQueryStandIn:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
+        self.on_crash: Callable[[str], None] | None = None  # "check" | "insert": kill the caller mid-query
         self._server: ThreadingHTTPServer | None = None
         self._emulator = BigQueryEmulator()
         self._checks = 0
@@ -378,7 +381,15 @@ class BigQueryStandIn:
         class Handler(BaseHTTPRequestHandler):
             def _handle(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                mode, _kind = standin._before_forward(self.command, body)
+                mode, kind = standin._before_forward(self.command, body)
+                if mode == "crash":
+                    if standin.on_crash is not None and kind is not None:
+                        standin.on_crash(kind)
+                    self.close_connection = True  # the caller is gone (or, without a runtime, hung up on)
+                    return
+                if mode == "garbage":
+                    self._send(200, [("Content-Type", "text/html")], b"<html><body>Gateway says hello</body></html>")
+                    return
                 if mode is not None:
                     if mode == "timeout":
                         time.sleep(standin.behaviour.slow_seconds)

@@ -36,6 +36,11 @@ class BucketFleetSettings:
     denied_buckets: buckets that answer AccessDenied to the workflow (default 1).
     empty_buckets: buckets without objects (default 0).
     vanishing_buckets: buckets of 1,001 objects deleted after their first listed page (default 0).
+    throttled_buckets: buckets (of `objects_per_bucket` objects) that answer every request of the workflow
+        with 503 SlowDown, as S3 does under a request-rate limit (default 0).
+    slow_buckets: buckets whose every answer comes `slow_seconds` late (past a client's timeout: a timeout).
+    garbage_buckets: buckets answering every request with 200 and an HTML page (a proxy in the way).
+    slow_seconds: default 2.
     storage_classes: comma-separated classes the objects cycle through (default "STANDARD").
     name_prefix: every fleet bucket's name starts with it (default "usage-"; the sample input's name_prefix).
     """
@@ -48,14 +53,21 @@ class BucketFleetSettings:
     denied_buckets: int = 1
     empty_buckets: int = 0
     vanishing_buckets: int = 0
+    throttled_buckets: int = 0
+    slow_buckets: int = 0
+    garbage_buckets: int = 0
+    slow_seconds: float = 2.0
     storage_classes: str = "STANDARD"
     name_prefix: str = "usage-"
 
     def __post_init__(self) -> None:
-        counts = {k: getattr(self, k) for k in ("buckets", "objects_per_bucket", "other_region_buckets", "denied_buckets", "empty_buckets", "vanishing_buckets")}
+        counts = {k: getattr(self, k) for k in ("buckets", "objects_per_bucket", "other_region_buckets", "denied_buckets", "empty_buckets", "vanishing_buckets", "throttled_buckets",
+                                                    "slow_buckets", "garbage_buckets")}
         for name, value in counts.items():
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        if not (0 <= self.slow_seconds <= 120):
+            raise ValueError("slow_seconds must be a number between 0 and 120")
         if self.total_buckets > MAX_BUCKETS:
             raise ValueError(f"at most {MAX_BUCKETS} buckets in all, got {self.total_buckets}")
         if self.objects_per_bucket > MAX_OBJECTS:
@@ -71,7 +83,8 @@ class BucketFleetSettings:
 
     @property
     def total_buckets(self) -> int:
-        return self.buckets + self.other_region_buckets + self.denied_buckets + self.empty_buckets + self.vanishing_buckets
+        return (self.buckets + self.other_region_buckets + self.denied_buckets + self.empty_buckets + self.vanishing_buckets
+                + self.throttled_buckets + self.slow_buckets + self.garbage_buckets)
 
     @property
     def extension_list(self) -> list[str]:
@@ -89,7 +102,7 @@ class BucketFleetSettings:
 @dataclass(frozen=True)
 class FleetBucket:
     name: str
-    kind: str  # ordinary | other-region | denied | empty | vanishing
+    kind: str  # ordinary | other-region | denied | empty | vanishing | throttled | slow | garbage
     region: str
     objects: int
 
@@ -116,6 +129,9 @@ def plan_fleet(settings: BucketFleetSettings, home_region: str) -> list[FleetBuc
         ("d", "denied", settings.denied_buckets, home_region, settings.objects_per_bucket),
         ("e", "empty", settings.empty_buckets, home_region, 0),
         ("v", "vanishing", settings.vanishing_buckets, home_region, LIST_PAGE + 1),
+        ("t", "throttled", settings.throttled_buckets, home_region, settings.objects_per_bucket),
+        ("s", "slow", settings.slow_buckets, home_region, settings.objects_per_bucket),
+        ("g", "garbage", settings.garbage_buckets, home_region, settings.objects_per_bucket),
     ]
     return [
         FleetBucket(name=f"{prefix}{tag}{j:03d}", kind=kind, region=region, objects=objects)

@@ -12,7 +12,7 @@ DEFAULT_COMPOUND_EXTENSIONS = ("tar.gz", "tar.bz2", "tar.xz", "tar.zst")
 class BucketUsageSettings:
     """Knobs of the bucket-usage workflow.
 
-    max_concurrency: buckets scanned at once by the Map (default 10).
+    max_concurrency: buckets scanned at once by the Distributed Map (default 10; at most 10,000).
     scan_function_timeout_seconds: the scan Lambda's timeout, one pass's ceiling (default 900, Lambda's maximum).
     scan_time_reserve_seconds: a pass stops listing when less than this remains, and hands back its
         continuation token (default 60).
@@ -28,6 +28,10 @@ class BucketUsageSettings:
     top_extensions: extensions listed in the summary (default 10).
     results_ttl_days: results expire this long after their scan (DynamoDB TTL; default 90).
     summary_function_timeout_seconds: default 60.
+    targets_function_timeout_seconds: the lister's timeout (ListBuckets pages of 10,000 and one PutObject);
+        default 300.
+    lists_retention_days: the scans' bucket lists and Map Run results stay this long in the lists bucket
+        (S3 lifecycle); default 7.
     retry_interval_seconds, retry_max_attempts, retry_max_delay_seconds: backoff with full jitter on
         throttling and transient errors (defaults 2 s, 3 attempts, 30 s).
     execution_timeout_seconds: the whole execution (default 86,400: a day).
@@ -44,6 +48,8 @@ class BucketUsageSettings:
     top_extensions: int = 10
     results_ttl_days: int = 90
     summary_function_timeout_seconds: int = 60
+    targets_function_timeout_seconds: int = 300
+    lists_retention_days: int = 7
     retry_interval_seconds: int = 2
     retry_max_attempts: int = 3
     retry_max_delay_seconds: int = 30
@@ -53,8 +59,10 @@ class BucketUsageSettings:
         if isinstance(self.compound_extensions, str):
             raise ValueError("compound_extensions must be a list such as [\"tar.gz\"]")
         object.__setattr__(self, "compound_extensions", tuple(self.compound_extensions))
-        if not 1 <= self.max_concurrency <= 40:
-            raise ValueError("max_concurrency must be 1-40 (an inline Map runs at most 40 iterations at once)")
+        if not 1 <= self.max_concurrency <= 10_000:
+            raise ValueError("max_concurrency must be 1-10000 (a Distributed Map runs at most 10,000 children at once)")
+        if not 10 <= self.targets_function_timeout_seconds <= 900 or not 1 <= self.lists_retention_days <= 365:
+            raise ValueError("targets_function_timeout_seconds must be 10-900 and lists_retention_days 1-365")
         if not 10 <= self.scan_function_timeout_seconds <= 900:
             raise ValueError("scan_function_timeout_seconds must be 10-900 (Lambda's limit)")
         if not 1 <= self.scan_time_reserve_seconds < self.scan_function_timeout_seconds // 2:

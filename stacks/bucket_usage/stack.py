@@ -1,8 +1,10 @@
 """BucketUsage: usage per file extension of every bucket, scanned in parallel by one fixed definition.
 
-No state machine is created at run time and nothing polls: an inline Map runs one
-bounded scan loop per bucket (a Lambda pass with a time budget, a Choice on its
-continuation token), results go to DynamoDB, and one Lambda summarizes to SNS.
+No state machine is created at run time and nothing polls: the bucket names go to S3 (one JSON
+array), a Distributed Map reads them and runs one bounded scan loop per bucket as a child execution
+(a Lambda pass with a time budget, a Choice on its continuation token), results go to DynamoDB, the
+Map Run's results to S3, and one Lambda summarizes to SNS. The state stays the same size whatever
+the number of buckets.
 """
 
 from __future__ import annotations
@@ -24,7 +26,13 @@ from stacks.common.config import StageConfig
 from stacks.common.lambda_function import PythonFunction, PythonFunctionProps
 from stacks.common.nag import acknowledge_wildcard_resource
 from stacks.common.notifications import NotificationTopic, NotificationTopicProps
-from stacks.common.state_machine import MonitoredStateMachine, MonitoredStateMachineProps, notify_failure_then_fail
+from stacks.common.payload_bucket import PayloadBucket, PayloadBucketProps
+from stacks.common.state_machine import (
+    MonitoredStateMachine,
+    MonitoredStateMachineProps,
+    acknowledge_distributed_map,
+    notify_failure_then_fail,
+)
 from stacks.common.table import DataTable, DataTableProps
 
 LAMBDA_SOURCE = Path(__file__).resolve().parents[2] / "lambda_src" / "bucket_usage"
@@ -34,20 +42,21 @@ SETTINGS_KEY = DECLARED.settings_key
 # Exception class names raised by lambda_src/bucket_usage/bucket_usage/errors.py.
 RETRYABLE_SCAN_ERRORS = ["BucketScanThrottled", "ResultsStoreUnavailable"]
 INVALID_INPUT_ERROR = "InvalidScanInput"
-# SDK-integration errors are "S3." + the SDK's exception: 500/503/SlowDown arrive as the generic S3.S3Exception
-# (so does AccessDenied, which the bounded retry then repeats three times before the Catch), network errors as
-# S3.SdkClientException.
-LIST_BUCKETS_ERRORS = ["S3.S3Exception", "S3.SdkClientException", "States.Timeout"]
-# Merged over the execution input for every Map iteration (see ScanBuckets' ItemSelector).
-REQUEST_OVERRIDES = {"request_overrides": {"buckets": []}}
-# Read-only S3: the scan lists keys and asks a bucket's region; the state machine lists buckets.
+# Read-only S3: the scan lists keys and asks a bucket's region; the lister lists buckets.
 SCAN_S3_ACTIONS = ["s3:ListBucket", "s3:GetBucketLocation"]
 LIST_BUCKETS_ACTION = "s3:ListAllMyBuckets"
+TARGETS_PREFIX = "targets/"  # <prefix><execution name>.json: the scan's bucket names, one JSON array
+MAP_RUNS_PREFIX = "map-runs/"  # ResultWriter: <prefix><map run id>/manifest.json, SUCCEEDED_0.json, FAILED_0.json
+# Characters that can start a JSON array element that is not a string (a number, true/false/null, an object or an
+# array): in the compact JSON text of `buckets` (States.JsonToString), an element after a comma starting with one
+# of these is not a string. A string element holding ",5" is caught too: no bucket name holds a comma.
+NOT_A_STRING_START = ("-", *"0123456789", "t", "f", "n", "{", "[")
 
 
 class BucketUsageStack(Stack):
-    """Exposes `settings`, `notices` (topic: summaries and failure notices), `results` (DataTable),
-    `scan_function`, `summary_function` and `workflow` (the monitored state machine).
+    """Exposes `settings`, `notices` (topic: summaries and failure notices), `results` (DataTable), `lists`
+    (PayloadBucket: the scans' bucket lists and Map Run results), `targets_function`, `scan_function`,
+    `summary_function` and `workflow` (the monitored state machine).
 
     Settings: `DECLARED.settings_key` (stacks/<workflow>/stages.json per stage; preflight reads them)."""
 
@@ -61,7 +70,11 @@ class BucketUsageStack(Stack):
             "Results",
             props=DataTableProps(partition_key="scan_id", sort_key="bucket", ttl_attribute="expires_at", removal_policy=stage.removal_policy),
         )
+        self.lists = PayloadBucket(
+            self, "Lists", props=PayloadBucketProps(expire_after_days=self.settings.lists_retention_days, removal_policy=stage.removal_policy)
+        )
         code = python_code_asset(LAMBDA_SOURCE, target_platform(stage))
+        self.targets_function = self._build_targets_function(code=code, stage=stage)
         self.scan_function = self._build_scan_function(code=code, stage=stage)
         self.summary_function = self._build_summary_function(code=code, stage=stage)
         self.workflow = MonitoredStateMachine(
@@ -70,22 +83,40 @@ class BucketUsageStack(Stack):
             props=MonitoredStateMachineProps(
                 definition=self._build_definition(),
                 notices=self.notices,
-                invoked_functions=(self.scan_function, self.summary_function),
+                invoked_functions=(self.targets_function, self.scan_function, self.summary_function),
                 timeout=Duration.seconds(self.settings.execution_timeout_seconds),
                 log_retention=stage.log_retention,
                 removal_policy=stage.removal_policy,
                 comment="Usage per file extension of every bucket: one bounded scan loop per bucket in a Map",
             ),
         )
-        acknowledge_wildcard_resource(
-            self.workflow.state_machine.role, "*", "s3:ListAllMyBuckets supports no resource-level permissions."
-        )
+        acknowledge_distributed_map(self.workflow.state_machine, label="ScanBuckets", bucket=self.lists.bucket,
+                                    holds="this workflow's bucket lists and Map Run results")
 
     # ------------------------------------------------------------------ functions
 
     def _function_props(self, stage: StageConfig, **overrides) -> PythonFunctionProps:
         base = dict(service=WORKFLOW, metrics_namespace=DECLARED.stack_id, log_retention=stage.log_retention, removal_policy=stage.removal_policy)
         return PythonFunctionProps(**{**base, **overrides})
+
+    def _build_targets_function(self, *, code: lambda_.Code, stage: StageConfig) -> lambda_.Function:
+        targets = PythonFunction(
+            self,
+            "TargetsFunction",
+            props=self._function_props(
+                stage,
+                code=code,
+                handler="bucket_usage.handlers.list_targets.handler",
+                memory_size_mb=512,
+                timeout=Duration.seconds(self.settings.targets_function_timeout_seconds),
+                description="Writes the scan's bucket names (given, or every page of ListBuckets) to S3 as one JSON array",
+                environment={"TARGETS_BUCKET": self.lists.bucket.bucket_name, "TARGETS_PREFIX": TARGETS_PREFIX},
+            ),
+        ).function
+        targets.add_to_role_policy(iam.PolicyStatement(actions=[LIST_BUCKETS_ACTION], resources=["*"]))
+        acknowledge_wildcard_resource(targets.role, "*", "s3:ListAllMyBuckets supports no resource-level permissions.")
+        self.lists.grant_prefix(targets.role, TARGETS_PREFIX, write=True)
+        return targets
 
     def _build_scan_function(self, *, code: lambda_.Code, stage: StageConfig) -> lambda_.Function:
         s = self.settings
@@ -138,7 +169,8 @@ class BucketUsageStack(Stack):
                 },
             ),
         ).function
-        self.results.table.grant(summary, "dynamodb:PutItem", "dynamodb:Query")
+        self.results.table.grant(summary, "dynamodb:Query")
+        self.lists.grant_prefix(summary.role, TARGETS_PREFIX, read=True)
         self.notices.grant_publish(summary)
         return summary
 
@@ -158,25 +190,8 @@ class BucketUsageStack(Stack):
         retry_from_settings(invoke, LAMBDA_SERVICE_ERRORS, self.settings)
         return invoke
 
-    def _list_buckets(self, construct_id: str, parameters: dict, comment: str) -> tasks.CallAwsService:
-        listing = tasks.CallAwsService(
-            self,
-            construct_id,
-            service="s3",
-            action="listBuckets",
-            iam_action=LIST_BUCKETS_ACTION,
-            iam_resources=["*"],
-            parameters=parameters,
-            result_selector={"names.$": "$.Buckets[*].Name", **REQUEST_OVERRIDES},
-            result_path="$.targets",
-            task_timeout=sfn.Timeout.duration(Duration.seconds(30)),
-            comment=comment,
-        )
-        retry_from_settings(listing, LIST_BUCKETS_ERRORS, self.settings)
-        return listing
-
     def _build_bucket_scan(self) -> sfn.IChainable:
-        """One Map iteration: scan passes until the bucket is done, bounded by max_scan_passes."""
+        """One child execution: scan passes until the bucket is done, bounded by max_scan_passes."""
         s = self.settings
         scan_payload = {
             "bucket.$": "$.bucket",
@@ -203,12 +218,14 @@ class BucketUsageStack(Stack):
         )
         for task in (scan, finish):
             retry_from_settings(task, RETRYABLE_SCAN_ERRORS, self.settings)
-        failed = sfn.Pass(
-            self,
+        failed = self._invoke(
             "ScanFailed",
-            comment="The scan Lambda failed for good: the summary records this bucket as an error",
-            parameters={"bucket.$": "$.bucket", "status": "error", "done": True, "error.$": "$.error.Error", "cause.$": "$.error.Cause"},
+            self.scan_function,
+            {**scan_payload, "pass.$": "$.scan.pass", "failure.$": "$.error"},
+            s.scan_function_timeout_seconds,
+            comment="The scan failed for good: record the bucket as an error (unless this execution already wrote it)",
         )
+        retry_from_settings(failed, RETRYABLE_SCAN_ERRORS, self.settings)
         for task in (scan, finish):
             task.add_catch(failed, errors=["States.ALL"], result_path="$.error")
         done = sfn.Succeed(self, "BucketDone", output_path="$.scan")
@@ -224,20 +241,34 @@ class BucketUsageStack(Stack):
         s = self.settings
         on_failure = notify_failure_then_fail(self, notices=self.notices, workflow=WORKFLOW)
 
-        scan_buckets = sfn.Map(
+        list_targets = self._invoke(
+            "ListTargets",
+            self.targets_function,
+            {"request.$": "$$.Execution.Input", "execution.$": "$$.Execution.Name"},
+            s.targets_function_timeout_seconds,
+            result_path="$.targets",
+            output_path="$.targets",  # the state is now {bucket, key, count, request}: never the list itself
+            comment="The bucket names (given, or every page of ListBuckets) to S3 as one JSON array",
+        )
+        list_targets.add_catch(on_failure, errors=["States.ALL"], result_path="$.error")
+
+        scan_buckets = sfn.DistributedMap(
             self,
             "ScanBuckets",
-            items_path="$.targets.names",
-            max_concurrency=s.max_concurrency,
+            item_reader=sfn.S3JsonItemReader(bucket=self.lists.bucket, key=sfn.JsonPath.string_at("$.key")),
             item_selector={
                 "bucket.$": "$$.Map.Item.Value",
-                # The execution input without its bucket list: each iteration carries a few bytes, not the whole list.
-                "request.$": "States.JsonMerge($$.Execution.Input, $.targets.request_overrides, false)",
+                "request.$": "$.request",  # the checked scan_id and by_storage_class: a few bytes per child
                 "execution.$": "$$.Execution.Name",
                 "scan": {"pass": 0, "done": False},
             },
-            result_path="$.results",
-            comment="One bounded scan loop per bucket; per-bucket failures are results, not errors",
+            # The children's results go to S3: the state keeps only where (a constant size, whatever N).
+            result_writer_v2=sfn.ResultWriterV2(bucket=self.lists.bucket, prefix=MAP_RUNS_PREFIX),
+            result_path="$.scanRun",
+            max_concurrency=s.max_concurrency,
+            map_execution_type=sfn.StateMachineType.STANDARD,  # a scan loop may outlast an Express child's 5 minutes
+            label="ScanBuckets",
+            comment="One child execution per bucket, each a bounded scan loop; a bucket that fails is recorded, not raised",
         )
         scan_buckets.item_processor(self._build_bucket_scan())
         scan_buckets.add_catch(on_failure, errors=["States.ALL"], result_path="$.error")
@@ -245,27 +276,19 @@ class BucketUsageStack(Stack):
         summarize = self._invoke(
             "Summarize",
             self.summary_function,
-            {"request.$": "$$.Execution.Input", "execution.$": "$$.Execution.Name", "results.$": "$.results"},
+            {"targets.$": "$", "execution.$": "$$.Execution.Name"},
             s.summary_function_timeout_seconds,
-            comment="Sum the scan's items, record failed buckets, publish the summary to SNS",
+            comment="Sum this execution's items, name the buckets that failed, publish the summary to SNS",
         )
         retry_from_settings(summarize, RETRYABLE_SCAN_ERRORS, self.settings)
         summarize.add_catch(on_failure, errors=["States.ALL"], result_path="$.error")
-        scan_buckets.next(summarize)
-
-        given = sfn.Pass(self, "UseGivenBuckets", parameters={"names.$": "$.buckets", **REQUEST_OVERRIDES}, result_path="$.targets")
-        by_prefix = self._list_buckets("ListBucketsByPrefix", {"Prefix.$": "$.name_prefix"}, "Buckets whose name starts with name_prefix")
-        every = self._list_buckets("ListAllBuckets", {}, "Every bucket of the account")
-        for step in (given, by_prefix, every):
-            step.next(scan_buckets)
-        for listing in (by_prefix, every):
-            listing.add_catch(on_failure, errors=["States.ALL"], result_path="$.error")
+        list_targets.next(scan_buckets).next(summarize)
 
         invalid = sfn.Fail(
             self,
             "InvalidInput",
             error=INVALID_INPUT_ERROR,
-            cause="buckets must be a non-empty list of names (or omitted, with an optional name_prefix string); "
+            cause="buckets must be a non-empty list of bucket names (or omitted, with an optional name_prefix string); "
             "scan_id must be a string and by_storage_class a boolean",
         )
         present, c = sfn.Condition.is_present, sfn.Condition
@@ -276,10 +299,28 @@ class BucketUsageStack(Stack):
             c.and_(present("$.buckets"), present("$.name_prefix")),
             c.and_(present("$.buckets"), c.not_(c.and_(present("$.buckets[0]"), c.is_string("$.buckets[0]")))),
         )
+        # Every element's type: a Choice cannot call intrinsic functions, so the list's JSON text is made first.
+        read_names = sfn.Pass(
+            self,
+            "ReadBucketNames",
+            comment="The list as compact JSON text, for the Choice below (the list itself is read from the input later)",
+            parameters={"names.$": "States.JsonToString($.buckets)"},
+        )
+        text = "$.names"
+        a_non_string = c.or_(
+            c.not_(c.string_matches(text, '["*"]')),
+            *[c.string_matches(text, f"*,{start}*") for start in NOT_A_STRING_START],
+        )
+        check_names = (
+            sfn.Choice(self, "CheckBucketNames", comment="Every element must be a string: a number, true/false/null, "
+                                                         "an object or a list after a comma is not")
+            .when(a_non_string, invalid)
+            .otherwise(list_targets)
+        )
         return (
             sfn.Choice(self, "ChooseBuckets")
             .when(bad_input, invalid)
-            .when(present("$.buckets"), given)
-            .when(present("$.name_prefix"), by_prefix)
-            .otherwise(every)
+            .when(present("$.buckets"), read_names.next(check_names))
+            .otherwise(list_targets)
         )
+

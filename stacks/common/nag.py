@@ -23,12 +23,12 @@ def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
     Validations.of(scope).acknowledge(Acknowledgment(id=rule_id, reason=reason))
 
 
-def arn_token(resource: IConstruct) -> str:
-    """How cdk-nag writes `Fn::GetAtt [<logical id>, Arn]` in a finding id."""
+def arn_token(resource: IConstruct, attribute: str = "Arn") -> str:
+    """How cdk-nag writes `Fn::GetAtt [<logical id>, <attribute>]` in a finding id."""
     cfn = resource.node.default_child if not isinstance(resource, CfnResource) else resource
     if not isinstance(cfn, CfnResource):
         raise ValueError(f"{resource.node.path} has no CloudFormation resource to name in a finding")
-    return f"<{Stack.of(cfn).resolve(cfn.logical_id)}.Arn>"
+    return f"<{Stack.of(cfn).resolve(cfn.logical_id)}.{attribute}>"
 
 
 def acknowledge_wildcard_resource(scope: IConstruct, resource_pattern: str, reason: str) -> None:

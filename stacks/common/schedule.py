@@ -12,16 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from aws_cdk import Duration, RemovalPolicy, Stack
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_scheduler as scheduler
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from stacks.common.nag import acknowledge
+from stacks.common.dead_letter import alarmed_dead_letter_queue
 from stacks.common.notifications import NotificationTopic
-from stacks.common.alarms import alarm_on_any
 
 # What EventBridge Scheduler substitutes in a target's input (its "context attributes").
 SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
@@ -80,23 +77,13 @@ class StateMachineSchedule(Construct):
         if props.state_machine is None or props.alarm_topic is None:
             raise ValueError("StateMachineScheduleProps.state_machine and .alarm_topic are required")
         account = Stack.of(self).account
-        self.dead_letter_queue = sqs.Queue(
+        self.dead_letter_queue, self.dlq_alarm = alarmed_dead_letter_queue(
             self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=props.dlq_retention,
+            notices=props.alarm_topic,
+            why_no_dlq="This queue is itself the scheduler target's dead-letter queue; its depth is alarmed.",
+            alarm_description="Scheduled starts could not be delivered (see the DLQ's messages)",
+            retention=props.dlq_retention,
             removal_policy=props.removal_policy,
-        )
-        acknowledge(
-            self.dead_letter_queue,
-            "AwsSolutions-SQS3",
-            "This queue is itself the scheduler target's dead-letter queue; its depth is alarmed.",
-        )
-        acknowledge(
-            self.dead_letter_queue,
-            "Serverless-SQSRedrivePolicy",
-            "A dead-letter queue has no redrive target of its own; its depth is alarmed instead.",
         )
         self.role = iam.Role(
             self,
@@ -137,12 +124,5 @@ class StateMachineSchedule(Construct):
                     maximum_event_age_in_seconds=int(props.maximum_event_age.to_seconds()),
                 ),
                 dead_letter_config=scheduler.CfnSchedule.DeadLetterConfigProperty(arn=self.dead_letter_queue.queue_arn),
-            ),
-        )
-        self.dlq_alarm = alarm_on_any(
-            self, "DeadLetterAlarm", notices=props.alarm_topic,
-            description="Scheduled starts could not be delivered (see the DLQ's messages)",
-            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(5), statistic=cloudwatch.Stats.MAXIMUM
             ),
         )

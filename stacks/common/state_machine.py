@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
@@ -129,3 +130,21 @@ def notify_failure_then_fail(scope: Construct, *, notices: NotificationTopic, wo
         cause_path=f"{error_path}.Cause",
     )
     return notice.next(failed)
+
+
+def acknowledge_distributed_map(machine: sfn.StateMachine, *, label: str, bucket: s3.IBucket, holds: str) -> None:
+    """Acknowledge, with reasons, the wildcards CDK grants a state machine for a Distributed Map labelled `label`
+    whose ItemReader/ResultWriter use `bucket` (which holds only `holds`)."""
+    stack = Stack.of(machine)
+    bucket_id = stack.resolve(bucket.node.default_child.logical_id)
+    acknowledge_wildcard_resource(
+        machine.role, f"arn:<AWS::Partition>:s3:::<{bucket_id}>/*",
+        f"CDK's ItemReader/ResultWriter grants cover a bucket that holds only {holds} (no other data).")
+    logical_id = stack.resolve(machine.node.default_child.logical_id)
+    name = '{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"' + logical_id + '"}]}]}'
+    execution = f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{name}"
+    for pattern in (f"{execution}:*", f"{execution}/{label}:*"):
+        acknowledge_wildcard_resource(
+            machine, pattern,
+            "Distributed Map: Describe/StopExecution on this state machine's own executions and Map Run "
+            "children, whose ARNs are generated per run.")

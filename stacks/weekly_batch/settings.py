@@ -63,7 +63,8 @@ class SlackSettings:
     http_timeout_seconds: per request to Slack; default 5.
     function_timeout_seconds: the notifier's timeout, which also bounds how long a 429's
         Retry-After is honoured; default 30.
-    retry_max_attempts: retries of SlackUnavailable / SlackRateLimited; default 3.
+    retry_max_attempts: retries of SlackUnavailable (5xx, dropped, timed out); default 3. SlackRateLimited is not
+        retried: the notifier itself waits what Retry-After asks when that fits in its time left.
     """
 
     webhook_secret_name: str = "weekly-batch/slack/webhook-url"

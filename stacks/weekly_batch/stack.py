@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, Stack
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
@@ -17,7 +20,9 @@ from constructs import Construct
 from stacks.common.bundling import python_code_asset, target_platform
 from stacks.common.retries import LAMBDA_SERVICE_ERRORS, retry_from_settings
 from stacks.common.config import ConfigError, StageConfig
+from stacks.common.dead_letter import alarmed_dead_letter_queue
 from stacks.common.lambda_function import PythonFunction, PythonFunctionProps
+from stacks.common.nag import acknowledge_wildcard_resource, arn_token
 from stacks.common.notifications import NotificationTopic, NotificationTopicProps
 from stacks.common.schedule import SCHEDULED_TIME, StateMachineSchedule, StateMachineScheduleProps
 from stacks.common.state_machine import MonitoredStateMachine, MonitoredStateMachineProps, notify_failure_then_fail
@@ -33,7 +38,8 @@ SQL_TEMPLATES = ("count_rows.sql", "weekly_insert.sql")
 
 # Exception class names raised by lambda_src/weekly_batch/weekly_batch/errors.py.
 BIGQUERY_RETRYABLE_ERRORS = ["BigQueryAuthFailed", "BigQueryQuotaExceeded", "BigQueryUnavailable", "BigQueryTimeout"]
-SLACK_RETRYABLE_ERRORS = ["SlackUnavailable", "SlackRateLimited"]
+# Not SlackRateLimited: the notifier already waited what Retry-After allowed; retries seconds apart would not.
+SLACK_RETRYABLE_ERRORS = ["SlackUnavailable"]
 DATA_NOT_READY = "DataNotReady"
 DYNAMODB_TRANSIENT_ERRORS = [
     "DynamoDB.ProvisionedThroughputExceededException",
@@ -43,11 +49,17 @@ DYNAMODB_TRANSIENT_ERRORS = [
 ]
 GUARD_TAKEN = "DynamoDB.ConditionalCheckFailedException"
 NOTICE_KINDS = ("starting", "waiting", "succeeded", "failed", "gave_up")
+# Endings the definition cannot record in the guard itself (StopExecution, the execution timeout, an
+# uncatchable States.* error); FAILED also covers a MarkRunFailed that failed. The releaser is a no-op
+# for a guard whose outcome is already recorded.
+UNSUCCESSFUL_END_STATUSES = ["ABORTED", "TIMED_OUT", "FAILED"]
+STATUS_CHANGE = "Step Functions Execution Status Change"
 
 
 class WeeklyBatchStack(Stack):
     """Exposes `settings`, `notices` (topic), `guard` (table), `plan_function`, `check_function`,
-    `insert_function`, `notify_function`, `notifier_errors_alarm`, `workflow` and `schedule`.
+    `insert_function`, `notify_function`, `notifier_errors_alarm`, `workflow`, `schedule`, and the guard's
+    releaser: `release_guard_function`, `release_guard_rule`, `release_guard_dead_letter_queue` (+ `_alarm`).
 
     Settings: `DECLARED.settings_key` (stacks/<workflow>/stages.json per stage; preflight reads them)."""
 
@@ -115,6 +127,7 @@ class WeeklyBatchStack(Stack):
             ),
         )
         self.guard.grant(self.workflow.state_machine, "dynamodb:PutItem", "dynamodb:UpdateItem")
+        self._build_guard_release(code, stage)
         self.schedule = StateMachineSchedule(
             self,
             "Schedule",
@@ -235,6 +248,68 @@ class WeeklyBatchStack(Stack):
             metric=function.metric_errors(period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM),
         )
         return function
+
+    def _build_guard_release(self, code: lambda_.Code, stage: StageConfig) -> None:
+        """An execution that ends ABORTED, TIMED_OUT or FAILED while holding its date's guard at RUNNING
+        releases it (FAILED), so that a deliberate re-run may proceed: a rule on Step Functions' own status
+        events, whatever ended the run, rather than states that an abort or a timeout never reaches."""
+        state_machine = self.workflow.state_machine
+        self.release_guard_function = self._function(
+            "ReleaseGuardFunction",
+            code,
+            stage,
+            handler="weekly_batch.handlers.release_guard.handler",
+            timeout_s=30,
+            memory_mb=256,
+            description="Releases the run guard of an execution that ended aborted, timed out or failed",
+            environment={"GUARD_TABLE": self.guard.table_name, "BUSINESS_TIMEZONE": self.settings.schedule_timezone},
+        )
+        self.guard.grant(self.release_guard_function, "dynamodb:UpdateItem")
+        # Only when the event left out a large input: read it back from the execution (of this machine only).
+        executions = self.format_arn(
+            service="states", resource="execution", resource_name=f"{state_machine.state_machine_name}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.release_guard_function.add_to_role_policy(iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[executions]))
+        acknowledge_wildcard_resource(
+            self.release_guard_function.role,
+            f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{arn_token(state_machine, 'Name')}:*",
+            "DescribeExecution on the executions of this workflow's own state machine only.",
+        )
+        self.release_guard_dead_letter_queue, self.release_guard_dead_letter_alarm = alarmed_dead_letter_queue(
+            self,
+            notices=self.notices,
+            why_no_dlq="This queue is itself the dead-letter queue of the run-guard releaser; its depth is alarmed.",
+            alarm_description="A run guard could not be released (see the DLQ's events): a re-run of that date stays refused",
+            removal_policy=stage.removal_policy,
+            queue_id="ReleaseGuardDeadLetterQueue",
+            alarm_id="ReleaseGuardDeadLetterAlarm",
+        )
+        # Function errors (the table throttled): Lambda's two asynchronous retries, then the DLQ.
+        self.release_guard_function.configure_async_invoke(
+            retry_attempts=2,
+            max_event_age=Duration.hours(6),
+            on_failure=destinations.SqsDestination(self.release_guard_dead_letter_queue),
+        )
+        self.release_guard_rule = events.Rule(
+            self,
+            "ReleaseGuardOnUnsuccessfulEnd",
+            description="weekly-batch: release the run guard of an execution that ended without success",
+            event_pattern=events.EventPattern(
+                source=["aws.states"],
+                detail_type=[STATUS_CHANGE],
+                detail={"stateMachineArn": [state_machine.state_machine_arn], "status": UNSUCCESSFUL_END_STATUSES},
+            ),
+            # Events EventBridge could not deliver (throttled, no permission) also land in the DLQ.
+            targets=[
+                targets.LambdaFunction(
+                    self.release_guard_function,
+                    dead_letter_queue=self.release_guard_dead_letter_queue,
+                    retry_attempts=185,
+                    max_event_age=Duration.hours(24),
+                )
+            ],
+        )
 
     # ---- states ----------------------------------------------------------------------------
 

@@ -11,8 +11,10 @@ from stacks.bucket_usage.stack import (
     LAMBDA_SERVICE_ERRORS,
     LAMBDA_SOURCE,
     LIST_BUCKETS_ACTION,
+    MAP_RUNS_PREFIX,
     RETRYABLE_SCAN_ERRORS,
     SCAN_S3_ACTIONS,
+    TARGETS_PREFIX,
 )
 from tests.templates.cfn import all_states, as_list, only_resource, policy_statements, resources_of_type
 
@@ -26,10 +28,17 @@ def _states(definition):
 def test_no_state_machine_is_created_at_run_time_anywhere(template):
     # GIVEN the whole template (definition and every IAM policy)
     text = json.dumps(template).lower()
-    # THEN nothing can create, start or delete a state machine, and there is one machine in the stack
-    for action in ("createstatemachine", "deletestatemachine", "states:startexecution", "describeexecution"):
+    # THEN nothing can create or delete a state machine, and there is one machine in the stack
+    for action in ("createstatemachine", "deletestatemachine"):
         assert action not in text, action
-    only_resource(template, "AWS::StepFunctions::StateMachine")
+    machine_id, _ = only_resource(template, "AWS::StepFunctions::StateMachine")
+    # AND the only Step Functions actions are the Distributed Map's, on this machine's own executions
+    for _, statement in policy_statements(template):
+        actions = [a for a in as_list(statement["Action"]) if a.startswith("states:")]
+        if actions:
+            assert set(actions) <= {"states:StartExecution", "states:DescribeExecution", "states:StopExecution",
+                                    "states:RedriveExecution"}, actions
+            assert machine_id in json.dumps(statement["Resource"]), statement
 
 
 def test_no_polling_loop_no_wait_state_and_the_only_loop_is_the_bounded_scan(definition):
@@ -46,29 +55,41 @@ def test_no_polling_loop_no_wait_state_and_the_only_loop_is_the_bounded_scan(def
     assert scan["Parameters"]["pass.$"] == "States.MathAdd($.scan.pass, 1)" and scan["Next"] == "MoreToScan"
 
 
-def test_buckets_come_from_the_listbuckets_integration_or_the_input_and_feed_one_inline_map(definition):
+def test_buckets_go_to_s3_and_feed_one_distributed_map_whose_results_stay_out_of_the_state(definition):
     states = _states(definition)
-    listings = [s for s in states.values() if s.get("Resource", "").endswith(":states:::aws-sdk:s3:listBuckets")]
-    assert len(listings) == 2
-    assert sorted(json.dumps(s["Parameters"]) for s in listings) == ['{"Prefix.$": "$.name_prefix"}', "{}"]
-    (given,) = [s for s in states.values() if s["Type"] == "Pass" and s.get("Parameters", {}).get("names.$") == "$.buckets"]
     (scan_map,) = [s for s in states.values() if s["Type"] == "Map"]
-    for step in (*listings, given):
-        assert step["ResultPath"] == "$.targets" and states[step["Next"]] is scan_map
-    for listing in listings:
-        assert listing["ResultSelector"]["names.$"] == "$.Buckets[*].Name"
-    # every path drops the (possibly long) bucket list from what each iteration carries
-    for step in (*listings, given):
-        assert (step.get("ResultSelector") or step["Parameters"])["request_overrides"] == {"buckets": []}
-    assert scan_map["ItemSelector"]["request.$"] == "States.JsonMerge($$.Execution.Input, $.targets.request_overrides, false)"
-    assert scan_map["ItemsPath"] == "$.targets.names" and scan_map["ItemProcessor"]["ProcessorConfig"]["Mode"] == "INLINE"
-    assert scan_map["ItemSelector"]["bucket.$"] == "$$.Map.Item.Value"
-    assert 1 <= scan_map["MaxConcurrency"] <= 40
+    lister = states["ListTargets"]
+    # the lister's answer replaces the state: where the list is, never the list itself
+    assert lister["ResultPath"] == lister["OutputPath"] == "$.targets" and states[lister["Next"]] is scan_map
+    assert lister["Parameters"] == {"request.$": "$$.Execution.Input", "execution.$": "$$.Execution.Name"}
+    assert scan_map["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+    assert scan_map["ItemReader"]["Resource"].endswith(":states:::s3:getObject")
+    assert scan_map["ItemReader"]["ReaderConfig"] == {"InputType": "JSON"}
+    assert scan_map["ItemReader"]["Parameters"]["Key.$"] == "$.key"
+    assert "ItemsPath" not in scan_map
+    # each child carries its bucket and the checked request (a few bytes), never the list
+    assert scan_map["ItemSelector"] == {"bucket.$": "$$.Map.Item.Value", "request.$": "$.request",
+                                        "execution.$": "$$.Execution.Name", "scan": {"pass": 0, "done": False}}
+    # the children's results go to S3: the Map's output is where they are, a constant size
+    assert scan_map["ResultWriter"]["Resource"].endswith(":states:::s3:putObject")
+    assert scan_map["ResultWriter"]["Parameters"]["Prefix"] == MAP_RUNS_PREFIX and scan_map["ResultPath"] == "$.scanRun"
+    assert states[scan_map["Next"]]["Parameters"] == {"targets.$": "$", "execution.$": "$$.Execution.Name"}
+    assert 1 <= scan_map["MaxConcurrency"] <= 10_000
 
 
-def test_lambda_tasks_are_the_scan_per_bucket_and_one_summary(definition):
-    lambda_tasks = [name for name, s in all_states(definition) if s.get("Resource", "").startswith("<Fn::GetAtt")]
-    assert sorted(lambda_tasks) == ["RecordIncomplete", "ScanPass", "Summarize"]
+def test_every_element_of_a_given_list_is_type_checked_before_any_task(definition):
+    states = _states(definition)
+    start = definition["States"][definition["StartAt"]]
+    (to_names,) = [c for c in start["Choices"] if c.get("Next") == "ReadBucketNames"]
+    assert to_names == {"Variable": "$.buckets", "IsPresent": True, "Next": "ReadBucketNames"}
+    read = states["ReadBucketNames"]
+    assert read["Type"] == "Pass" and read["Parameters"] == {"names.$": "States.JsonToString($.buckets)"}
+    check = states[read["Next"]]
+    assert check["Type"] == "Choice" and check["Default"] == "ListTargets"
+    (reject,) = check["Choices"]
+    assert states[reject["Next"]]["Type"] == "Fail" and states[reject["Next"]]["Error"] == INVALID_INPUT_ERROR
+    patterns = [rule.get("StringMatches") or rule["Not"]["StringMatches"] for rule in reject["Or"]]
+    assert patterns[0] == '["*"]' and sorted(patterns[1:]) == sorted(f"*,{c}*" for c in "-0123456789tfn{[")
 
 
 def test_every_task_has_a_timeout_longer_than_its_function_and_the_machine_too(template, definition):
@@ -88,7 +109,7 @@ def test_retries_use_backoff_with_full_jitter(definition):
         assert task.get("Retry"), name
         for retry in task["Retry"]:
             assert retry["JitterStrategy"] == "FULL" and retry["BackoffRate"] >= 2 and 2 <= retry["MaxAttempts"] <= 5, name
-    for name in ("ScanPass", "RecordIncomplete", "Summarize"):
+    for name in ("ScanPass", "RecordIncomplete", "ScanFailed", "Summarize"):
         errors = [e for r in _states(definition)[name]["Retry"] for e in r["ErrorEquals"]]
         assert set(LAMBDA_SERVICE_ERRORS) <= set(errors) and set(RETRYABLE_SCAN_ERRORS) <= set(errors), name
 
@@ -97,11 +118,13 @@ def test_a_bucket_whose_scan_fails_is_a_result_and_everything_else_is_caught_not
     states = _states(definition)
     for name in ("ScanPass", "RecordIncomplete"):
         (catch,) = states[name]["Catch"]
+        assert catch["ErrorEquals"] == ["States.ALL"] and catch["ResultPath"] == "$.error"
         failed = states[catch["Next"]]
-        assert failed["Type"] == "Pass" and failed.get("End") and failed["Parameters"]["status"] == "error"
+        assert failed is states["ScanFailed"] and failed.get("End") and failed["Parameters"]["failure.$"] == "$.error"
+    assert "Catch" not in states["ScanFailed"]  # if even the failure cannot be recorded, the child fails, and the Map
     top_level = [s for s in definition["States"].values()
                  if s["Type"] in ("Task", "Map") and not s["Resource" if "Resource" in s else "Type"].endswith("sns:publish")]
-    assert len(top_level) == 4  # two listings, the Map, the summary
+    assert len(top_level) == 3  # the lister, the Map, the summary
     for state in top_level:
         (catch,) = state["Catch"]
         assert catch["ErrorEquals"] == ["States.ALL"] and catch["ResultPath"] == "$.error"
@@ -126,15 +149,21 @@ def test_error_names_in_the_definition_are_exception_classes_of_the_handlers():
     assert set(errors.RETRYABLE_ERRORS) == set(RETRYABLE_SCAN_ERRORS)
 
 
-def test_s3_permissions_are_read_only(template):
-    s3_actions = sorted({a for _, s in policy_statements(template) for a in as_list(s["Action"]) if a.startswith("s3:")})
-    assert s3_actions == sorted([*SCAN_S3_ACTIONS, LIST_BUCKETS_ACTION])
+def test_s3_permissions_are_read_only_except_the_workflows_own_lists(template):
+    lists_id = next(lid for lid in resources_of_type(template, "AWS::S3::Bucket") if lid.startswith("Lists"))
     for _, statement in policy_statements(template):
         actions = as_list(statement["Action"])
         assert not [a for a in actions if "*" in a], actions
         if statement["Resource"] == "*":
             # ListAllMyBuckets has no resource-level permissions; neither do log delivery and X-Ray
             assert all(a == LIST_BUCKETS_ACTION or a.startswith(("xray:", "logs:")) for a in actions), actions
+        s3 = [a for a in actions if a.startswith("s3:")]
+        if s3 and lists_id not in json.dumps(statement["Resource"]):
+            # every other bucket of the account: list keys and ask the region, nothing else
+            assert s3 in (sorted(SCAN_S3_ACTIONS), [LIST_BUCKETS_ACTION]), s3
+        elif s3 and "s3:PutObject" in s3 and "Fn::Join" in json.dumps(statement["Resource"]):
+            resource = json.dumps(statement["Resource"])
+            assert f"/{TARGETS_PREFIX}*" in resource or '"/*"' in resource, resource  # the lister; the Map's writer
     for role in resources_of_type(template, "AWS::IAM::Role").values():
         assert "ManagedPolicyArns" not in role["Properties"]
 
@@ -153,14 +182,16 @@ def test_results_table_is_keyed_by_scan_and_bucket_with_pitr_encryption_and_ttl(
     assert dynamodb_actions == {"dynamodb:PutItem", "dynamodb:Query"}
 
 
-def test_functions_know_the_table_and_topic_and_the_summary_may_publish(template):
+def test_functions_know_the_table_topic_and_lists_and_the_summary_may_publish(template):
     functions = resources_of_type(template, "AWS::Lambda::Function")
-    assert len(functions) == 2
+    assert len(functions) == 3
     topic_id, _ = only_resource(template, "AWS::SNS::Topic")
     table_id, _ = only_resource(template, "AWS::DynamoDB::Table")
+    lists_id = next(lid for lid in resources_of_type(template, "AWS::S3::Bucket") if lid.startswith("Lists"))
     envs = [f["Properties"]["Environment"]["Variables"] for f in functions.values()]
-    assert all(env["RESULTS_TABLE"] == {"Ref": table_id} for env in envs)
+    assert [env["RESULTS_TABLE"] for env in envs if "RESULTS_TABLE" in env] == [{"Ref": table_id}] * 2
     assert [env["SUMMARY_TOPIC_ARN"] for env in envs if "SUMMARY_TOPIC_ARN" in env] == [{"Ref": topic_id}]
+    assert [(env["TARGETS_BUCKET"], env["TARGETS_PREFIX"]) for env in envs if "TARGETS_BUCKET" in env] == [({"Ref": lists_id}, TARGETS_PREFIX)]
     publishers = [lid for lid, s in policy_statements(template) if s["Action"] == "sns:Publish"]
     assert len(publishers) == 2  # the state machine (failure notices) and the summary function
 

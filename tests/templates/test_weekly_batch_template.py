@@ -14,6 +14,8 @@ from stacks.weekly_batch.stack import (
     LAMBDA_SOURCE,
     NOTICE_KINDS,
     SLACK_RETRYABLE_ERRORS,
+    STATUS_CHANGE,
+    UNSUCCESSFUL_END_STATUSES,
 )
 from tests.templates.cfn import all_states, as_list, only_resource, policy_statements, resources_of_type
 
@@ -170,7 +172,8 @@ def test_slack_notices_retry_transient_errors_and_never_stop_the_batch(definitio
         kind = notice["Parameters"]["kind"]
         (retry,) = [r for r in notice["Retry"] if set(r["ErrorEquals"]) == set(SLACK_RETRYABLE_ERRORS)]
         assert retry["JitterStrategy"] == "FULL"
-        assert not any("SlackRejected" in r["ErrorEquals"] for r in notice["Retry"])
+        # a 4xx cannot improve; a 429 was already waited out as far as Retry-After allowed in the notifier
+        assert not any({"SlackRejected", "SlackRateLimited"} & set(r["ErrorEquals"]) for r in notice["Retry"])
         # a failed notice is recorded where a delivered one would be, and the batch goes on to the same state
         (catch,) = notice["Catch"]
         assert catch["ErrorEquals"] == ["States.ALL"] and catch["Next"] == notice["Next"]
@@ -251,9 +254,41 @@ def test_iam_is_least_privilege(template):
     for role in resources_of_type(template, "AWS::IAM::Role").values():
         assert "ManagedPolicyArns" not in role["Properties"]
     table_id, _ = only_resource(template, "AWS::DynamoDB::Table")
-    table_statements = [s for _, s in policy_statements(template) if table_id in json.dumps(s["Resource"])]
-    (statement,) = table_statements
-    assert sorted(as_list(statement["Action"])) == ["dynamodb:PutItem", "dynamodb:UpdateItem"]
+    table_statements = {p: sorted(as_list(s["Action"])) for p, s in policy_statements(template) if table_id in json.dumps(s["Resource"])}
+    # the state machine takes and records the guard; the releaser may only update it
+    assert sorted(table_statements.values()) == [["dynamodb:PutItem", "dynamodb:UpdateItem"], ["dynamodb:UpdateItem"]]
+    releaser = [s for s in _role_statements(template, _function_id(template, "release_guard")) if table_id in json.dumps(s["Resource"])]
+    assert [as_list(s["Action"]) for s in releaser] == [["dynamodb:UpdateItem"]]
+
+
+def test_a_run_ending_without_success_releases_its_guard_through_an_alarmed_rule(template):
+    # GIVEN the rule on Step Functions' own status events
+    (rule,) = resources_of_type(template, "AWS::Events::Rule").values()
+    machine_id, _ = only_resource(template, "AWS::StepFunctions::StateMachine")
+    pattern = rule["Properties"]["EventPattern"]
+    # THEN it matches this machine's executions that ended ABORTED, TIMED_OUT or FAILED, nothing else
+    assert pattern["source"] == ["aws.states"] and pattern["detail-type"] == [STATUS_CHANGE]
+    assert pattern["detail"] == {"stateMachineArn": [{"Ref": machine_id}], "status": UNSUCCESSFUL_END_STATUSES}
+    assert sorted(UNSUCCESSFUL_END_STATUSES) == ["ABORTED", "FAILED", "TIMED_OUT"]
+    # AND its target is the releaser, with bounded retries and a DLQ, as is the releaser's own async failure
+    (target,) = rule["Properties"]["Targets"]
+    releaser = _function_id(template, "release_guard")
+    assert target["Arn"] == {"Fn::GetAtt": [releaser, "Arn"]}
+    assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 86_400, "MaximumRetryAttempts": 185}
+    dlq = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+    (invoke_config,) = resources_of_type(template, "AWS::Lambda::EventInvokeConfig").values()
+    assert invoke_config["Properties"]["FunctionName"] == {"Ref": releaser}
+    assert invoke_config["Properties"]["MaximumRetryAttempts"] == 2
+    assert invoke_config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [dlq, "Arn"]}
+    queue = template["Resources"][dlq]["Properties"]
+    assert queue["SqsManagedSseEnabled"] is True
+    alarmed = [a for a in resources_of_type(template, "AWS::CloudWatch::Alarm").values()
+               if {"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq, "QueueName"]}} in a["Properties"].get("Dimensions", [])]
+    assert len(alarmed) == 1 and alarmed[0]["Properties"]["Threshold"] == 1
+    # AND the releaser reads back only executions of this machine
+    (describe,) = [s for s in _role_statements(template, releaser) if "states:DescribeExecution" in as_list(s["Action"])]
+    assert as_list(describe["Action"]) == ["states:DescribeExecution"]
+    assert {"Fn::GetAtt": [machine_id, "Name"]} in describe["Resource"]["Fn::Join"][1]
 
 
 def test_error_names_in_the_definition_are_exception_classes_of_the_handlers(definition):

@@ -12,6 +12,7 @@ import json
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
+from sandbox.engine.distributed_map import map_runs
 from tests.workflows.notices import notice_inbox
 
 COMPOUNDS = ("tar.gz",)  # of the configured ones, the only one the fleet's names use
@@ -63,6 +64,16 @@ def transitions(report) -> int:
     return counted
 
 
+def children(report) -> list:
+    """The Distributed Map's child executions (one per bucket), as the sandbox recorded them."""
+    return [child for run in map_runs(report.execution_arn) for child in run.ordered_children()]
+
+
+def child_of(report, bucket: str):
+    (child,) = [c for c in children(report) if c.input["bucket"] == bucket]
+    return child
+
+
 def fleet_names(workflow, kind: str | None = None) -> list[str]:
     return [b.name for b in workflow.scenario.fleet if kind is None or b.kind == kind]
 
@@ -103,11 +114,14 @@ def test_exact_counts_for_a_mixed_fleet_with_denied_empty_and_other_region_bucke
     (other,) = fleet_names(workflow, "other-region")
     assert found[other]["region"] == "eu-west-1"
     assert report.outside_world["wrong_region_requests"] == 0 and report.outside_world["s3_requests_by_region"]["eu-west-1"] >= 1
-    # one scan Lambda per bucket plus the summary; 3N+5 transitions
+    # the lister, one scan Lambda per bucket (each in its own child execution: 3 states) and the summary;
+    # the execution itself enters 4 states whatever the number of buckets, and its state stays small
     n = len(fleet_names(workflow))
-    assert report.lambda_invocations == n + 1
-    assert transitions(report) == 3 * n + 5
-    assert entered(report, "ListBucketsByPrefix") == 1 and entered(report, "BucketDone") == n
+    assert report.lambda_invocations == n + 2
+    assert transitions(report) == 5 and entered(report, "ListTargets") == 1
+    assert len(children(report)) == n and all(c.status == "SUCCEEDED" and c.transitions == 3 and "BucketDone" in c.entered
+                                              for c in children(report))
+    assert report.max_state_payload_bytes < 2048
     # AND the summary names the failure and ranks the extensions by bytes, as the listing does
     (summary,) = notices()
     totals: dict = {}
@@ -160,7 +174,8 @@ def test_more_than_a_thousand_objects_are_paginated_and_a_bucket_deleted_mid_sca
     assert found[big]["extensions"] == direct_listing(workflow, big)
     assert report.outside_world["vanished"] == [gone]
     assert found[gone]["status"] == "missing" and "NoSuchBucket" in found[gone]["error"]
-    assert entered(report, "ScanPass") == 4 and report.lambda_invocations == 5
+    # two passes each (ScanPass, MoreToScan twice, then BucketDone), in their own child executions
+    assert [c.transitions for c in children(report)] == [5, 5] and report.lambda_invocations == 1 + 4 + 1
     assert report.output["failures"] == [{"bucket": gone, "status": "missing", "error": found[gone]["error"]}]
 
 
@@ -172,7 +187,8 @@ def test_a_bucket_over_the_pass_limit_is_recorded_incomplete_with_partial_counts
     (name,) = fleet_names(workflow)
     item = items(workflow, "too-big")[name]
     assert item["status"] == "incomplete" and item["objects"] == 2000 and item["passes"] == 2
-    assert entered(report, "RecordIncomplete") == 1 and entered(report, "ScanPass") == 2
+    (child,) = children(report)
+    assert "RecordIncomplete" in child.entered and child.transitions == 5 and child.lambda_invocations == 3
 
 
 def test_an_explicit_list_is_scanned_as_given_and_an_unknown_bucket_is_missing(workflow):
@@ -180,15 +196,14 @@ def test_an_explicit_list_is_scanned_as_given_and_an_unknown_bucket_is_missing(w
     chosen = fleet_names(workflow, "ordinary")[:2]
     report = workflow.run({"buckets": [*chosen, "no-such-bucket-here"], "scan_id": "explicit"}, standins={"fleet": MIXED})
     assert report.status == "SUCCEEDED", report.cause
-    assert entered(report, "UseGivenBuckets") == 1 and entered(report, "ListAllBuckets") == entered(report, "ListBucketsByPrefix") == 0
+    assert entered(report, "ReadBucketNames") == entered(report, "CheckBucketNames") == 1
     found = items(workflow, "explicit")
     assert set(found) == {*chosen, "no-such-bucket-here"} and found["no-such-bucket-here"]["status"] == "missing"
-    assert report.lambda_invocations == 4 and transitions(report) == 3 * 3 + 5
-    # each iteration carries the request without the list (it would grow every iteration's payload with N)
-    history = workflow.emulator.client("stepfunctions").get_execution_history(executionArn=report.execution_arn, maxResults=1000)["events"]
-    scan_inputs = [json.loads(e["stateEnteredEventDetails"]["input"]) for e in history
-                   if e["type"] == "TaskStateEntered" and e["stateEnteredEventDetails"]["name"] == "ScanPass"]
-    assert len(scan_inputs) == 3 and all(i["request"] == {"buckets": [], "scan_id": "explicit"} for i in scan_inputs)
+    assert report.lambda_invocations == 1 + 3 + 1 and transitions(report) == 7
+    # each child carries its bucket and the checked request, never the list (it would grow with N)
+    assert sorted(c.input["bucket"] for c in children(report)) == sorted([*chosen, "no-such-bucket-here"])
+    assert all(c.input["request"] == {"scan_id": "explicit", "by_storage_class": False} for c in children(report))
+    assert report.output["buckets"] == 3
 
 
 def test_without_a_filter_every_bucket_of_the_account_is_scanned(workflow):
@@ -197,34 +212,81 @@ def test_without_a_filter_every_bucket_of_the_account_is_scanned(workflow):
     every = [b["Name"] for b in workflow.emulator.client("s3").list_buckets()["Buckets"]]
     report = workflow.run({"scan_id": "everything"}, standins={"fleet": {**MIXED, "denied_buckets": "0"}})
     assert report.status == "SUCCEEDED", report.cause
-    assert entered(report, "ListAllBuckets") == 1
+    assert entered(report, "ListTargets") == 1 and len(children(report)) == len(every)
     found = items(workflow, "everything")
     assert sorted(found) == sorted(every)
+    own_lists = workflow.stack.resources[next(lid for lid, t in workflow.stack.resource_types.items()
+                                              if t == "AWS::S3::Bucket" and "Lists" in lid)]
     for name in every:
-        assert found[name]["status"] == "scanned" and found[name].get("extensions", {}) == direct_listing(workflow, name), name
+        assert found[name]["status"] == "scanned", name
+        if name != own_lists:  # the run itself writes there (its list, then its Map Run's results) while it scans
+            assert found[name].get("extensions", {}) == direct_listing(workflow, name), name
 
 
 @pytest.mark.parametrize(
     "execution_input",
     [{"buckets": "not-a-list"}, {"buckets": []}, {"buckets": [1, 2]}, {"scan_id": 7}, {"by_storage_class": "yes"},
-     {"name_prefix": 3}, {"buckets": ["a-bucket"], "name_prefix": "a"}],
+     {"name_prefix": 3}, {"buckets": ["a-bucket"], "name_prefix": "a"},
+     # every element's type, not only the first's
+     {"buckets": ["b", 5]}, {"buckets": ["b", -1.5]}, {"buckets": ["b", None]}, {"buckets": ["b", True]},
+     {"buckets": ["b", False]}, {"buckets": ["b", {"name": "c"}]}, {"buckets": ["b", ["c"]]}, {"buckets": ["b", "c", 7]}],
 )
-def test_bad_input_fails_at_once_with_a_named_error(workflow, execution_input):
+def test_bad_input_fails_at_once_with_a_named_error_having_written_nothing(workflow, execution_input):
     report = workflow.run(execution_input)
     assert report.status == "FAILED" and report.error == "InvalidScanInput"
-    assert report.lambda_invocations == 0 and entered(report, "InvalidInput") == 1
+    assert report.lambda_invocations == 0 and entered(report, "InvalidInput") == 1 and children(report) == []
+    # nothing read or written: no S3 list, no item, no notice
+    assert not {"s3", "dynamodb", "sns"} & set(report.aws_requests), report.aws_requests
+
+
+@pytest.mark.parametrize(
+    ("execution_input", "named"),
+    [({"buckets": ["usage-fine", "Not A Bucket!"], "scan_id": "bad-name"}, "buckets[1]"),
+     ({"buckets": ["usage-fine", "n" * 200_000], "scan_id": "huge-name"}, "buckets[1]"),  # a cause repeating it would
+     ({"scan_id": "s" * 200_000}, "scan_id")],                                              # pass the 256 KiB state limit
+    ids=["bad-name", "200-KB-name", "200-KB-scan-id"],
+)
+def test_a_value_the_lister_refuses_fails_before_any_scan_with_a_short_cause(workflow, notices, execution_input, named):
+    notices()
+    report = workflow.run(execution_input)
+    assert report.status == "FAILED" and report.error == "InvalidScanInput" and named in report.cause
+    assert len(report.cause) < 10_000 and report.lambda_invocations == 1 and children(report) == []
+    assert "dynamodb" not in report.aws_requests
+    (notice,) = notices()
+    assert notice["error"] == "InvalidScanInput"
 
 
 def test_a_scan_id_the_handlers_refuse_is_caught_notified_and_failed(workflow, notices):
     # GIVEN a scan id that passes the type check but not the handlers' rules
     notices()  # earlier runs' summaries
     report = workflow.run({"name_prefix": "usage-", "scan_id": "has spaces"}, standins={"fleet": MIXED})
-    # THEN every bucket's scan fails (recorded as a result), the summary refuses it, and the owner is told
+    # THEN the lister refuses it before any bucket is scanned, and the owner is told
     assert report.status == "FAILED" and report.error == "InvalidScanInput"
-    assert entered(report, "ScanFailed") == len(fleet_names(workflow))
+    assert entered(report, "ListTargets") == 1 and children(report) == [] and report.lambda_invocations == 1
     (notice,) = notices()
     assert notice["workflow"] == "bucket-usage" and notice["error"] == "InvalidScanInput"
     assert notice["execution"] == report.execution_arn
+
+
+def test_a_bucket_that_stays_throttled_is_recorded_as_an_error_and_the_others_go_on(workflow):
+    # GIVEN one ordinary bucket and one answering every request 503 SlowDown, and the results table
+    # throttling the first 3 writes
+    fleet = {"buckets": "1", "objects_per_bucket": "30", "other_region_buckets": "0", "denied_buckets": "0",
+             "throttled_buckets": "1"}
+    report = workflow.run({"name_prefix": "usage-", "scan_id": "throttled"},
+                          standins={"fleet": fleet, "results": {"fail_on": "scan", "fail_times": "3"}})
+    # THEN the run succeeds: the throttled bucket's pass was retried (3 retries), then caught and recorded
+    assert report.status == "SUCCEEDED", report.cause
+    (ordinary,), (throttled,) = fleet_names(workflow, "ordinary"), fleet_names(workflow, "throttled")
+    failed = child_of(report, throttled)
+    assert failed.status == "SUCCEEDED" and "ScanFailed" in failed.entered and failed.lambda_invocations == 1 + 3 + 1
+    found = items(workflow, "throttled")
+    assert found[throttled]["status"] == "error" and "BucketScanThrottled" in found[throttled]["error"]
+    assert found[ordinary]["status"] == "scanned" and found[ordinary]["extensions"] == direct_listing(workflow, ordinary)
+    assert report.output["failures"] == [{"bucket": throttled, "status": "error", "error": found[throttled]["error"]}]
+    # AND the throttled writes were retried by the SDK, not lost
+    assert report.outside_world["results_faults_injected"] == {"PutItem": 3}
+    assert report.outside_world["throttled_requests"] >= 4
 
 
 def test_the_sandbox_emulates_denied_buckets_and_regional_endpoints_for_non_harness_clients(workflow):
@@ -250,3 +312,27 @@ def test_the_sandbox_emulates_denied_buckets_and_regional_endpoints_for_non_harn
     assert refused.value.response["Error"]["Code"] == "AccessDenied"
     assert workflow.scenario.rules.wrong_region_requests == 1 and workflow.scenario.rules.denied_requests == 1
     assert emulator.client("s3").list_objects_v2(Bucket=denied)["KeyCount"] > 0
+
+
+def test_the_sandbox_plays_throttled_slow_and_garbage_answering_buckets_for_non_harness_clients(workflow):
+    # (what the scan does with each: tests/unit/bucket_usage, and the throttled bucket's run above)
+    # GIVEN one bucket of each faulty kind, and a client like a handler's with a 0.5 s read timeout
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError, ReadTimeoutError
+
+    fleet = {"buckets": "0", "other_region_buckets": "0", "denied_buckets": "0", "throttled_buckets": "1", "slow_buckets": "1",
+             "garbage_buckets": "1", "slow_seconds": "1.5", "objects_per_bucket": "3"}
+    workflow.scenario.configure(workflow.spec.validate_standins({"fleet": fleet}))
+    s3 = boto3.client("s3", endpoint_url=workflow.emulator.endpoint_url, region_name="us-east-1", aws_access_key_id="testing",
+                      aws_secret_access_key="testing", config=Config(retries={"total_max_attempts": 1}, read_timeout=0.5))
+    (throttled,), (slow,), (garbage,) = (fleet_names(workflow, kind) for kind in ("throttled", "slow", "garbage"))
+    # THEN S3 throttles the first, answers the second too late, and the third with something that is not S3's XML
+    with pytest.raises(ClientError) as refused:
+        s3.list_objects_v2(Bucket=throttled)
+    assert refused.value.response["Error"]["Code"] == "SlowDown" and workflow.scenario.rules.throttled_requests == 1
+    with pytest.raises(ReadTimeoutError):
+        s3.list_objects_v2(Bucket=slow)
+    assert "IsTruncated" not in s3.list_objects_v2(Bucket=garbage)  # botocore parses the HTML page to nothing
+    # AND the harness still sees every bucket as it is
+    assert all(workflow.emulator.client("s3").list_objects_v2(Bucket=b)["KeyCount"] == 3 for b in (throttled, slow, garbage))

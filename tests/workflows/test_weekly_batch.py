@@ -7,10 +7,12 @@ Every test uses its own target date: the run-once guard remembers each date.
 from __future__ import annotations
 
 import json
+import time
 from datetime import date, datetime, timezone
 
 import pytest
 
+from sandbox.engine.status_events import deliveries, wait_for_events
 from tests.workflows.notices import notice_inbox
 
 WORKFLOW = "weekly-batch"
@@ -131,6 +133,21 @@ def test_slack_down_does_not_stop_the_batch_and_the_missed_notices_are_recorded(
     assert workflow.scenario.slack.messages == [] and len(workflow.scenario.slack.requests) == 2 * 3  # 1 + 2 retries each
 
 
+def test_slack_asking_to_wait_an_hour_is_not_hammered_and_its_real_wait_is_reported(workflow):
+    # GIVEN Slack answers every post 429 with Retry-After: 3600 (the notifier has 20 s locally)
+    report = workflow.run({"targetDate": "2026-09-23"}, standins={"slack": {"fail_mode": "429", "fail_times": "-1",
+                                                                            "retry_after_seconds": "3600"}})
+    # THEN the batch goes on, each notice gives up after one post (no retry can honour an hour),
+    # and what was missed says how long Slack asked to wait
+    assert report.status == "SUCCEEDED", report.cause
+    assert len(workflow.scenario.slack.requests) == 2 and workflow.scenario.slack.messages == []
+    for kind in ("starting", "succeeded"):
+        missed = report.output["notices"][kind]
+        assert missed["Error"] == "SlackRateLimited" and "Retry-After 3600s" in missed["Cause"], missed
+    # AND the state machine did not retry them either: one failed invocation per notice
+    assert [e.state for e in report.events if e.type == "LambdaFunctionFailed"] == ["NotifyStarting", "NotifySucceeded"]
+
+
 def test_the_schedule_fired_twice_runs_one_batch_with_no_duplicate_notices(workflow):
     # GIVEN the scheduler delivers the same Thursday 09:30 JST event twice
     at = datetime(2026, 12, 3, 0, 30, tzinfo=timezone.utc)
@@ -178,12 +195,124 @@ def test_the_deployed_insert_run_twice_leaves_the_same_rows(workflow):
     assert workflow.scenario.bigquery.target_rows(date(2026, 8, 20)) == before and len(before) == 3
 
 
-@pytest.mark.parametrize("bad", ["2026-02-30", "2026/11/18", "next thursday"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"targetDate": "2026-02-30"},
+        {"targetDate": "2026/11/18"},
+        {"targetDate": "next thursday"},
+        {"targetDate": "0001-01-03"},  # its week would start before year 1
+        {"scheduledTime": "9999-12-31T23:00:00Z"},  # already year 10000 in Tokyo
+        {"scheduledTime": "9" * 200_000},  # a cause repeating it would pass the 256 KiB state limit
+    ],
+    ids=["Feb-30", "slashes", "words", "week-before-year-1", "Tokyo-in-year-10000", "200-KB"],
+)
 def test_a_malformed_target_date_is_a_named_error_and_nothing_is_written(workflow, notices, bad):
     notices()  # drop what earlier runs sent
-    report = workflow.run({"targetDate": bad})
+    report = workflow.run(bad)
     assert report.status == "FAILED" and report.error == "InvalidTargetDate"
-    assert entered(report, "AcquireRunGuard") == 0 and guard_item(workflow, bad) is None
+    assert entered(report, "AcquireRunGuard") == 0 and guard_item(workflow, str(bad.get("targetDate"))[:1000]) is None
     assert workflow.scenario.bigquery.stats()["queries"] == 0 and workflow.scenario.slack.messages == []
     (notice,) = notices()
-    assert notice["error"] == "InvalidTargetDate"
+    assert notice["error"] == "InvalidTargetDate" and len(report.cause) < 10_000  # bounded: never the whole input
+
+
+# ---- the run guard whatever way a run ends (ABORTED, TIMED_OUT, FAILED past MarkRunFailed) ------------------
+
+
+def releases_of(execution_arn: str) -> list:
+    """What the execution-status rule's target (the deployed releaser) did for this execution."""
+    return [d for d in deliveries() if d.execution_arn == execution_arn]
+
+
+def assert_released_then_rerun_only_when_asked(workflow, target_date: str, ended_as: str, execution_arn: str) -> None:
+    # THEN the deployed rule ran the deployed releaser once, and it released the guard
+    (release,) = releases_of(execution_arn)
+    assert release.outcome == "delivered" and release.status == ended_as, release
+    assert release.result == {"released": True, "targetDate": target_date, "executionStatus": ended_as}
+    guard = guard_item(workflow, target_date)
+    assert guard["status"] == "FAILED" and guard["executionStatus"] == ended_as and guard["executionId"] == execution_arn
+    # AND a start that does not ask for a re-run still does nothing, while a deliberate re-run proceeds
+    again = workflow.run({"targetDate": target_date})
+    assert again.output == {"outcome": "already ran", "targetDate": target_date}
+    rerun = workflow.run({"targetDate": target_date, "rerun": True})
+    assert rerun.status == "SUCCEEDED" and rerun.output["outcome"] == "inserted", rerun.cause
+    assert guard_item(workflow, target_date)["status"] == "SUCCEEDED"
+    # AND the rule ignores those two successful runs
+    assert releases_of(again.execution_arn) == releases_of(rerun.execution_arn) == []
+
+
+def test_an_aborted_run_releases_its_guard_so_a_deliberate_rerun_proceeds(workflow):
+    # GIVEN a run waiting for rows that never come, holding its date's guard
+    target_date = "2026-08-05"
+    workflow.scenario.configure(workflow.spec.validate_standins({"bigquery": {"rows": "0"}}))
+    sfn = workflow.emulator.client("stepfunctions")
+    arn = sfn.start_execution(stateMachineArn=workflow.state_machine_arn, input=json.dumps({"targetDate": target_date}))["executionArn"]
+    deadline = time.monotonic() + 30
+    while (guard_item(workflow, target_date) or {}).get("status") != "RUNNING":
+        assert time.monotonic() < deadline, "the run never took its guard"
+        time.sleep(0.1)
+    # WHEN an operator stops it (StopExecution: no state of the definition runs after that)
+    sfn.stop_execution(executionArn=arn, error="Operator", cause="stopped by hand")
+    while sfn.describe_execution(executionArn=arn)["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the run did not stop"
+        time.sleep(0.1)
+    assert sfn.describe_execution(executionArn=arn)["status"] == "ABORTED" and wait_for_events(arn, 60)
+    assert_released_then_rerun_only_when_asked(workflow, target_date, "ABORTED", arn)
+
+
+def test_a_run_that_timed_out_releases_its_guard_so_a_deliberate_rerun_proceeds(workflow):
+    # GIVEN Slack asking to wait 10 s at every post (the notifier, 15 s locally, waits it once per notice) and rows
+    # that come only at the third check: the run outlives the execution timeout (30 s locally) holding its guard
+    target_date = "2026-08-12"
+    report = workflow.run({"targetDate": target_date}, standins={
+        "slack": {"fail_mode": "429", "fail_times": "-1", "retry_after_seconds": "10"},
+        "bigquery": {"appear_after_checks": "2"}})
+    assert report.status == "TIMED_OUT" and entered(report, "InsertWeek") == 0
+    notifier = next(name for lid, name in workflow.stack.resources.items() if "NotifyFunction" in lid
+                    and workflow.stack.resource_types[lid] == "AWS::Lambda::Function")
+    while workflow.emulator.lambda_runtime.running(notifier):  # the notice in flight when it timed out, as in AWS
+        time.sleep(0.2)
+    assert_released_then_rerun_only_when_asked(workflow, target_date, "TIMED_OUT", report.execution_arn)
+
+
+def test_a_failed_run_that_could_not_record_its_outcome_releases_its_guard(workflow, notices):
+    # GIVEN BigQuery refusing every check and the guard table throttling every update by the state machine
+    notices()
+    target_date = "2026-08-19"
+    report = workflow.run({"targetDate": target_date}, standins={
+        "bigquery": {"fail_mode": "auth", "fail_times": "-1"}, "guard": {"fail_on": "record", "fail_times": "-1"}})
+    # THEN MarkRunFailed was retried, then caught: the run failed with the error's name and its notice
+    assert report.status == "FAILED" and report.error == "BigQueryAuthFailed"
+    retried = [e for e in report.events if e.type == "TaskFailed" and e.state == "MarkRunFailed"]
+    assert len(retried) == 3 and "ProvisionedThroughputExceeded" in retried[0].detail  # 1 + 2 retries
+    assert report.outside_world["guard"]["faults_injected"] == {"UpdateItem": 3}
+    (notice,) = notices()
+    assert notice["error"] == "BigQueryAuthFailed"
+    assert_released_then_rerun_only_when_asked(workflow, target_date, "FAILED", report.execution_arn)
+
+
+def test_a_failed_run_that_recorded_its_outcome_is_left_as_it_recorded(workflow):
+    # GIVEN a run that fails and records FAILED itself (MarkRunFailed)
+    report = workflow.run({"targetDate": "2026-07-29"},
+                          standins={"bigquery": {"fail_mode": "4xx", "fail_times": "-1"}})
+    assert report.status == "FAILED" and guard_item(workflow, "2026-07-29")["status"] == "FAILED"
+    # THEN the rule still ran the releaser, which found nothing to release (the outcome is the run's own)
+    (release,) = releases_of(report.execution_arn)
+    assert release.outcome == "delivered" and release.result["released"] is False
+    assert "executionStatus" not in guard_item(workflow, "2026-07-29")
+
+
+def test_functions_crashing_mid_call_end_in_a_named_failure_and_a_rerunnable_guard(workflow, notices):
+    # GIVEN the notifier's worker dying while it posts the first notice, and the insert's while BigQuery runs the MERGE
+    notices()
+    report = workflow.run({"targetDate": "2026-07-22"}, standins={
+        "slack": {"fail_mode": "crash", "fail_times": "1"}, "bigquery": {"fail_mode": "crash", "fail_on": "insert", "fail_times": "1"}})
+    # THEN the missed notice is recorded and the batch goes on; the crashed insert (Runtime.ExitError, which no Retry
+    # names) is caught: failure notice, guard FAILED, nothing half-done (the MERGE is one statement)
+    assert report.output is None and report.status == "FAILED" and report.error == "Runtime.ExitError"
+    assert [e.state for e in report.events if e.type == "LambdaFunctionFailed"] == ["NotifyStarting", "InsertWeek"]
+    assert [m["username"] for m in workflow.scenario.slack.messages] == ["処理の失敗を知らせる猫"]
+    assert guard_item(workflow, "2026-07-22")["status"] == "FAILED" and workflow.scenario.bigquery.target_rows(date(2026, 7, 16)) == []
+    (notice,) = notices()
+    assert notice["error"] == "Runtime.ExitError"

@@ -68,7 +68,7 @@ class UsageCounts:
             classes = data.get("storage_classes", {})
             if not isinstance(classes, Mapping):
                 raise InvalidScanState("counts.storage_classes must be an object")
-            counts.storage_classes = {str(name): _groups(groups, f"storage_classes.{name}") for name, groups in classes.items()}
+            counts.storage_classes = {str(name): _groups(groups, f"storage_classes.{str(name)[:40]}") for name, groups in classes.items()}
         return counts
 
 
@@ -80,8 +80,8 @@ def _groups(raw: Any, where: str) -> dict[str, dict[str, int]]:
         try:
             objects, size = int(entry["objects"]), int(entry["bytes"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidScanState(f"counts.{where}.{name} needs integer objects and bytes") from exc
+            raise InvalidScanState(f"counts.{where}.{str(name)[:60]} needs integer objects and bytes") from exc
         if objects < 0 or size < 0:
-            raise InvalidScanState(f"counts.{where}.{name} must not be negative")
+            raise InvalidScanState(f"counts.{where}.{str(name)[:60]} must not be negative")
         groups[str(name)] = {"objects": objects, "bytes": size}
     return groups

@@ -25,6 +25,11 @@ class BucketScanThrottled(BucketUsageError):
     """S3 kept answering SlowDown/503/500 after the SDK's own retries: retry the pass with backoff."""
 
 
+class BucketAnswerInvalid(BucketUsageError):
+    """A listing came back that is not S3's (no IsTruncated: a proxy or portal in the way). Not retried: the
+    Map's Catch records the bucket as an error, rather than counting it as empty."""
+
+
 class ResultsStoreUnavailable(BucketUsageError):
     """DynamoDB throttled or failed the write after the SDK's own retries: retry with backoff."""
 

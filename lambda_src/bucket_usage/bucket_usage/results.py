@@ -100,8 +100,9 @@ class ResultsTable:
             raise
         return item
 
-    def scan_items(self, scan_id: str) -> dict[str, dict[str, Any]]:
-        """Every item of one scan, by bucket name."""
+    def scan_items(self, scan_id: str, *, execution: str | None = None) -> dict[str, dict[str, Any]]:
+        """Every item of one scan, by bucket name; with `execution`, only the items that execution wrote
+        (an earlier scan with the same id may have left items for buckets this one does not list)."""
         items: dict[str, dict[str, Any]] = {}
         request: dict[str, Any] = {
             "TableName": self._table,
@@ -109,6 +110,9 @@ class ResultsTable:
             "ExpressionAttributeValues": {":s": {"S": scan_id}},
             "ConsistentRead": True,
         }
+        if execution is not None:
+            request.update(FilterExpression="#execution = :e", ExpressionAttributeNames={"#execution": "execution"})
+            request["ExpressionAttributeValues"][":e"] = {"S": execution}
         try:
             while True:
                 page = self._dynamodb.query(**request)

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from bucket_usage.aws import error_code
 from bucket_usage.counting import UsageCounts
-from bucket_usage.errors import BucketScanThrottled
+from bucket_usage.errors import BucketAnswerInvalid, BucketScanThrottled
 
 SCANNING, SCANNED, DENIED, MISSING = "scanning", "scanned", "denied", "missing"
 INCOMPLETE, FAILED = "incomplete", "error"  # set by the handler / the summary
@@ -70,6 +70,8 @@ def scan_pass(
             if token:
                 request["ContinuationToken"] = token
             page = s3.list_objects_v2(**request)
+            if "IsTruncated" not in page:  # every ListObjectsV2 answer has it; an HTML page parses to nothing
+                raise BucketAnswerInvalid(f"{bucket}: the answer to ListObjectsV2 is not an S3 listing")
             for entry in page.get("Contents", []):
                 counts.add(entry["Key"], entry.get("Size", 0), entry.get("StorageClass"), compounds)
             pages += 1

@@ -71,3 +71,15 @@ class SummarySettings:
             top_extensions=max(1, _int("TOP_EXTENSIONS", 10)),
             ttl_days=max(1, _int("RESULTS_TTL_DAYS", 90)),
         )
+
+
+@dataclass(frozen=True)
+class TargetsSettings:
+    """bucket/prefix: where the scan's bucket list is written (and read back by the summary)."""
+
+    bucket: str
+    prefix: str
+
+    @classmethod
+    def from_env(cls) -> "TargetsSettings":
+        return cls(bucket=_required("TARGETS_BUCKET"), prefix=_required("TARGETS_PREFIX"))

@@ -5,23 +5,16 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable, Mapping
 
-from bucket_usage.errors import InvalidScanState
 from bucket_usage.scanner import FAILED, SCANNED
 
 SUBJECT_LIMIT = 100  # SNS Subject: at most 100 printable ASCII characters
 
 
-def map_results(results: Any) -> list[dict[str, Any]]:
-    """The Map state's per-bucket results, checked: [{"bucket", "status", ...}, ...]."""
-    if not isinstance(results, list) or not all(isinstance(r, dict) and isinstance(r.get("bucket"), str) for r in results):
-        raise InvalidScanState("results must be a list of per-bucket results with a 'bucket' name")
-    return results
-
-
 def summarize(
     *, scan_id: str, execution: str, results: Iterable[Mapping[str, Any]], items: Mapping[str, Mapping[str, Any]], top: int = 10
 ) -> dict[str, Any]:
-    """`results`: this run's buckets (the Map output); `items`: the table's items of `scan_id` by bucket.
+    """`results`: this run's buckets ({"bucket", "error"?: shown when the bucket has no item}); `items`: the
+    table's items of `scan_id` that this execution wrote, by bucket.
 
     Only this run's buckets count, so an item left by an earlier run with the same
     scan_id for a bucket that is gone is not summed again.

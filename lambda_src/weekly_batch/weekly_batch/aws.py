@@ -7,7 +7,17 @@ from typing import Any
 
 
 @lru_cache(maxsize=None)
-def s3_client() -> Any:
+def client(service: str) -> Any:
     import boto3  # imported on first use: keeps the module's cold import short
 
-    return boto3.client("s3")
+    return boto3.client(service)
+
+
+def s3_client() -> Any:
+    return client("s3")
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The AWS error code of a botocore ClientError, else None."""
+    response = getattr(exc, "response", None)
+    return (response.get("Error") or {}).get("Code") if isinstance(response, dict) else None

@@ -91,6 +91,9 @@ def map_error(exc: BaseException) -> WeeklyBatchError | None:
         return BigQueryCredentialsInvalid(message)
     if isinstance(exc, gexc.ServerError | gexc.RetryError | rexc.ConnectionError):
         return BigQueryUnavailable(message)
+    # A 200 whose body is not BigQuery's JSON (a proxy or portal in the way): retried like a 5xx.
+    if isinstance(exc, rexc.JSONDecodeError):
+        return BigQueryUnavailable(f"BigQuery's answer is not JSON: {message}")
     if isinstance(exc, gexc.ClientError):  # 400 bad SQL, 404 missing table/dataset, 409 ...
         return BigQueryRejected(message)
     return None

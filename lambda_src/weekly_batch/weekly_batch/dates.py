@@ -47,7 +47,7 @@ def parse_target_date(value: Any) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError as exc:
-        raise InvalidTargetDate(f"targetDate {value!r} is not a calendar date") from exc
+        raise InvalidTargetDate(f"targetDate {value!r} is not a calendar date") from exc  # 10 characters: bounded
 
 
 def parse_scheduled_time(value: Any) -> datetime:
@@ -58,15 +58,18 @@ def parse_scheduled_time(value: Any) -> datetime:
     try:
         instant = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
     except ValueError as exc:
-        raise InvalidTargetDate(f"scheduledTime {value!r} is not an ISO-8601 time") from exc
+        raise InvalidTargetDate(f"scheduledTime {_show(value)} is not an ISO-8601 time") from exc
     if instant.tzinfo is None:
-        raise InvalidTargetDate(f"scheduledTime {value!r} has no time zone offset")
+        raise InvalidTargetDate(f"scheduledTime {_show(value)} has no time zone offset")
     return instant
 
 
 def yesterday_in(instant: datetime, zone: str) -> date:
     """The calendar day before `instant`'s day in `zone`."""
-    return instant.astimezone(ZoneInfo(zone)).date() - timedelta(days=1)
+    try:
+        return instant.astimezone(ZoneInfo(zone)).date() - timedelta(days=1)
+    except OverflowError as exc:  # e.g. 9999-12-31T23:00Z is already year 10000 in Tokyo
+        raise InvalidTargetDate(f"scheduledTime {_show(instant.isoformat())} is outside the calendar in {zone}") from exc
 
 
 def resolve_target_week(event: Any, *, zone: str) -> TargetWeek:
@@ -79,6 +82,8 @@ def resolve_target_week(event: Any, *, zone: str) -> TargetWeek:
         target = yesterday_in(parse_scheduled_time(event["scheduledTime"]), zone)
     else:
         raise InvalidTargetDate("the input needs targetDate (YYYY-MM-DD) or scheduledTime (ISO-8601)")
+    if target < date.min + timedelta(days=WEEK_DAYS - 1):
+        raise InvalidTargetDate(f"the week ending {target.isoformat()} starts outside the calendar (before 0001-01-01)")
     return TargetWeek(target_date=target, week_start=target - timedelta(days=WEEK_DAYS - 1))
 
 

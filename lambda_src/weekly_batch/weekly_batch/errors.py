@@ -40,7 +40,8 @@ class BigQueryQuotaExceeded(WeeklyBatchError):
 
 
 class BigQueryUnavailable(WeeklyBatchError):
-    """BigQuery answered 5xx or could not be reached: retried with backoff."""
+    """BigQuery answered 5xx, something that is not its JSON (a proxy in the way), or could not be reached:
+    retried with backoff."""
 
 
 class BigQueryTimeout(WeeklyBatchError):
@@ -60,7 +61,8 @@ class SlackRejected(WeeklyBatchError):
 
 
 class SlackRateLimited(WeeklyBatchError):
-    """Slack answered 429 and its Retry-After does not fit in the time left: retried by the state machine."""
+    """Slack answered 429 and the wait its Retry-After asks for (named in the message) does not fit in the
+    notifier's time left, or Slack still refused after 3 posts. Not retried: the notice is recorded as missed."""
 
 
 class SlackUnavailable(WeeklyBatchError):
@@ -69,3 +71,12 @@ class SlackUnavailable(WeeklyBatchError):
 
 class InvalidNotice(WeeklyBatchError):
     """The notifier was called with an unknown notice kind: a definition/code mismatch."""
+
+
+class RunGuardUnavailable(WeeklyBatchError):
+    """The run-once guard's table could not be updated (throttled, unavailable): raised so that Lambda's
+    asynchronous retries (then the dead-letter queue) take over."""
+
+
+class InvalidStatusChange(WeeklyBatchError):
+    """The guard releaser was called with something other than a Step Functions execution status change."""

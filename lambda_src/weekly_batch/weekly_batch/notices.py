@@ -72,6 +72,6 @@ def build_message(notice: Any) -> dict[str, str]:
     """Slack webhook body for a notice event {"kind": ..., facts...}."""
     if not isinstance(notice, dict) or notice.get("kind") not in KINDS:
         kind = notice.get("kind") if isinstance(notice, dict) else None
-        raise InvalidNotice(f"unknown notice kind {kind!r}; expected one of {', '.join(KINDS)}")
+        raise InvalidNotice(f"unknown notice kind {repr(kind)[:60]}; expected one of {', '.join(KINDS)}")
     username, icon = _SENDERS[notice["kind"]]
     return {"username": username, "icon_emoji": icon, "text": _text(notice["kind"], notice)}

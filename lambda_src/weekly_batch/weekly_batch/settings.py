@@ -108,3 +108,13 @@ class SlackSettings:
             timeout_s=_number("SLACK_TIMEOUT_SECONDS", "5"),
             secret_cache_s=int(_number("SLACK_SECRET_CACHE_SECONDS", "300")),
         )
+
+
+@dataclass(frozen=True)
+class ReleaseSettings:
+    guard_table: str
+    business_timezone: str
+
+    @classmethod
+    def from_env(cls) -> "ReleaseSettings":
+        return cls(guard_table=_required("GUARD_TABLE"), business_timezone=_required("BUSINESS_TIMEZONE"))

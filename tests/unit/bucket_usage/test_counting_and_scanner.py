@@ -117,3 +117,20 @@ def test_s3_throttling_after_the_sdk_retries_is_a_retryable_named_error():
 def test_an_unexpected_s3_error_is_not_swallowed():
     with pytest.raises(ClientError):
         scan_pass(bucket="odd", region=None, token=None, counts=UsageCounts(), s3_for=lambda r: _Failing("InvalidArgument", 400))
+
+
+class _Garbage:
+    """What botocore makes of a 200 with an HTML page (a proxy in the way): an answer with no listing in it."""
+
+    def get_bucket_location(self, **_):
+        return {"ResponseMetadata": {"HTTPStatusCode": 200}}
+
+    def list_objects_v2(self, **_):
+        return {"ResponseMetadata": {"HTTPStatusCode": 200, "HTTPHeaders": {"content-type": "text/html"}}}
+
+
+def test_an_answer_that_is_not_a_listing_is_a_named_error_not_an_empty_bucket():
+    from bucket_usage.errors import BucketAnswerInvalid
+
+    with pytest.raises(BucketAnswerInvalid, match="not an S3 listing"):
+        scan_pass(bucket="proxied", region=None, token=None, counts=UsageCounts(), s3_for=lambda r: _Garbage())

@@ -108,58 +108,101 @@ def test_bad_events_are_named_errors(aws, lambda_context, change, error):
         scan.handler({**load_event("scan_first_pass"), **change}, lambda_context)
 
 
-def test_summary_records_failed_buckets_sums_this_runs_buckets_and_publishes(aws, lambda_context):
-    # GIVEN one bucket scanned, one whose scan failed, and a stale item of another bucket under the same scan id
+LISTS = "bucket-usage-lists-test"
+
+
+def _targets(aws, names: list) -> dict:
+    """The list the lister wrote for this execution, as the summary reads it back."""
+    event = load_event("summarize")
+    aws["s3"].create_bucket(Bucket=LISTS)
+    aws["s3"].put_object(Bucket=LISTS, Key=event["targets"]["key"], Body=json.dumps(names).encode())
+    return event
+
+
+def _failure(bucket: str, error: str, cause: str, execution: str = "exec-0001") -> dict:
+    """What the Map's Catch hands ScanFailed: the bucket's state and the caught error."""
+    return {**load_event("scan_first_pass"), "bucket": bucket, "execution": execution, "pass": 0,
+            "failure": {"Error": error, "Cause": cause}}
+
+
+def test_summary_sums_this_executions_items_names_every_failure_and_publishes(aws, lambda_context):
+    # GIVEN one bucket scanned, one whose scan failed for good (recorded by ScanFailed), one listed bucket with no
+    # item at all, and a stale item of another bucket left under the same scan id by an earlier execution
     put_objects(aws["s3"], "photos-archive", [("a.jpg", 200), ("b.png", 100), ("c.png", 5)])
     _loop(load_event("scan_first_pass"), lambda_context)
-    _loop({**load_event("scan_first_pass"), "bucket": "old-bucket-gone"}, lambda_context)
+    recorded = scan.handler(_failure("locked-bucket", "Sandbox.Timedout", '{"errorMessage": "Task timed out after 30.00 seconds"}'),
+                            lambda_context)
+    _loop({**load_event("scan_first_pass"), "bucket": "old-bucket-gone", "execution": "exec-0000"}, lambda_context)
+    event = _targets(aws, ["photos-archive", "locked-bucket", "never-scanned"])
     # WHEN summarized, twice (a retried or redriven step)
-    first = summarize.handler(load_event("summarize"), lambda_context)
-    second = summarize.handler(load_event("summarize"), lambda_context)
-    # THEN the same summary; only this run's buckets; the failure named and recorded
+    first = summarize.handler(event, lambda_context)
+    second = summarize.handler(event, lambda_context)
+    # THEN the same summary; only this execution's listed buckets; every failure named
+    assert recorded == {"bucket": "locked-bucket", "pass": 0, "done": True, "status": "error",
+                        "error": "Sandbox.Timedout: Task timed out after 30.00 seconds"}
     assert first == second
-    assert first["buckets"] == 2 and first["buckets_scanned"] == 1
-    assert first["failures"] == [{"bucket": "locked-bucket", "status": "error", "error": "Sandbox.Timedout: Task timed out after 30.00 seconds"}]
+    assert first["buckets"] == 3 and first["buckets_scanned"] == 1
+    assert first["failures"] == [
+        {"bucket": "locked-bucket", "status": "error", "error": "Sandbox.Timedout: Task timed out after 30.00 seconds"},
+        {"bucket": "never-scanned", "status": "error", "error": summarize.NO_RESULT},
+    ]
     assert first["top_extensions"] == [{"extension": "jpg", "objects": 1, "bytes": 200}, {"extension": "png", "objects": 2, "bytes": 105}]
     assert _item("weekly-2026-47", "locked-bucket")["status"] == "error"
     messages = aws["sqs"].receive_message(QueueUrl=aws["queue"], MaxNumberOfMessages=10)["Messages"]
     notices = [json.loads(json.loads(m["Body"])["Message"]) for m in messages]
     assert len(notices) == 2 and notices[0]["workflow"] == "bucket-usage" and notices[0]["top_extensions"] == first["top_extensions"]
-    assert json.loads(messages[0]["Body"])["Subject"].startswith("bucket-usage weekly-2026-47: 1/2 buckets scanned, 1 failed")
+    assert json.loads(messages[0]["Body"])["Subject"].startswith("bucket-usage weekly-2026-47: 1/3 buckets scanned, 2 failed")
 
 
-def test_summary_rejects_results_that_are_not_per_bucket_results(aws, lambda_context):
-    with pytest.raises(InvalidScanState):
-        summarize.handler({**load_event("summarize"), "results": [{"no": "bucket"}]}, lambda_context)
+@pytest.mark.parametrize(
+    ("event", "error"),
+    [({"execution": "exec-0001"}, InvalidScanState), ({"targets": {"bucket": 1, "key": "k"}, "execution": "x"}, InvalidScanState),
+     ({"targets": {"bucket": "b", "key": "k", "request": {"scan_id": "has spaces"}}, "execution": "x"}, InvalidScanInput)],
+)
+def test_summary_rejects_events_without_usable_targets(aws, lambda_context, event, error):
+    with pytest.raises(error):
+        summarize.handler(event, lambda_context)
 
 
-def test_a_failure_result_does_not_overwrite_an_item_the_same_execution_wrote(aws, lambda_context):
+def test_a_list_in_s3_that_is_not_names_is_a_named_error(aws, lambda_context):
+    event = _targets(aws, ["photos-archive", 5])
+    with pytest.raises(InvalidScanInput):
+        summarize.handler(event, lambda_context)
+
+
+def test_a_failure_does_not_overwrite_an_item_the_same_execution_wrote(aws, lambda_context):
     # GIVEN a scan Lambda that wrote its item and then failed (e.g. timed out before returning)
     put_objects(aws["s3"], "photos-archive", [("a.jpg", 200)])
     _loop(load_event("scan_first_pass"), lambda_context)
-    event = load_event("summarize")
-    event["results"] = [{"bucket": "photos-archive", "status": "error", "done": True, "error": "Sandbox.Timedout", "cause": "late"}]
-    # WHEN summarized
-    summary = summarize.handler(event, lambda_context)
+    # WHEN ScanFailed records the failure, and the scan is summarized
+    scan.handler(_failure("photos-archive", "Sandbox.Timedout", "late"), lambda_context)
+    summary = summarize.handler(_targets(aws, ["photos-archive"]), lambda_context)
     # THEN the item keeps its counts, and the bucket counts as scanned
     assert _item("weekly-2026-47", "photos-archive")["status"] == "scanned"
     assert summary["buckets_scanned"] == 1 and summary["failures"] == []
 
 
-def test_a_failure_result_replaces_an_item_left_by_an_earlier_execution(aws, lambda_context):
+def test_a_failure_replaces_an_item_left_by_an_earlier_execution(aws, lambda_context):
     put_objects(aws["s3"], "photos-archive", [("a.jpg", 200)])
     _loop({**load_event("scan_first_pass"), "execution": "earlier-run"}, lambda_context)
-    event = load_event("summarize")
-    event["results"] = [{"bucket": "photos-archive", "status": "error", "done": True, "error": "Boom", "cause": "x"}]
-    summary = summarize.handler(event, lambda_context)
+    scan.handler(_failure("photos-archive", "Boom", "x"), lambda_context)
+    summary = summarize.handler(_targets(aws, ["photos-archive"]), lambda_context)
     assert _item("weekly-2026-47", "photos-archive")["status"] == "error"
     assert summary["failures"] == [{"bucket": "photos-archive", "status": "error", "error": "Boom: x"}]
 
 
-def test_a_bucket_named_twice_counts_once_in_the_summary(aws, lambda_context):
-    put_objects(aws["s3"], "photos-archive", [("a.jpg", 200)])
-    _loop(load_event("scan_first_pass"), lambda_context)
-    event = load_event("summarize")
-    event["results"] = [event["results"][0], event["results"][0]]
-    summary = summarize.handler(event, lambda_context)
-    assert summary["buckets"] == 1 and summary["bytes"] == 200 and summary["top_extensions"][0]["bytes"] == 200
+def test_a_huge_failure_cause_is_trimmed_in_the_item_and_the_result(aws, lambda_context):
+    result = scan.handler(_failure("photos-archive", "E" * 10_000, "c" * 300_000), lambda_context)
+    assert len(result["error"]) < 500 and len(_item("weekly-2026-47", "photos-archive")["error"]) < 500
+
+
+@pytest.mark.parametrize(
+    "state",
+    [{"pass": 1, "done": False, "counts": {"extensions": {"x" * 100_000: {"objects": "many", "bytes": 1}}}},
+     {"pass": 1, "done": False, "counts": {"extensions": {}, "storage_classes": {"S" * 100_000: {"jpg": {"objects": -1, "bytes": 1}}}}}],
+)
+def test_a_malformed_state_with_huge_names_is_a_short_named_error(aws, lambda_context, state):
+    with pytest.raises(InvalidScanState) as raised:
+        scan.handler({**load_event("scan_first_pass"), "request": {"scan_id": "w", "by_storage_class": True}, "state": state},
+                     lambda_context)
+    assert len(str(raised.value)) < 200

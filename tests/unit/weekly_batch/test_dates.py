@@ -81,3 +81,68 @@ def test_malformed_or_naive_scheduled_times_are_named_errors(value):
 def test_input_without_a_date_or_time_is_refused(event):
     with pytest.raises(InvalidTargetDate):
         resolve_target_week(event, zone=TOKYO)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"targetDate": "0001-01-03"},  # its week would start before year 1
+        {"targetDate": "0001-01-01"},
+        {"scheduledTime": "9999-12-31T23:00:00Z"},  # Tokyo is already in year 10000
+        {"scheduledTime": "0001-01-01T00:30:00Z"},  # yesterday in Tokyo is before year 1
+        {"scheduledTime": "0001-01-01T00:00:00+14:00"},  # before year 1 in UTC
+    ],
+)
+def test_dates_at_the_calendar_edges_are_named_errors_not_overflows(event):
+    # GIVEN a date or time whose week (or Tokyo day) falls outside the calendar Python can hold
+    # THEN a named error, which a Catch can match, not OverflowError
+    with pytest.raises(InvalidTargetDate, match="outside"):
+        resolve_target_week(event, zone=TOKYO)
+
+
+# The whole calendar, with its first and last weeks drawn as often as the rest (plain st.dates() rarely reaches them).
+EVERY_DATE = st.one_of(st.dates(max_value=date(1, 1, 14)), st.dates(min_value=date(9999, 12, 18)), st.dates())
+EVERY_INSTANT = st.one_of(
+    st.datetimes(max_value=datetime(1, 1, 14)), st.datetimes(min_value=datetime(9999, 12, 18)), st.datetimes()
+)
+ANY_OFFSET = st.builds(lambda minutes: timezone(timedelta(minutes=minutes)), st.integers(-24 * 60 + 1, 24 * 60 - 1))
+
+
+@given(EVERY_DATE)
+def test_every_target_date_resolves_or_is_a_named_error(day):
+    # GIVEN any calendar date Python holds, as the input's targetDate
+    try:
+        week = resolve_target_week({"targetDate": day.isoformat()}, zone=TOKYO)
+    except InvalidTargetDate:
+        # THEN only a week reaching before year 1 is refused
+        assert day < date.min + timedelta(days=6)
+        return
+    assert week.target_date == day and week.week_start == day - timedelta(days=6)
+
+
+@given(EVERY_INSTANT, ANY_OFFSET)
+def test_every_scheduled_time_resolves_or_is_a_named_error(wall_time, offset):
+    # GIVEN any wall time Python holds, with any offset, rendered as ISO-8601
+    moment = wall_time.replace(tzinfo=offset)
+    text = moment.isoformat()
+    try:
+        week = resolve_target_week({"scheduledTime": text}, zone=TOKYO)
+    except InvalidTargetDate:
+        # THEN only an instant whose Tokyo day, its day before, or its week is off the calendar is refused
+        try:
+            tokyo_day = moment.astimezone(ZoneInfo(TOKYO)).date()
+            tokyo_day - timedelta(days=7)
+        except OverflowError:
+            return
+        raise
+    assert week.target_date == moment.astimezone(ZoneInfo(TOKYO)).date() - timedelta(days=1)
+
+
+@pytest.mark.parametrize("value", ["9" * 100_000, "2026-11-18" + " " * 100_000, "x" * 5000 + "Z"])
+def test_an_error_never_repeats_a_huge_input(value):
+    # GIVEN a huge targetDate / scheduledTime: the error's message is the cause the state machine carries
+    for event in ({"targetDate": value}, {"scheduledTime": value}):
+        with pytest.raises(InvalidTargetDate) as raised:
+            resolve_target_week(event, zone=TOKYO)
+        # THEN the message stays short, whatever the input's size
+        assert len(str(raised.value)) < 300

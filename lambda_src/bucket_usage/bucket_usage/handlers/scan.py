@@ -1,12 +1,14 @@
 """One scan pass over one bucket; on the last pass, the bucket's item is written to DynamoDB.
 
 Event (built by the state machine):
-    {"bucket": str, "request": <execution input>, "execution": str, "pass": int (1-based),
-     "state": {"pass", "done", "region"?, "token"?, "counts"?}, "finalize"?: true}
+    {"bucket": str, "request": {"scan_id", "by_storage_class"}, "execution": str, "pass": int (1-based),
+     "state": {"pass", "done", "region"?, "token"?, "counts"?}, "finalize"?: true, "failure"?: {"Error", "Cause"}}
 Result, more to list:  {"bucket", "pass", "done": false, "status": "scanning", "region", "token", "counts", "objects", "bytes"}
-Result, done:          {"bucket", "pass", "done": true, "status": scanned|denied|missing|incomplete, "region", "objects", "bytes", "error"?}
+Result, done:          {"bucket", "pass", "done": true, "status": scanned|denied|missing|incomplete|error, "region", "objects", "bytes", "error"?}
 
 `finalize` (the state machine's pass limit was reached) writes the partial counts as `incomplete`.
+`failure` (the scan failed for good; the Map's Catch) writes the bucket as `error` with the error's name and
+message, unless this execution's scan already wrote its item (a scan that wrote, then timed out).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from bucket_usage.counting import UsageCounts
 from bucket_usage.errors import InvalidScanState
 from bucket_usage.request import parse_request, validate_bucket_name
 from bucket_usage.results import ResultsTable
-from bucket_usage.scanner import INCOMPLETE, PassOutcome, scan_pass
+from bucket_usage.scanner import FAILED, INCOMPLETE, PassOutcome, scan_pass
+from bucket_usage.summary import short_error
 from bucket_usage.settings import ScanSettings
 
 logger = Logger()
@@ -46,6 +49,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     counts = UsageCounts.from_json(state.get("counts"), by_storage_class=request.by_storage_class, max_extensions=settings.max_extensions)
     region, token = state.get("region"), state.get("token")
     logger.append_keys(bucket=bucket, scan_id=request.scan_id, scan_pass=pass_number)
+    if isinstance(event.get("failure"), dict):
+        return _record_failure(event["failure"], bucket=bucket, scan_id=request.scan_id, execution=str(event.get("execution")),
+                               pass_number=pass_number, settings=settings)
 
     if event.get("finalize"):
         outcome = PassOutcome(INCOMPLETE, region, token, counts, 0,
@@ -76,3 +82,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if outcome.error:
         result["error"] = outcome.error
     return result
+
+
+def _record_failure(failure: dict[str, Any], *, bucket: str, scan_id: str, execution: str, pass_number: int,
+                    settings: ScanSettings) -> dict[str, Any]:
+    error = f"{str(failure.get('Error'))[:100]}: {short_error(failure.get('Cause'))}"
+    table = ResultsTable(client("dynamodb"), settings.table, ttl_days=settings.ttl_days)
+    written = table.put_bucket(scan_id=scan_id, bucket=bucket, status=FAILED, execution=execution, passes=pass_number,
+                               error=error, keep_if_same_execution=True)
+    metrics.add_metric(name=f"Buckets_{FAILED}", unit=MetricUnit.Count, value=1)
+    logger.warning("bucket scan failed", extra={"error": error, "recorded": written is not None})
+    return {"bucket": bucket, "pass": pass_number, "done": True, "status": FAILED, "error": error}

@@ -1,7 +1,10 @@
-"""Summarize one scan from its items in DynamoDB, record buckets whose scan failed, publish the summary to SNS.
+"""Summarize one scan from this execution's items in DynamoDB and publish the summary to SNS.
 
-Event: {"request": <execution input>, "execution": str, "results": [<per-bucket result of the Map>, ...]}
+Event: {"targets": {"bucket", "key", "count", "request": {"scan_id", "by_storage_class"}}, "execution": str}
 Result: the summary (see bucket_usage.summary.summarize), also published as the SNS message.
+
+The bucket list comes back from S3 (the Map's results stay out of the state): every listed bucket is
+summed from its item, and a bucket without an item from this execution is named as a failure.
 """
 
 from __future__ import annotations
@@ -16,33 +19,32 @@ from bucket_usage.aws import client
 from bucket_usage.errors import InvalidScanState
 from bucket_usage.request import parse_request
 from bucket_usage.results import ResultsTable
-from bucket_usage.scanner import FAILED
 from bucket_usage.settings import SummarySettings
-from bucket_usage.summary import map_results, message, short_error, subject, summarize
+from bucket_usage.summary import message, subject, summarize
+from bucket_usage.targets import read_names
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+
+NO_RESULT = "no result was recorded for this bucket by this execution"
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if not isinstance(event, dict):
-        raise InvalidScanState("the event must be an object")
-    request = parse_request(event.get("request"), event.get("execution"))
-    results = map_results(event.get("results"))
-    settings = SummarySettings.from_env()
+    targets = event.get("targets") if isinstance(event, dict) else None
+    if not isinstance(targets, dict) or not all(isinstance(targets.get(k), str) for k in ("bucket", "key")):
+        raise InvalidScanState("the event must carry the targets' bucket and key")
     execution = str(event.get("execution"))
+    request = parse_request(targets.get("request"), execution)
+    settings = SummarySettings.from_env()
+    names = read_names(client("s3").get_object(Bucket=targets["bucket"], Key=targets["key"])["Body"].read())
     table = ResultsTable(client("dynamodb"), settings.table, ttl_days=settings.ttl_days)
-    # A scan Lambda that failed for good could not write its bucket's item: record it here.
-    for result in results:
-        if result.get("status") == FAILED:
-            table.put_bucket(scan_id=request.scan_id, bucket=result["bucket"], status=FAILED, execution=execution,
-                             error=f"{result.get('error')}: {short_error(result.get('cause'))}", keep_if_same_execution=True)
-    summary = summarize(scan_id=request.scan_id, execution=execution, results=results,
-                        items=table.scan_items(request.scan_id), top=settings.top_extensions)
+    summary = summarize(scan_id=request.scan_id, execution=execution,
+                        results=[{"bucket": name, "error": NO_RESULT} for name in names],
+                        items=table.scan_items(request.scan_id, execution=execution), top=settings.top_extensions)
     client("sns").publish(TopicArn=settings.topic_arn, Subject=subject(summary), Message=message(summary))
     metrics.add_metric(name="BucketsScanned", unit=MetricUnit.Count, value=summary["buckets_scanned"])
     metrics.add_metric(name="BucketsFailed", unit=MetricUnit.Count, value=len(summary["failures"]))
