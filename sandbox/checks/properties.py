@@ -20,8 +20,10 @@ failures_notify_then_fail
     invoking a function of the template whose role may sns:Publish) before it reaches a Fail
     state, and no path may end the execution successfully. A Catch of named errors only is control flow the
     author chose (a once-per-key guard's ConditionalCheckFailed -> "already ran") and is not a failure.
-    One form is allowed to go on: a best-effort step, whose Catch leads to the step's own Next, when the step
-    is a Lambda function with an alarm (with actions) on its Errors metric, so its failure is heard there.
+    Two forms are allowed to go on: a best-effort step, whose Catch leads to the step's own Next, when the step
+    is a Lambda function with an alarm (with actions) on its Errors metric, so its failure is heard there; and a
+    per-item failure recorded and counted: after its notice, every path to success passes a failure-threshold
+    Choice (a Choice one of whose branches reaches a Fail state), so past the threshold the run fails.
     A failure that no Catch handles (an input check's Fail state, an uncaught error) fails the execution:
     each state machine must have alarms, with actions, on ExecutionsFailed and ExecutionsTimedOut.
     A Lambda that posts elsewhere (Slack) is not taken for a notice: what it does cannot be read from the template.
@@ -226,6 +228,7 @@ def failures_notify_then_fail(template: Template) -> list[Violation]:
                 found.append(Violation("failures_notify_then_fail", str(machine), f"no alarm with actions on its {metric}"))
         graph = StateGraph(machine.definition)
         notices = {flat.path for flat in graph if is_notice(template, flat.state)}
+        thresholds = _thresholds(graph)
         for flat in graph:
             for catcher in flat.state.get("Catch") or []:
                 if not any(error.startswith("States.") for error in catcher.get("ErrorEquals", [])):
@@ -240,9 +243,26 @@ def failures_notify_then_fail(template: Template) -> list[Violation]:
                 unnoticed = sorted(graph.states[p].name for p in before_notice if p in graph.states and graph.states[p].type == "Fail")
                 if unnoticed:
                     found.append(Violation("failures_notify_then_fail", where, f"reaches Fail state(s) {unnoticed} without a notice"))
-                if SUCCEEDED in graph.reachable(target):
-                    noticed = "" if SUCCEEDED in before_notice else " after a notice"
-                    found.append(Violation("failures_notify_then_fail", where, f"the caught failure can end the execution successfully{noticed}"))
+                if SUCCEEDED in before_notice:
+                    found.append(Violation("failures_notify_then_fail", where, "the caught failure can end the execution successfully"))
+                elif any(SUCCEEDED in graph.reachable(notice, stop_at=thresholds) for notice in before_notice & notices):
+                    found.append(Violation("failures_notify_then_fail", where, "the caught failure can end the execution successfully "
+                                                                               "after a notice, with no failure threshold on the way"))
+    return found
+
+
+def _thresholds(graph: StateGraph) -> set[str]:
+    """Choice states one of whose branches reaches a Fail state: a failure threshold (or any check that can fail the run)."""
+    found = set()
+    for flat in graph:
+        if flat.state.get("Type") != "Choice":
+            continue
+        branches = [rule.get("Next") for rule in flat.state.get("Choices") or []] + [flat.state.get("Default")]
+        for branch in filter(None, branches):
+            reached = graph.reachable(flat.scope + branch)
+            if any(p in graph.states and graph.states[p].type == "Fail" for p in reached):
+                found.add(flat.path)
+                break
     return found
 
 

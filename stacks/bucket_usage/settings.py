@@ -35,6 +35,10 @@ class BucketUsageSettings:
     retry_interval_seconds, retry_max_attempts, retry_max_delay_seconds: backoff with full jitter on
         throttling and transient errors (defaults 2 s, 3 attempts, 30 s).
     execution_timeout_seconds: the whole execution (default 86,400: a day).
+    tolerated_failed_buckets_percentage: the share of buckets whose scan may fail (status `error`: the scan
+        function kept failing after its retries) before the run fails with `TooManyBucketsFailed`, after the
+        summary naming them is published (default 5; denied, missing and incomplete buckets are outcomes the
+        summary reports, not failures of the run).
     """
 
     max_concurrency: int = 10
@@ -54,8 +58,11 @@ class BucketUsageSettings:
     retry_max_attempts: int = 3
     retry_max_delay_seconds: int = 30
     execution_timeout_seconds: int = 86_400
+    tolerated_failed_buckets_percentage: int = 5
 
     def __post_init__(self) -> None:
+        if not 0 <= self.tolerated_failed_buckets_percentage <= 100:
+            raise ValueError("tolerated_failed_buckets_percentage must be 0-100")
         if isinstance(self.compound_extensions, str):
             raise ValueError("compound_extensions must be a list such as [\"tar.gz\"]")
         object.__setattr__(self, "compound_extensions", tuple(self.compound_extensions))

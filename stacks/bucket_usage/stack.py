@@ -42,6 +42,8 @@ SETTINGS_KEY = DECLARED.settings_key
 # Exception class names raised by lambda_src/bucket_usage/bucket_usage/errors.py.
 RETRYABLE_SCAN_ERRORS = ["BucketScanThrottled", "ResultsStoreUnavailable"]
 INVALID_INPUT_ERROR = "InvalidScanInput"
+# The run's own error when more buckets' scans failed than tolerated_failed_buckets_percentage allows.
+THRESHOLD_ERROR = "TooManyBucketsFailed"
 # Read-only S3: the scan lists keys and asks a bucket's region; the lister lists buckets.
 SCAN_S3_ACTIONS = ["s3:ListBucket", "s3:GetBucketLocation"]
 LIST_BUCKETS_ACTION = "s3:ListAllMyBuckets"
@@ -165,6 +167,7 @@ class BucketUsageStack(Stack):
                     "RESULTS_TABLE": self.results.table.table_name,
                     "SUMMARY_TOPIC_ARN": self.notices.topic.topic_arn,
                     "TOP_EXTENSIONS": str(s.top_extensions),
+                    "TOLERATED_FAILED_BUCKETS_PERCENTAGE": str(s.tolerated_failed_buckets_percentage),
                     "RESULTS_TTL_DAYS": str(s.results_ttl_days),
                 },
             ),
@@ -282,7 +285,14 @@ class BucketUsageStack(Stack):
         )
         retry_from_settings(summarize, RETRYABLE_SCAN_ERRORS, self.settings)
         summarize.add_catch(on_failure, errors=["States.ALL"], result_path="$.error")
-        list_targets.next(scan_buckets).next(summarize)
+        over_threshold = (
+            sfn.Choice(self, "OverFailureThreshold", comment="After the summary (the notice naming them): past the tolerated "
+                                                           "share of failed scans, the run fails")
+            .when(sfn.Condition.boolean_equals("$.verdict.thresholdExceeded", True),
+                  sfn.Fail(self, THRESHOLD_ERROR, error=THRESHOLD_ERROR, cause_path="$.verdict.cause"))
+            .otherwise(sfn.Succeed(self, "ScanSummarized"))
+        )
+        list_targets.next(scan_buckets).next(summarize).next(over_threshold)
 
         invalid = sfn.Fail(
             self,

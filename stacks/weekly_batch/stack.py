@@ -457,7 +457,9 @@ class WeeklyBatchStack(Stack):
             },
         )
         mark_succeeded = self._guard_task("MarkRunSucceeded", "SUCCEEDED")
-        mark_succeeded.add_catch(done, errors=["States.ALL"], result_path="$.guardError")
+        # The week is in, but a guard left RUNNING would refuse every later run of the date as "already ran":
+        # say so and fail (the status-event rule then releases the guard; a re-run MERGEs the same rows).
+        mark_succeeded.add_catch(on_failure, errors=["States.ALL"], result_path="$.error")
         mark_succeeded.next(done)
         notify_succeeded = self._notice(
             "NotifySucceeded", "succeeded", {**dates, "rowsAffected.$": "$.insert.rowsAffected"}, mark_succeeded

@@ -129,6 +129,28 @@ def test_a_map_iteration_that_swallows_its_failure_lets_the_run_succeed():
                      "the caught failure can end the execution successfully"]
 
 
+def test_a_recorded_item_failure_may_lead_to_success_only_through_a_notice_and_a_failure_threshold():
+    # GIVEN a Map whose iteration records a failure and ends; after the Map, a summary notice, then
+    # either straight to success, or through a threshold Choice that can fail the run
+    processor = {"StartAt": "Item", "States": {"Item": lambda_task(Catch=catch_all("Record"), End=True),
+                                               "Record": {"Type": "Pass", "End": True}}}
+    summary = {"Type": "Task", "Resource": NOTICE_RESOURCE, "TimeoutSeconds": 30,
+               "Parameters": {"TopicArn": "arn:aws:sns:us-east-1:123456789012:t", "Message.$": "$"}}
+    threshold = {"Type": "Choice", "Choices": [{"Variable": "$.over", "BooleanEquals": True, "Next": "TooMany"}], "Default": "Done"}
+
+    def states(after_summary: str) -> dict:
+        return {"Each": {"Type": "Map", "ItemProcessor": processor, "Catch": catch_all("Notify"), "Next": "Summary"},
+                "Summary": {**summary, "Next": after_summary}, "Threshold": threshold,
+                "TooMany": {"Type": "Fail", "Error": "TooManyFailed"}, "Done": {"Type": "Succeed"}, **notice_then_fail()}
+
+    # WHEN checked THEN without the threshold the recorded failure ends in success after its notice: named
+    assert messages(failures_notify_then_fail(machine_template(states("Done")))) == [
+        "probe/Probe/Machine state Each/ItemProcessor/Item (Catch ['States.ALL'] -> Record): the caught failure can end "
+        "the execution successfully after a notice, with no failure threshold on the way"]
+    # AND with the threshold (a branch that fails the run) it passes
+    assert failures_notify_then_fail(machine_template(states("Threshold"))) == []
+
+
 def test_a_skipped_step_passes_only_when_its_function_errors_are_alarmed():
     # GIVEN a best-effort step whose Catch goes to its own Next
     states = {"BestEffort": lambda_task(Catch=catch_all("Done"), Next="Done"), "Done": {"Type": "Succeed"}}

@@ -268,22 +268,26 @@ def test_a_scan_id_the_handlers_refuse_is_caught_notified_and_failed(workflow, n
     assert notice["execution"] == report.execution_arn
 
 
-def test_a_bucket_that_stays_throttled_is_recorded_as_an_error_and_the_others_go_on(workflow):
+def test_a_bucket_that_stays_throttled_is_recorded_the_others_go_on_and_past_the_threshold_the_run_fails(workflow, notices):
     # GIVEN one ordinary bucket and one answering every request 503 SlowDown, and the results table
     # throttling the first 3 writes
     fleet = {"buckets": "1", "objects_per_bucket": "30", "other_region_buckets": "0", "denied_buckets": "0",
              "throttled_buckets": "1"}
     report = workflow.run({"name_prefix": "usage-", "scan_id": "throttled"},
                           standins={"fleet": fleet, "results": {"fail_on": "scan", "fail_times": "3"}})
-    # THEN the run succeeds: the throttled bucket's pass was retried (3 retries), then caught and recorded
-    assert report.status == "SUCCEEDED", report.cause
+    # THEN the throttled bucket's pass was retried (3 retries), then caught and recorded; the other was scanned;
+    # the summary naming the failure was published; and 1 failed scan of 2 is past the 5% tolerated: the run fails
+    (summary,) = notices()
+    assert summary["verdict"]["thresholdExceeded"] is True and summary["buckets_scanned"] == 1
+    assert report.status == "FAILED" and report.error == "TooManyBucketsFailed", report.cause
+    assert "1 of 2 buckets (50.0%) could not be scanned" in report.cause
     (ordinary,), (throttled,) = fleet_names(workflow, "ordinary"), fleet_names(workflow, "throttled")
     failed = child_of(report, throttled)
     assert failed.status == "SUCCEEDED" and "ScanFailed" in failed.entered and failed.lambda_invocations == 1 + 3 + 1
     found = items(workflow, "throttled")
     assert found[throttled]["status"] == "error" and "BucketScanThrottled" in found[throttled]["error"]
     assert found[ordinary]["status"] == "scanned" and found[ordinary]["extensions"] == direct_listing(workflow, ordinary)
-    assert report.output["failures"] == [{"bucket": throttled, "status": "error", "error": found[throttled]["error"]}]
+    assert summary["failures"] == [{"bucket": throttled, "status": "error", "error": found[throttled]["error"]}]
     # AND the throttled writes were retried by the SDK, not lost
     assert report.outside_world["results_faults_injected"] == {"PutItem": 3}
     assert report.outside_world["throttled_requests"] >= 4

@@ -292,6 +292,22 @@ def test_a_failed_run_that_could_not_record_its_outcome_releases_its_guard(workf
     assert_released_then_rerun_only_when_asked(workflow, target_date, "FAILED", report.execution_arn)
 
 
+def test_a_batch_whose_success_cannot_be_recorded_fails_after_a_notice_and_its_guard_is_released(workflow, notices):
+    # GIVEN rows ready, and the guard table refusing every update by the state machine (so SUCCEEDED cannot be written)
+    notices()
+    target_date = "2026-06-17"
+    report = workflow.run({"targetDate": target_date}, standins={"guard": {"fail_on": "record", "fail_times": "-1"}})
+    # THEN the week was inserted and announced, MarkRunSucceeded was retried then caught, and the run fails loudly
+    # instead of succeeding with a guard stuck at RUNNING
+    assert [e.state for e in report.events if e.type == "TaskFailed"].count("MarkRunSucceeded") == 3  # 1 + 2 retries
+    assert report.status == "FAILED" and "ProvisionedThroughputExceeded" in report.error + report.cause
+    assert workflow.scenario.bigquery.target_rows(date(2026, 6, 11))
+    (notice,) = notices()
+    assert notice["workflow"] == "weekly-batch" and notice["execution"] == report.execution_arn
+    # AND the status-event rule released the guard, so a deliberate re-run can MERGE the same rows again
+    assert_released_then_rerun_only_when_asked(workflow, target_date, "FAILED", report.execution_arn)
+
+
 def test_a_failed_run_that_recorded_its_outcome_is_left_as_it_recorded(workflow):
     # GIVEN a run that fails and records FAILED itself (MarkRunFailed)
     report = workflow.run({"targetDate": "2026-07-29"},

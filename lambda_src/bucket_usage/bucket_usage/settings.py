@@ -62,6 +62,7 @@ class SummarySettings:
     topic_arn: str
     top_extensions: int
     ttl_days: int
+    tolerated_failed_percentage: int = 5
 
     @classmethod
     def from_env(cls) -> "SummarySettings":
@@ -70,6 +71,7 @@ class SummarySettings:
             topic_arn=_required("SUMMARY_TOPIC_ARN"),
             top_extensions=max(1, _int("TOP_EXTENSIONS", 10)),
             ttl_days=max(1, _int("RESULTS_TTL_DAYS", 90)),
+            tolerated_failed_percentage=min(100, max(0, _int("TOLERATED_FAILED_BUCKETS_PERCENTAGE", 5))),
         )
 
 

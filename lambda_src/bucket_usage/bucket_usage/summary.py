@@ -7,6 +7,8 @@ from typing import Any, Iterable, Mapping
 
 from bucket_usage.scanner import FAILED, SCANNED
 
+FAILED_RUN = "TooManyBucketsFailed"
+
 SUBJECT_LIMIT = 100  # SNS Subject: at most 100 printable ASCII characters
 
 
@@ -51,6 +53,17 @@ def summarize(
         "bytes": size,
         "top_extensions": [{"extension": group, **entry} for group, entry in ranked],
     }
+
+
+def failure_verdict(summary: Mapping[str, Any], tolerated_percentage: int) -> dict[str, Any]:
+    """Buckets whose scan failed (`error`) against the tolerated share of the run's buckets."""
+    failed = sum(1 for failure in summary["failures"] if failure["status"] == FAILED)
+    buckets = summary["buckets"]
+    exceeded = failed * 100 > tolerated_percentage * buckets
+    percentage = round(failed * 100 / buckets, 1) if buckets else 0.0
+    cause = (f"{failed:,} of {buckets:,} buckets ({percentage}%) could not be scanned, more than the {tolerated_percentage}% "
+             "tolerated (tolerated_failed_buckets_percentage); the summary names them") if exceeded else None
+    return {"failedBuckets": failed, "failedPercentage": percentage, "thresholdExceeded": exceeded, "cause": cause}
 
 
 def subject(summary: Mapping[str, Any]) -> str:

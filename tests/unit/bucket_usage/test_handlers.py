@@ -152,6 +152,27 @@ def test_summary_sums_this_executions_items_names_every_failure_and_publishes(aw
     notices = [json.loads(json.loads(m["Body"])["Message"]) for m in messages]
     assert len(notices) == 2 and notices[0]["workflow"] == "bucket-usage" and notices[0]["top_extensions"] == first["top_extensions"]
     assert json.loads(messages[0]["Body"])["Subject"].startswith("bucket-usage weekly-2026-47: 1/3 buckets scanned, 2 failed")
+    # AND the notice carries the verdict the state machine acts on: 2 of 3 failed scans is past the 5% tolerated
+    assert first["verdict"] == notices[0]["verdict"] == {
+        "failedBuckets": 2, "failedPercentage": 66.7, "thresholdExceeded": True,
+        "cause": "2 of 3 buckets (66.7%) could not be scanned, more than the 5% tolerated "
+                 "(tolerated_failed_buckets_percentage); the summary names them"}
+
+
+@pytest.mark.parametrize(("statuses", "tolerated", "exceeded"), [
+    (["scanned"] * 19 + ["error"], 5, False),  # exactly 5%: tolerated
+    (["scanned"] * 18 + ["error"] * 2, 5, True),
+    (["scanned"] + ["denied", "missing", "incomplete"], 0, False),  # outcomes the summary reports, not failed scans
+    (["error"], 0, True),
+    ([], 0, False),  # nothing to scan
+])
+def test_the_verdict_counts_failed_scans_against_the_tolerated_share(statuses, tolerated, exceeded):
+    from bucket_usage.summary import failure_verdict
+
+    summary = {"buckets": len(statuses), "failures": [{"bucket": f"b{i}", "status": s, "error": None}
+                                                      for i, s in enumerate(statuses) if s != "scanned"]}
+    verdict = failure_verdict(summary, tolerated)
+    assert verdict["thresholdExceeded"] is exceeded and (verdict["cause"] is not None) is exceeded
 
 
 @pytest.mark.parametrize(

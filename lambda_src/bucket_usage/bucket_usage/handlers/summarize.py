@@ -1,7 +1,8 @@
 """Summarize one scan from this execution's items in DynamoDB and publish the summary to SNS.
 
 Event: {"targets": {"bucket", "key", "count", "request": {"scan_id", "by_storage_class"}}, "execution": str}
-Result: the summary (see bucket_usage.summary.summarize), also published as the SNS message.
+Result: the summary (see bucket_usage.summary.summarize), also published as the SNS message, with the
+failure threshold's verdict (`verdict`: failed buckets against tolerated_failed_buckets_percentage).
 
 The bucket list comes back from S3 (the Map's results stay out of the state): every listed bucket is
 summed from its item, and a bucket without an item from this execution is named as a failure.
@@ -20,7 +21,7 @@ from bucket_usage.errors import InvalidScanState
 from bucket_usage.request import parse_request
 from bucket_usage.results import ResultsTable
 from bucket_usage.settings import SummarySettings
-from bucket_usage.summary import message, subject, summarize
+from bucket_usage.summary import failure_verdict, message, subject, summarize
 from bucket_usage.targets import read_names
 
 logger = Logger()
@@ -45,6 +46,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     summary = summarize(scan_id=request.scan_id, execution=execution,
                         results=[{"bucket": name, "error": NO_RESULT} for name in names],
                         items=table.scan_items(request.scan_id, execution=execution), top=settings.top_extensions)
+    summary["verdict"] = failure_verdict(summary, settings.tolerated_failed_percentage)
     client("sns").publish(TopicArn=settings.topic_arn, Subject=subject(summary), Message=message(summary))
     metrics.add_metric(name="BucketsScanned", unit=MetricUnit.Count, value=summary["buckets_scanned"])
     metrics.add_metric(name="BucketsFailed", unit=MetricUnit.Count, value=len(summary["failures"]))
