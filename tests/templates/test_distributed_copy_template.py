@@ -17,7 +17,7 @@ from stacks.distributed_copy.stack import (
     SETTINGS_KEY,
     THRESHOLD_ERROR,
 )
-from tests.templates.cfn import all_states, as_list, only_resource, policy_statements, resources_of_type
+from tests.templates.cfn import all_states, as_list, jsonata_throughout, only_resource, policy_statements, resources_of_type
 
 STACK = "DistributedCopy"
 
@@ -175,3 +175,9 @@ def test_error_names_in_the_definition_are_the_handlers_exceptions(definition):
     for name in (retried - set(LAMBDA_SERVICE_ERRORS)) - {"SNS.InternalErrorException", "SNS.ThrottledException", "States.Timeout"}:
         assert f"class {name}(" in errors, name
     assert f"class {INVALID_INPUT_ERROR}(" in errors
+
+
+def test_the_definition_is_jsonata_throughout(definition):
+    # GIVEN the synthesized definition THEN JSONata is its top level's language and every state's (branches,
+    # Map children), and no state holds a JSONPath field
+    assert jsonata_throughout(definition) == []

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from stacks.parallel_search.stack import LAMBDA_SOURCE
-from tests.templates.cfn import all_states, as_list, only_resource, policy_statements, resources_of_type
+from tests.templates.cfn import all_states, as_list, jsonata_throughout, only_resource, policy_statements, resources_of_type
 
 STACK = "ParallelSearch"
 STATE_PAYLOAD_LIMIT = 256 * 1024
@@ -285,3 +285,9 @@ def test_outside_local_an_api_endpoint_must_be_https():
     # THEN the stack refuses it: the API key would travel in clear text
     with pytest.raises(ConfigError, match="https"):
         ParallelSearchStack(cdk.App(), "Probe", stage=stage)
+
+
+def test_the_definition_is_jsonata_throughout(definition):
+    # GIVEN the synthesized definition THEN JSONata is its top level's language and every state's (branches,
+    # Map children), and no state holds a JSONPath field
+    assert jsonata_throughout(definition) == []

@@ -7,7 +7,7 @@ import json
 
 from stacks.single_flight.settings import VISIBILITY_FACTOR
 from stacks.single_flight.stack import INVALID_INPUT_ERROR, SKIPPED_OUTPUT
-from tests.templates.cfn import all_states, as_list, only_resource, policy_statements, resources_of_type
+from tests.templates.cfn import all_states, as_list, jsonata_throughout, only_resource, policy_statements, resources_of_type
 
 STACK = "SingleFlight"
 
@@ -183,3 +183,9 @@ def test_prod_keeps_more_receives_and_a_day_of_idempotency(stage, template):
     queues, work_id, _ = _queues(template)
     expected = {"local": 2, "prod": 5}[stage.name]
     assert queues[work_id]["Properties"]["RedrivePolicy"]["maxReceiveCount"] == expected
+
+
+def test_the_definition_is_jsonata_throughout(definition):
+    # GIVEN the synthesized definition THEN JSONata is its top level's language and every state's (branches,
+    # Map children), and no state holds a JSONPath field
+    assert jsonata_throughout(definition) == []

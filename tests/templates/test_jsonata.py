@@ -1,63 +1,33 @@
-"""The workflows written in JSONata: their synthesized definitions hold no JSONPath, in either stage. And the
-CDK bugs worked around on the way are watched: each `*_is_still_there` test builds the construct as the bug
-report does and asserts the wrong output, so it fails, saying what to change, once CDK fixes the bug."""
+"""JSONata in the templates: the finder of JSONPath fields the workflows' template tests use, and the CDK bugs
+met writing workflows in JSONata. Each `*_is_still_there` test builds the construct as the bug report does and
+asserts the wrong output, so it fails, saying what to change, once CDK fixes the bug."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import aws_cdk as cdk
-import pytest
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
-from sandbox.asl import walk_states
-from tests.templates.cfn import state_machine_definition
-
-JSONATA_STACKS = ("ParallelSearch", "DistributedCopy", "SingleFlight")
-# Fields AWS allows only in JSONPath states (and Choice rules' Variable); "x.$" keys are JSONPath too.
-JSONPATH_ONLY = {"InputPath", "Parameters", "ResultSelector", "ResultPath", "OutputPath", "ItemsPath", "Iterator",
-                 "TimeoutSecondsPath", "HeartbeatSecondsPath", "SecondsPath", "TimestampPath", "ErrorPath", "CausePath",
-                 "ToleratedFailureCountPath", "ToleratedFailurePercentagePath", "MaxConcurrencyPath", "Variable"}
+from tests.templates.cfn import jsonata_throughout, jsonpath_fields, state_machine_definition
 
 
-def jsonpath_fields(value: Any, where: str = "") -> list[str]:
-    """Where JSONPath-only fields and `.$` keys sit in a state (its Catch, Choices, reader and writer included)."""
-    found: list[str] = []
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            if key in ("Branches", "ItemProcessor"):
-                continue  # their states are walked on their own
-            if key in JSONPATH_ONLY or key.endswith(".$"):
-                found.append(f"{where}{key}")
-            found += jsonpath_fields(inner, f"{where}{key}/")
-    elif isinstance(value, list):
-        for inner in value:
-            found += jsonpath_fields(inner, where)
-    return found
-
-
-@pytest.mark.parametrize("stack_id", JSONATA_STACKS)
-def test_the_definition_is_jsonata_throughout(stage, stack_id):
-    # GIVEN the synthesized definition
-    definition = state_machine_definition(stage.template(stack_id))
-    # THEN JSONata is its top-level language, every state (branches, Map children) runs in it, and none
-    #      holds a JSONPath field
-    assert definition["QueryLanguage"] == "JSONata"
-    states = list(walk_states(definition))
-    assert states
-    for path, _, state, language in states:
-        assert language == "JSONata", path
-        assert jsonpath_fields(state) == [], path
-
-
-def test_the_check_finds_a_jsonpath_field_anywhere_in_a_state():
+def test_jsonpath_fields_are_found_anywhere_in_a_state():
     state = {"Type": "Task", "Arguments": {"a": 1}, "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.e", "Next": "N"}],
              "ItemReader": {"Parameters": {"Prefix.$": "$.p"}}}
     assert jsonpath_fields(state) == ["Catch/ResultPath", "ItemReader/Parameters", "ItemReader/Parameters/Prefix.$"]
+    assert jsonpath_fields({"Type": "Choice", "Choices": [{"Variable": "$.x", "IsNull": True, "Next": "N"}]}) == ["Choices/Variable"]
     assert jsonpath_fields({"Type": "Choice", "Choices": [{"Condition": "{% true %}", "Next": "N"}]}) == []
+
+
+def test_a_definition_is_jsonata_throughout_only_when_no_state_is_in_jsonpath():
+    states = {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "QueryLanguage": "JSONPath", "Parameters": {}, "End": True}}
+    assert jsonata_throughout({"QueryLanguage": "JSONata", "StartAt": "A", "States": states}) == ["B: JSONPath", "B: Parameters"]
+    assert jsonata_throughout({"StartAt": "A", "States": {"A": states["A"]}}) == ["the top level is not JSONata", "A: JSONPath"]
+    assert jsonata_throughout({"QueryLanguage": "JSONata", "StartAt": "A", "States": {"A": states["A"]}}) == []
 
 
 # --------------------------------------------------------------------------- CDK bugs worked around
@@ -86,9 +56,8 @@ def test_aws_cdk_34352_lambda_invoke_in_a_jsonata_map_is_still_there():
     child = _definition_of(build)["States"]["Map"]["ItemProcessor"]["States"]["Invoke"]
     # THEN CDK still renders the child as JSONPath (Parameters) though it runs in JSONata, which AWS refuses
     assert "Parameters" in child and "Arguments" not in child, (
-        "aws-cdk #34352 is fixed: a LambdaInvoke inside a JSONata Map now renders JSONata. distributed-copy's "
-        "CopyBatch no longer needs LambdaInvoke.jsonata for it: update the comment in stacks/distributed_copy/stack.py, "
-        "its README's 'JSONata' section, and delete this test")
+        "aws-cdk #34352 is fixed: a LambdaInvoke inside a JSONata Map now renders JSONata, so a Map's processor no longer "
+        "needs LambdaInvoke.jsonata; update the stacks and READMEs that name #34352 (git grep 34352) and delete this test")
 
 
 def test_aws_cdk_35403_result_writer_of_a_map_inside_a_parallel_is_still_there():
@@ -102,8 +71,8 @@ def test_aws_cdk_35403_result_writer_of_a_map_inside_a_parallel_is_still_there()
     writer = _definition_of(build)["States"]["Both"]["Branches"][0]["States"]["Map"]["ResultWriter"]
     # THEN its ResultWriter still carries JSONPath's Parameters, which AWS refuses in JSONata
     assert "Parameters" in writer and "Arguments" not in writer, (
-        "aws-cdk #35403 is fixed for a Map inside a Parallel branch too: drop that caveat from "
-        "stacks/distributed_copy/README.md ('JSONata') and delete this test")
+        "aws-cdk #35403 is fixed for a Map inside a Parallel branch too: drop that caveat from the READMEs "
+        "that name #35403 (git grep 35403) and delete this test")
 
 
 def test_a_top_level_jsonata_distributed_map_writes_its_results_with_arguments():
@@ -114,5 +83,5 @@ def test_a_top_level_jsonata_distributed_map_writes_its_results_with_arguments()
         return copy_map
 
     writer = _definition_of(build)["States"]["Map"]["ResultWriter"]
-    # THEN CDK renders JSONata's Arguments (fixed by aws-cdk #35834)
+    # THEN CDK renders JSONata's Arguments (aws-cdk #35403, fixed by #35834 for this form)
     assert set(writer) == {"Resource", "Arguments"}
