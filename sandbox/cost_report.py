@@ -129,7 +129,8 @@ def measure(deployed: Any, report: Any, before: tuple[dict[str, int], dict[str, 
     for state_path, name, state, _ in walk_states(machine.definition):
         if state.get("Type") == "Map":
             map_states[name] = state
-        resource = str(state.get("Resource", "")) + str((state.get("Parameters") or {}).get("FunctionName", ""))
+        arguments = state.get("Parameters") or state.get("Arguments")  # JSONata: Arguments (maybe one expression)
+        resource = str(state.get("Resource", "")) + str(arguments.get("FunctionName", "") if isinstance(arguments, dict) else "")
         containers = [part for part in state_path.split("/")[:-1] if part in map_states]
         for logical_id, resource_json in resources.items():
             if resource_json["Type"] == "AWS::Lambda::Function" and f"<Fn::GetAtt {logical_id}.Arn>" in resource and containers:

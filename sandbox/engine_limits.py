@@ -13,8 +13,8 @@ Each rule was checked against moto 5.2.5 (in-process ``mock_aws`` with execution
   Emulator); the combinations it refuses (e.g. ItemBatcher with ItemSelector) are blocking gaps
 * JSONata (``QueryLanguage``, ``{% %}`` fields, ``$states``, the Step Functions-only functions) and
   workflow variables (``Assign``, ``$x`` reads in JSONPath fields, scope, limits) run through
-  ``sandbox/engine/jsonata_states.py``; still refused: ``ResultWriter`` in a JSONata Map (moto's grammar
-  has only ``Parameters``, which AWS refuses in JSONata) (blocking)
+  ``sandbox/engine/jsonata_states.py``; a JSONata Map's ``ResultWriter`` (``Arguments``, which moto's grammar
+  lacks) is written by ``sandbox/engine/runtime.py``
 * ``arn:aws:states:::http:invoke``      -> CreateStateMachine: "Unknown service 'http'" (blocking)
 * ``aws-sdk:sfn:startSyncExecution``    -> StartSyncExecution is not implemented (blocking)
 * ``Wait``                              -> really sleeps (note when long or absolute)

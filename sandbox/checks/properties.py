@@ -7,7 +7,10 @@ task_timeouts
     Every state machine has TimeoutSeconds, and every Task TimeoutSeconds or TimeoutSecondsPath (AWS honours
     both on every kind of Task, so no integration is exempt). A Task that invokes a Lambda function of the
     template waits longer than the function may run: otherwise Step Functions gives up on a call that still
-    runs, and a retry starts a second one beside it.
+    runs, and a retry starts a second one beside it. In JSONata, TimeoutSeconds may be a `{% %}` expression:
+    one that reads nothing ($states, variables) is a constant and is held to the same rules (a positive
+    integer, longer than the function); one that reads the run is a timeout from the input, as
+    TimeoutSecondsPath is.
 
 lambda_task_retries
     For each Lambda service error AWS documents as transient (LAMBDA_TRANSIENT_ERRORS), the first Retrier
@@ -38,8 +41,13 @@ loops_bounded
       number, and the Default leaves it.
     Removing the bounding Choices must leave the scope without cycles, so no cycle goes around them. The check
     proves the cycle reads, increments and bounds one counter; that an increment sent to a Lambda comes back
-    in its result is for the workflow's sandbox tests to prove. JSONata conditions and `Assign`ed variables are
-    not read, so a loop bounded only by them is reported (the check errs on the side of a finding).
+    in its result is for the workflow's sandbox tests to prove.
+    In JSONata the counter is a variable: a state of the cycle assigns it `{% $n + <positive step> %}` (state,
+    Choice rule or Catch `Assign`, on a transition that stays in the cycle) and nothing else in the cycle
+    assigns it; a Choice `Condition` bounds it as above, `$n >= N` / `$n > N` / `$n = N` (or an `or` holding
+    one) on a rule leaving the cycle, `$n < N` / `$n <= N` (or an `and` holding one) on every rule staying.
+    A counter carried in the payload of a JSONata state (`Output`) is not read, so such a loop is reported
+    (the check errs on the side of a finding).
 
 dead_letter_queues
     Every SQS queue that is no DLQ itself has a RedrivePolicy, to a DLQ of its own kind (FIFO to FIFO).
@@ -56,7 +64,10 @@ no_wildcard_actions
 
 no_secrets
     detect-secrets (its default plugins and filters) over every string of the template and of each state
-    machine's definition (so Lambda environments and state payloads too). A finding of its KeywordDetector
+    machine's definition (so Lambda environments and state payloads too: Parameters, Arguments, Assign,
+    Output). A JSONata `{% %}` expression is also scanned for what it writes itself: each string literal in
+    it, and its value evaluated with nothing of the run bound (`'sk_' & 'live...'` is one secret), under
+    the field's key. A finding of its KeywordDetector
     ("password = ...") is a name, not a secret, when its key ends in _NAME, _ARN or _ID (SLACK_WEBHOOK_SECRET_NAME
     names a Secrets Manager secret); a high-entropy finding is no secret when the string is a name CDK made
     (letters and digits ending in CDK's 8-hex-digit path hash: logical ids, policy names); findings of the format
@@ -96,6 +107,13 @@ MAX_RETRY_ATTEMPTS = 10
 _NOTICE_RESOURCE = re.compile(r":states:::(sns:publish(\.waitForTaskToken)?|aws-sdk:sns:publish)$")
 _LAMBDA_INVOKE_RESOURCE = re.compile(r":states:::lambda:invoke(\.waitForTaskToken)?$")
 _MATH_ADD = re.compile(r"States\.MathAdd\(\s*(\$[^,\s]+)\s*,\s*(-?[0-9.]+)\s*\)")
+_JSONATA_INCREMENT = re.compile(r"^\s*(?:\$([^\W\d]\w*)\s*\+\s*([0-9.]+)|([0-9.]+)\s*\+\s*\$([^\W\d]\w*))\s*$")
+_JSONATA_COMPARISON = re.compile(r"^\s*\$([^\W\d]\w*)\s*(>=|<=|>|<|=)\s*(-?[0-9]+(?:\.[0-9]+)?)\s*$")
+_JSONATA_COMPARISON_FLIPPED = re.compile(r"^\s*(-?[0-9]+(?:\.[0-9]+)?)\s*(>=|<=|>|<|=)\s*\$([^\W\d]\w*)\s*$")
+_FLIPPED = {">=": "<=", "<=": ">=", ">": "<", "<": ">", "=": "="}
+_JSONATA_STRING = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+# Functions whose value changes from run to run (or may be huge): such expressions are not evaluated by no_secrets.
+_UNSTABLE_FUNCTIONS = re.compile(r"\$(uuid|random|now|millis|range)\s*\(")
 _REFERENCE_KEY = re.compile(r"(_NAME|_ARN|_ID|Name|Arn|Id)$")
 _CDK_GENERATED_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*[0-9A-F]{8}")
 
@@ -124,8 +142,9 @@ def _lambda_of_task(template: Template, state: dict[str, Any]) -> str | None:
     """Logical id of the template's Lambda function a Task invokes (by ARN or through lambda:invoke)."""
     resource = state.get("Resource")
     if isinstance(resource, str) and _LAMBDA_INVOKE_RESOURCE.search(resource):
-        parameters = state.get("Parameters") or state.get("Arguments") or {}
-        resource = parameters.get("FunctionName")
+        parameters = state.get("Parameters") or state.get("Arguments")
+        # JSONata Arguments may be one expression: its function cannot be read here
+        resource = parameters.get("FunctionName") if isinstance(parameters, dict) else None
     target = referenced_resource(resource)
     if target and (template.resources.get(target[0]) or {}).get("Type") == "AWS::Lambda::Function":
         return target[0]
@@ -176,12 +195,33 @@ def task_timeouts(template: Template) -> list[Violation]:
             if timeout is None and "TimeoutSecondsPath" not in flat.state:
                 found.append(Violation("task_timeouts", where, "Task has no TimeoutSeconds or TimeoutSecondsPath"))
                 continue
+            timeout, problem = _timeout_seconds(timeout)
+            if problem:
+                found.append(Violation("task_timeouts", where, problem))
+                continue
             function = _lambda_of_task(template, flat.state)
             function_timeout = ((template.resources.get(function) or {}).get("Properties") or {}).get("Timeout", 3) if function else None
             if isinstance(timeout, int) and function_timeout is not None and timeout <= function_timeout:
                 found.append(Violation("task_timeouts", where, f"Task gives up after {timeout} s but {function} may run "
                                        f"{function_timeout} s: a retry would run beside a call still running"))
     return found
+
+
+def _timeout_seconds(value: Any) -> tuple[Any, str | None]:
+    """(the timeout in seconds when the definition fixes it, else None; a problem with it, or None). A JSONata
+    expression that reads nothing of the run is a constant; one that does is a timeout from the input."""
+    from sandbox.engine.jsonata import QueryEvaluationError, evaluate, expression_of
+
+    expression = expression_of(value)
+    if expression is None:
+        return value, None
+    try:
+        value = evaluate(expression.strip(), location="TimeoutSeconds")
+    except QueryEvaluationError:
+        return None, None  # it reads $states or a variable: set by the run, as TimeoutSecondsPath is
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 1 or value != int(value):
+        return None, f"TimeoutSeconds {expression.strip()!r} is always {value!r}, not a positive integer"
+    return int(value), None
 
 
 # --------------------------------------------------------------------------- lambda_task_retries
@@ -317,15 +357,54 @@ def loops_bounded(template: Template) -> list[Violation]:
                     for _, text in string_leaves(graph.states[path].state)
                     for counter, step in _MATH_ADD.findall(text)
                     if float(step) > 0
-                }
+                } | _variable_counters(graph, component)
                 bounding = [path for path in component
                             if _bounded_counters(graph.states[path].state, graph.states[path].scope, component) & increments]
                 rest = scope_graph.subgraph(component - set(bounding))
                 if not nx.is_directed_acyclic_graph(rest) or not bounding:
                     cycle = sorted(graph.states[p].name for p in component)
                     found.append(Violation("loops_bounded", f"{machine} cycle {cycle}",
-                                           "no Choice in the cycle bounds a counter that the cycle increments with States.MathAdd"))
+                                           "no Choice in the cycle bounds a counter that the cycle increments "
+                                           "(States.MathAdd, or a variable assigned {% $n + step %})"))
     return found
+
+
+def _assignments_in_cycle(flat: Any, cycle: set[str]) -> list[tuple[str, Any]]:
+    """(variable, value) of every JSONata Assign the state makes on a transition that stays in the cycle."""
+    state, scope = flat.state, flat.scope
+    found: list[tuple[str, Any]] = []
+
+    def take(assign: Any, next_state: str | None) -> None:
+        if isinstance(assign, dict) and next_state is not None and scope + next_state in cycle:
+            found.extend((name, value) for name, value in assign.items() if not name.endswith(".$"))
+
+    if state.get("Type") == "Choice":
+        take(state.get("Assign"), state.get("Default"))  # a Choice's own Assign goes with its Default
+        for rule in state.get("Choices") or []:
+            take(rule.get("Assign"), rule.get("Next"))
+    else:
+        take(state.get("Assign"), state.get("Next"))
+    for catcher in state.get("Catch") or []:
+        take(catcher.get("Assign"), catcher.get("Next"))
+    return found
+
+
+def _variable_counters(graph: StateGraph, cycle: set[str]) -> set[str]:
+    """"$n" for each variable the cycle only ever assigns `{% $n + <positive step> %}` (at least once)."""
+    from sandbox.engine.jsonata import expression_of
+
+    increments: set[str] = set()
+    others: set[str] = set()
+    for path in cycle:
+        for name, value in _assignments_in_cycle(graph.states[path], cycle):
+            match = _JSONATA_INCREMENT.match(expression_of(value) or "")
+            variable, step = (match.group(1), match.group(2)) if match and match.group(1) else (
+                (match.group(4), match.group(3)) if match else (None, None))
+            if variable == name and float(step) > 0:
+                increments.add(name)
+            else:
+                others.add(name)  # set to anything else (a reset) in the cycle: no counter
+    return {f"${name}" for name in increments - others}
 
 
 def _bounded_counters(state: dict[str, Any], scope: str, cycle: set[str]) -> set[str]:
@@ -345,12 +424,89 @@ def _bounded_counters(state: dict[str, Any], scope: str, cycle: set[str]) -> set
 
 def _comparisons(rule: dict[str, Any], operators: tuple[str, ...], combinator: str) -> set[str]:
     """Variables the rule compares against a number, alone or as one of `combinator`'s terms."""
+    if "Condition" in rule:
+        return _condition_comparisons(rule["Condition"], operators, combinator.lower())
     return {
         term["Variable"]
         for term in [rule, *rule.get(combinator, [])]
         if "Variable" in term
         and any(isinstance(term.get(op), (int, float)) and not isinstance(term.get(op), bool) for op in operators)
     }
+
+
+_JSONATA_OPERATORS = {"NumericGreaterThan": ">", "NumericGreaterThanEquals": ">=", "NumericEquals": "=",
+                      "NumericLessThan": "<", "NumericLessThanEquals": "<="}
+
+
+def _condition_comparisons(condition: Any, operators: tuple[str, ...], combinator: str) -> set[str]:
+    """"$n" for each variable a JSONata Condition compares against a number literal with one of `operators`,
+    alone or as a top-level term of `combinator` ("and" / "or")."""
+    from sandbox.engine.jsonata import expression_of
+
+    wanted = {_JSONATA_OPERATORS[op] for op in operators}
+    found = set()
+    for term in _top_level_terms(expression_of(condition) or "", combinator):
+        match = _JSONATA_COMPARISON.match(term)
+        if match and match.group(2) in wanted:
+            found.add(f"${match.group(1)}")
+        flipped = _JSONATA_COMPARISON_FLIPPED.match(term)
+        if flipped and _FLIPPED[flipped.group(2)] in wanted:
+            found.add(f"${flipped.group(3)}")
+    return found
+
+
+def _top_level_terms(expression: str, combinator: str) -> list[str]:
+    """The expression split on its top-level `combinator` ("and" binds tighter than "or": an expression with
+    a top-level "or" is one term of an "and"); outer parentheses dropped."""
+    expression = _unwrap(expression.strip())
+    parts = _split_top_level(expression, "or")
+    if combinator == "and":
+        parts = _split_top_level(expression, "and") if len(parts) == 1 else [expression]
+    return [_unwrap(part.strip()) for part in parts]
+
+
+def _split_top_level(expression: str, word: str) -> list[str]:
+    """The expression split on the operator `word` outside parentheses, brackets, braces and strings."""
+    parts, depth, quote, start, index = [], 0, "", 0, 0
+    while index < len(expression):
+        char = expression[index]
+        if quote:
+            if char == "\\":
+                index += 1
+            elif char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif depth == 0 and expression.startswith(word, index) and _stands_alone(expression, index, len(word)):
+            parts.append(expression[start:index])
+            start = index = index + len(word)
+            continue
+        index += 1
+    parts.append(expression[start:])
+    return parts
+
+
+def _stands_alone(text: str, index: int, length: int) -> bool:
+    """The word at text[index:index+length] is not part of a name, a variable or a path."""
+    before = text[index - 1] if index else " "
+    after = text[index + length] if index + length < len(text) else " "
+    return not (before.isalnum() or before in "_$.") and not (after.isalnum() or after == "_")
+
+
+def _unwrap(expression: str) -> str:
+    """`(x)` -> `x` when the parentheses hold the whole expression."""
+    while expression.startswith("(") and expression.endswith(")"):
+        depth = 0
+        for index, char in enumerate(expression):
+            depth += {"(": 1, ")": -1}.get(char, 0)
+            if depth == 0 and index < len(expression) - 1:
+                return expression
+        expression = expression[1:-1].strip()
+    return expression
 
 
 # --------------------------------------------------------------------------- dead_letter_queues
@@ -462,7 +618,9 @@ def no_secrets(template: Template) -> list[Violation]:
     places: list[tuple[str, str, str]] = []  # (where, key, value); detect-secrets reports a secret once, at its first place
     for machine in machines:
         for path, value in string_leaves(machine.definition):
-            places.append((f"{machine.logical_id} definition {'.'.join(path)}", path[-1] if path else "", value))
+            where, key = f"{machine.logical_id} definition {'.'.join(path)}", path[-1] if path else ""
+            places.append((where, key, value))
+            places += [(where, key, written) for written in _written_by_expression(value)]
     for path, value in string_leaves(template.body):
         places.append((".".join(path), path[-1] if path else "", value))
     with tempfile.TemporaryDirectory() as folder:
@@ -480,6 +638,24 @@ def no_secrets(template: Template) -> list[Violation]:
                 continue  # a name CDK made from a construct path and its hash (a logical id, a policy name)
             found.append(Violation("no_secrets", f"{template} {where}", f"looks like a secret ({secret.type})"))
     return found
+
+
+def _written_by_expression(value: str) -> list[str]:
+    """What a JSONata `{% %}` expression writes itself: its string literals, and the strings of its value with
+    nothing of the run bound (unless it calls a function whose value changes from run to run)."""
+    from sandbox.engine.jsonata import QueryEvaluationError, evaluate, expression_of
+
+    expression = expression_of(value)
+    if expression is None:
+        return []
+    written = [literal[1:-1] for literal in _JSONATA_STRING.findall(expression)]
+    if not _UNSTABLE_FUNCTIONS.search(expression):
+        try:
+            result = evaluate(expression.strip(), states={"input": {}, "context": {}})
+        except QueryEvaluationError:
+            result = None
+        written += [text for _, text in string_leaves(result)]
+    return written
 
 
 def _yaml_string(value: str) -> str:

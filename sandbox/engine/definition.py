@@ -10,6 +10,8 @@ Per Distributed Map state (names are unique across a whole state machine, so the
 * integer ``ToleratedFailurePercentage`` -> the same number as a float (the grammar's only form)
 * ``ProcessorConfig.ExecutionType: EXPRESS`` -> STANDARD for the parser; children are run and
   recorded (and billed) as Express by ``sandbox.engine.map_run``
+* ``ResultWriter`` of a JSONata Map (``Arguments``: moto's grammar knows only ``Parameters``, which
+  AWS refuses in JSONata) -> removed; the results are written by ``sandbox.engine.runtime.map_run``
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class MapExtension:
     tolerated_count_declared: bool = False  # ToleratedFailureCount(Path) present
     tolerated_percentage_declared: bool = False  # ToleratedFailurePercentage(Path) present
     result_writer: dict[str, Any] | None = field(default=None)
+    writes_results: bool = False  # the sandbox writes the ResultWriter's files (a JSONata Map's writer)
 
 
 BATCHER_KEYS = {"MaxItemsPerBatch", "MaxItemsPerBatchPath", "MaxInputBytesPerBatch", "MaxInputBytesPerBatchPath",
@@ -107,13 +110,16 @@ def rewrite_definition(definition: dict[str, Any]) -> tuple[dict[str, Any], dict
         if isinstance(tfp, int) and not isinstance(tfp, bool):
             state["ToleratedFailurePercentage"] = float(tfp)
         writer = state.get("ResultWriter")
-        if isinstance(writer, dict) and language == "JSONata":
-            raise EngineExtensionRefused(f"{name}: ResultWriter in a JSONata Map is not run by the sandbox (moto's "
-                                         "grammar knows only Parameters, which AWS refuses in JSONata and CDK still "
-                                         "emits, aws-cdk #35403); keep this Map in JSONPath")
-        if isinstance(writer, dict) and set(writer) - {"Resource", "Parameters"}:
-            raise EngineExtensionRefused(f"{name}: ResultWriter fields {sorted(set(writer) - {'Resource', 'Parameters'})} "
-                                         "(WriterConfig) are not run by the sandbox")
+        writer_fields = {"Resource", "Arguments" if language == "JSONata" else "Parameters"}
+        if isinstance(writer, dict) and set(writer) - writer_fields:
+            raise EngineExtensionRefused(f"{name}: ResultWriter fields {sorted(set(writer) - writer_fields)} "
+                                         "are not run by the sandbox")
+        writes_results = isinstance(writer, dict) and language == "JSONata"
+        if writes_results:
+            if not str(writer.get("Resource", "")).endswith(":states:::s3:putObject") or not isinstance(writer.get("Arguments"), dict):
+                raise EngineExtensionRefused(f"{name}: a JSONata ResultWriter is run by the sandbox with the s3:putObject "
+                                             "resource and an Arguments object only")
+            del state["ResultWriter"]  # moto's grammar has no Arguments there; runtime.map_run writes the files
         execution_type = config.get("ExecutionType", "STANDARD")
         if execution_type == "EXPRESS":
             config["ExecutionType"] = "STANDARD"
@@ -124,6 +130,7 @@ def rewrite_definition(definition: dict[str, Any]) -> tuple[dict[str, Any], dict
             tolerated_count_declared=bool({"ToleratedFailureCount", "ToleratedFailureCountPath"} & set(state)),
             tolerated_percentage_declared=bool({"ToleratedFailurePercentage", "ToleratedFailurePercentagePath"} & set(state)),
             result_writer=writer,
+            writes_results=writes_results,
         )
     return rewritten, extensions
 

@@ -17,6 +17,8 @@ integer ``ToleratedFailurePercentage``      parsed as the same float (definition
   on an empty prefix                        (runtime.list_objects_v2)
 ResultWriter writes an empty manifest       manifest.json + SUCCEEDED_0.json / FAILED_0.json
                                             (runtime.put_object)
+a JSONata Map's ``ResultWriter``            removed before parsing, written by the Map Run with
+  (``Arguments``) does not parse            its Arguments evaluated (definition, runtime.map_run)
 ==========================================  ==================================================
 
 The definition text stays the user's: CreateStateMachine stores it, DescribeStateMachine returns

@@ -10,6 +10,8 @@ conformance suite calls it directly as well.
   ("The JSONata expression '...' specified for the field '...' returned nothing (undefined).").
 * the Step Functions-only functions ``$partition``, ``$range``, ``$hash``, ``$random`` (optional
   seed), ``$uuid``, ``$parse``; ``$eval`` is refused as AWS refuses it.
+* data holding a lone surrogate (JSON's "\ud800", which JSONata's UTF-16 strings hold and jsonatapy's
+  cannot) is evaluated through stand-in code points and given back as it came.
 
 Library: jsonatapy (Rust core, the JSONata reference suite passing). Measured against
 jsonata-python on the JSONata documentation's examples and for speed by
@@ -211,6 +213,44 @@ class _LibraryError(Exception):
     """A JSONata error, as text."""
 
 
+# JSON text may hold a lone surrogate ("\ud800"); JSONata's strings (JavaScript's, UTF-16) hold it too, but
+# jsonatapy's (Rust's) cannot. Such data is evaluated with each surrogate standing in as one code point of
+# the last 2,048 of Supplementary Private Use Area-B, and the result mapped back.
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_STAND_INS = re.compile("[\U0010f800-\U0010ffff]")
+_STAND_IN_OFFSET = 0x10F800 - 0xD800
+
+
+def _map_strings(value: Any, change: Any) -> Any:
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, dict):
+        return {change(key): _map_strings(inner, change) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_map_strings(inner, change) for inner in value]
+    return value
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            yield key
+            yield from _strings(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _strings(inner)
+
+
+def _stand_in(text: str) -> str:
+    return _SURROGATES.sub(lambda m: chr(ord(m.group()) + _STAND_IN_OFFSET), text)
+
+
+def _surrogate(text: str) -> str:
+    return _STAND_INS.sub(lambda m: chr(ord(m.group()) - _STAND_IN_OFFSET), text)
+
+
 def evaluate(expression: str, *, location: str = "", states: dict[str, Any] | None = None,
              variables: dict[str, Any] | None = None, context: Any = None) -> Any:
     """Evaluate ``expression`` with ``$states`` and ``variables`` bound; raise QueryEvaluationError
@@ -219,17 +259,29 @@ def evaluate(expression: str, *, location: str = "", states: dict[str, Any] | No
     bindings: dict[str, Any] = dict(variables or {})
     if states is not None:
         bindings["states"] = states
-    document = None if context is None else json.dumps(context)
     where = f"The JSONata expression '{expression}' specified for the field '{location}'"
+    surrogates = False
     try:
-        text, unsupported = _run(expression, document, bindings, context)
+        try:
+            text, unsupported = _run(expression, None if context is None else json.dumps(context), bindings, context)
+        except _LibraryError:
+            data = [bindings, context]
+            if not any(_SURROGATES.search(string) for string in _strings(data)):
+                raise
+            if any(_STAND_INS.search(string) for string in _strings(data)):
+                raise _LibraryError("the data holds both lone surrogates and code points U+10F800-U+10FFFF, "
+                                    "which the sandbox's evaluator cannot tell apart") from None
+            surrogates = True
+            bindings, context = _map_strings(bindings, _stand_in), _map_strings(context, _stand_in)
+            text, unsupported = _run(expression, None if context is None else json.dumps(context), bindings, context)
     except _LibraryError as exc:
         raise QueryEvaluationError(f"{where} threw an error during evaluation. {exc}", location) from None
     if text is None:
         raise QueryEvaluationError(f"{where} returned nothing (undefined).", location)
     if unsupported:
         raise QueryEvaluationError(f"{where} returned an unsupported result type.", location)
-    return json.loads(text)
+    result = json.loads(text)
+    return _map_strings(result, _surrogate) if surrogates else result
 
 
 def json_type(value: Any) -> str:

@@ -8,7 +8,7 @@ Each function here replaces one method of a moto class with a version that has A
   input, output, error, duration, transitions) with its own history;
 * item reader ``ResourceEvalS3._handle_list_objects_v2``: every page, items shaped like AWS's;
 * result writer ``ResourceEvalS3._handle_put_object``: manifest.json + SUCCEEDED_0.json /
-  FAILED_0.json like AWS.
+  FAILED_0.json like AWS (a JSONata Map's writer, which moto cannot parse, is run by ``map_run``).
 """
 
 from __future__ import annotations
@@ -148,10 +148,13 @@ def map_run(self: Any, env: Any, eval_input: Any) -> None:
                           tolerated_count=eval_input.tolerated_failure_count,
                           tolerated_percentage=eval_input.tolerated_failure_percentage):
         run.outcome = "FAILED"
-        _write_results_of_failed_run(ext, run, env)  # AWS writes them for a failed Map Run too
+        write_results_of_run(ext, run, env)  # AWS writes them for a failed Map Run too
         raise _fail(EXCEED_THRESHOLD, "The specified tolerated failure threshold was exceeded", env)
     run.outcome = "SUCCEEDED"
-    env.stack.append([closed.job_output for closed in job_pool.get_closed_jobs()])
+    if ext.writes_results:  # a JSONata Map's ResultWriter, which moto's parser did not see
+        env.stack.append(write_results_of_run(ext, run, env))
+    else:
+        env.stack.append([closed.job_output for closed in job_pool.get_closed_jobs()])
 
 
 def _items_in(job_input: Any, batched: bool) -> int:
@@ -294,12 +297,13 @@ def write_results(s3: Any, *, bucket: str, prefix: str, run: records.MapRunLog) 
     return key
 
 
-def _write_results_of_failed_run(ext: MapExtension, run: records.MapRunLog, env: Any) -> None:
-    """ResultWriter's files for a Map Run that failed its tolerance (moto evaluates the writer only
-    after a successful run): its Parameters evaluated against the Map's input."""
+def write_results_of_run(ext: MapExtension, run: records.MapRunLog, env: Any) -> dict[str, Any] | None:
+    """The ResultWriter's files for a Map Run whose writer moto does not evaluate (a run that failed its
+    tolerance, or a JSONata writer), its Parameters or Arguments evaluated against the Map's input;
+    returns the Map's result as AWS gives it ({"MapRunArn", "ResultWriterDetails"}), or None without a writer."""
     writer = ext.result_writer or {}
     if not str(writer.get("Resource", "")).endswith(":s3:putObject"):
-        return
+        return None
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.credentials import StateCredentials
 
     context = env.states.context_object.context_object_data
@@ -308,11 +312,12 @@ def _write_results_of_failed_run(ext: MapExtension, run: records.MapRunLog, env:
     elif isinstance(writer.get("Arguments"), dict):  # a JSONata Map
         parameters = resolve_jsonata(writer["Arguments"], env, "ResultWriter/Arguments")
     else:
-        return
+        return None
     region = run.execution_arn.split(":")[3]
     s3 = boto_client_for(region=region, service="s3",
                          state_credentials=StateCredentials(role_arn=env.aws_execution_details.role_arn))
-    write_results(s3, bucket=parameters["Bucket"], prefix=parameters.get("Prefix", ""), run=run)
+    key = write_results(s3, bucket=parameters["Bucket"], prefix=parameters.get("Prefix", ""), run=run)
+    return {"MapRunArn": run.map_run_arn, "ResultWriterDetails": {"Bucket": parameters["Bucket"], "Key": key}}
 
 
 def put_object(env: Any, resource_runtime_part: Any, state_credentials: Any) -> None:

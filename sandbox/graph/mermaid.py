@@ -6,8 +6,12 @@
 - Parallel states are groups (subgraphs) with one group per branch; Map states are groups holding
   their processor, titled with the mode (inline, or Distributed with its child execution type,
   reader, batching, concurrency, tolerance and result writer);
-- Choice rules label their edges (`$.rows > 0`; long rules are cut at 70 characters), `default`
-  labels the Default edge; Catch edges are dashed and labelled `catch` with their error names;
+- Choice rules label their edges (`$.rows > 0`, or a JSONata `Condition` without its `{% %}`; long
+  rules are cut at 70 characters), `default` labels the Default edge; Catch edges are dashed and
+  labelled `catch` with their error names;
+- JSONata: `{% %}` fields are shown as their expressions (`Fail: error from $states.input.Error`,
+  `wait $delay s`); the variables a state, a Choice rule or a Catch assigns are named (`sets $plan`);
+  in a definition mixing languages, a state in the other language than the top level's says which;
 - with a `RunPath`, the states and edges the run took are coloured, and each state entered says
   how often, its retries, the errors it caught, and where the execution failed.
 
@@ -23,6 +27,7 @@ from typing import Any, Iterator
 
 from sandbox.asl import walk_states
 from sandbox.definitions import StateMachine, readable_logical_id
+from sandbox.engine.jsonata import expression_of
 from sandbox.graph.run_path import RunPath
 
 MAX_RULE_LABEL = 70
@@ -71,10 +76,23 @@ def _value(value: Any) -> str:
     return f"'{value}'" if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
 
 
+def field_text(value: Any) -> str:
+    """A field's value as written: a JSONata `{% expr %}` as `expr` (whitespace collapsed)."""
+    expression = expression_of(value)
+    return " ".join(expression.split()) if expression is not None else str(value)
+
+
+def _sets(assign: Any) -> str | None:
+    """`sets $a, $b` for an Assign field."""
+    if not isinstance(assign, dict) or not assign:
+        return None
+    return "sets " + ", ".join(f"${name.removesuffix('.$')}" for name in assign)
+
+
 def rule_text(rule: dict[str, Any]) -> str:
     """A Choice rule as a short expression, e.g. `$.rows > 0 and $.checks ≥ 4`."""
     if "Condition" in rule:  # JSONata
-        return str(rule["Condition"]).strip("{% }")
+        return field_text(rule["Condition"])
     if "And" in rule or "Or" in rule:
         word, parts = ("and", rule["And"]) if "And" in rule else ("or", rule["Or"])
         return f" {word} ".join(f"({rule_text(p)})" if ("And" in p or "Or" in p) else rule_text(p) for p in parts)
@@ -103,6 +121,11 @@ def _cut(text: str, limit: int = MAX_RULE_LABEL) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def _with_sets(label: str, assign: Any) -> str:
+    sets = _sets(assign)
+    return f"{label} · {sets}" if sets else label
+
+
 def task_detail(state: dict[str, Any]) -> str:
     """What a Task does: `Lambda <function>`, a service integration (`sns:publish`), or an SDK call."""
     resource = str(state.get("Resource", ""))
@@ -113,7 +136,8 @@ def task_detail(state: dict[str, Any]) -> str:
         return f"Lambda {resource.rsplit(':function:', 1)[1].split(':')[0]}"
     service = resource.split(":states:::", 1)[1] if ":states:::" in resource else resource
     if service.startswith("lambda:invoke"):
-        function = str((state.get("Parameters") or state.get("Arguments") or {}).get("FunctionName", ""))
+        arguments = state.get("Parameters") or state.get("Arguments")
+        function = str(arguments.get("FunctionName", "")) if isinstance(arguments, dict) else ""
         getatt = _TOKEN_GETATT.match(function)
         return f"Lambda {readable_logical_id(getatt.group(1)) if getatt else function.rsplit(':', 1)[-1]}".strip()
     if service.startswith("aws-sdk:"):
@@ -129,10 +153,14 @@ def _detail(state: dict[str, Any]) -> str | None:
         for key, text in (("Seconds", "wait {} s"), ("SecondsPath", "wait {}"), ("Timestamp", "until {}"),
                           ("TimestampPath", "until {}")):
             if key in state:
-                return text.format(state[key])
+                return text.format(field_text(state[key]))
         return "wait"
     if kind == "Fail":
-        error = state.get("Error") or (f"error from {state['ErrorPath']}" if "ErrorPath" in state else None)
+        error = state.get("Error")
+        if expression_of(error) is not None:
+            error = f"error from {field_text(error)}"
+        elif error is None and "ErrorPath" in state:
+            error = f"error from {state['ErrorPath']}"
         return f"Fail: {error}" if error else "Fail"
     return kind if kind in ("Pass", "Succeed") else None
 
@@ -158,10 +186,12 @@ def _container_title(name: str, state: dict[str, Any]) -> str:
                 parts.append(f"batches ≤{batcher['MaxItemsPerBatch']} items")
         else:
             parts = [f"{name} · Map (inline)"]
+        if "Items" in state:
+            parts.append(f"over {field_text(state['Items'])}")
         if "MaxConcurrency" in state:
-            parts.append(f"≤{state['MaxConcurrency']} at once")
+            parts.append(f"≤{field_text(state['MaxConcurrency'])} at once")
         if "ToleratedFailurePercentage" in state:
-            parts.append(f"tolerates {state['ToleratedFailurePercentage']}% failed")
+            parts.append(f"tolerates {field_text(state['ToleratedFailurePercentage'])}% failed")
         writer = (state.get("ResultWriter") or {}).get("Resource")
         if writer:
             parts.append(f"results to {task_detail({'Resource': writer})}")
@@ -189,7 +219,11 @@ class _Diagram:
         self.definition = machine.definition
         self.run = run
         self.ids = _node_ids(self.definition)
-        self.kinds = {name: state.get("Type") for _, name, state, _ in walk_states(self.definition)}
+        walked = list(walk_states(self.definition))
+        self.kinds = {name: state.get("Type") for _, name, state, _ in walked}
+        top = self.definition.get("QueryLanguage", "JSONPath")
+        # states in the other language than the top level's (a definition migrated one state at a time)
+        self.other_language = {name: language for _, name, _, language in walked if language != top}
         self.lines: list[str] = []
         self.edges: list[_Edge] = []
 
@@ -234,12 +268,13 @@ class _Diagram:
             self._edges(name, state, top=top)
 
     def _title(self, name: str, state: dict[str, Any]) -> str:
-        title = _container_title(name, state)
+        parts = [_container_title(name, state)] + [part for part in (self.other_language.get(name), _sets(state.get("Assign"))) if part]
         note = self.run.note(name) if self.run is not None else None
-        return f"{title} · {note}" if note else title
+        return " · ".join(parts + ([note] if note else []))
 
     def _label(self, name: str, state: dict[str, Any]) -> str:
-        parts = [name] + [part for part in (_detail(state), _retry_mark(state)) if part]
+        sets = _sets(state.get("Assign")) if state.get("Type") != "Choice" else None  # a Choice's own Assign goes with its default
+        parts = [name] + [part for part in (_detail(state), _retry_mark(state), sets, self.other_language.get(name)) if part]
         note = self.run.note(name) if self.run is not None else None
         if note:
             parts.append(note)
@@ -269,15 +304,16 @@ class _Diagram:
         kind = state.get("Type")
         if kind == "Choice":
             for rule in state.get("Choices") or []:
-                self._add(name, rule.get("Next"), _cut(rule_text(rule)))
+                self._add(name, rule.get("Next"), _with_sets(_cut(rule_text(rule)), rule.get("Assign")))
             if "Default" in state:
-                self._add(name, state["Default"], "default")
+                self._add(name, state["Default"], _with_sets("default", state.get("Assign")))
         elif "Next" in state:
             self._add(name, state["Next"])
         elif top and (state.get("End") or kind == "Succeed"):
             self._add(name, None, end=True)
         for catcher in state.get("Catch") or []:
-            self._add(name, catcher.get("Next"), "catch " + ", ".join(catcher.get("ErrorEquals") or []), dashed=True)
+            label = _with_sets("catch " + ", ".join(catcher.get("ErrorEquals") or []), catcher.get("Assign"))
+            self._add(name, catcher.get("Next"), label, dashed=True)
 
     # -- a run --------------------------------------------------------------
     def _run_styles(self) -> None:

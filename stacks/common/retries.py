@@ -36,3 +36,13 @@ def retry_from_settings(task: sfn.TaskStateBase, errors: list[str], settings: ob
     retry_with_jitter(task, errors, interval_seconds=settings.retry_interval_seconds,  # type: ignore[attr-defined]
                       max_attempts=settings.retry_max_attempts if max_attempts is None else max_attempts,  # type: ignore[attr-defined]
                       max_delay_seconds=settings.retry_max_delay_seconds)  # type: ignore[attr-defined]
+
+
+# Transient errors of an SNS publish (optimized integration), and a Task that timed out.
+SNS_TRANSIENT_ERRORS = ["SNS.InternalErrorException", "SNS.ThrottledException", "States.Timeout"]
+
+
+def retry_publish(task: sfn.TaskStateBase) -> None:
+    """A notice's retry: 3 retries of SNS's transient errors, from 1 s, doubling, full jitter."""
+    task.add_retry(errors=SNS_TRANSIENT_ERRORS, max_attempts=3, backoff_rate=2, interval=Duration.seconds(1),
+                   jitter_strategy=sfn.JitterType.FULL)

@@ -16,6 +16,7 @@ from constructs import Construct
 from stacks.common.nag import acknowledge, acknowledge_wildcard_resource, arn_token
 from stacks.common.notifications import NotificationTopic
 from stacks.common.alarms import alarm_on_any
+from stacks.common.retries import retry_publish
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class MonitoredStateMachineProps:
     include_execution_data: log state inputs/outputs; default False (they may carry user data).
     log_level: what goes to the log group; default ALL (ERROR suits high-frequency EXPRESS
         machines, whose log ingestion would otherwise cost more than the executions).
+    query_language: the definition's top-level QueryLanguage; default None (JSONPath, AWS's default:
+        states may still set JSONata one by one; under a JSONata top level no state may be JSONPath).
     comment: default "".
     """
 
@@ -46,6 +49,7 @@ class MonitoredStateMachineProps:
     removal_policy: RemovalPolicy = RemovalPolicy.DESTROY
     include_execution_data: bool = False
     log_level: sfn.LogLevel = sfn.LogLevel.ALL
+    query_language: sfn.QueryLanguage | None = None
     comment: str = ""
 
 
@@ -70,6 +74,7 @@ class MonitoredStateMachine(Construct):
             state_machine_type=props.state_machine_type,
             timeout=props.timeout,
             tracing_enabled=True,
+            query_language=props.query_language,
             comment=props.comment or None,
             logs=sfn.LogOptions(
                 destination=self.log_group,
@@ -116,13 +121,7 @@ def notify_failure_then_fail(scope: Construct, *, notices: NotificationTopic, wo
         result_path=sfn.JsonPath.DISCARD,
         task_timeout=sfn.Timeout.duration(Duration.seconds(30)),
     )
-    notice.add_retry(
-        errors=["SNS.InternalErrorException", "SNS.ThrottledException", "States.Timeout"],
-        max_attempts=3,
-        backoff_rate=2,
-        interval=Duration.seconds(1),
-        jitter_strategy=sfn.JitterType.FULL,
-    )
+    retry_publish(notice)
     failed = sfn.Fail(
         scope,
         "WorkflowFailed",
@@ -148,3 +147,28 @@ def acknowledge_distributed_map(machine: sfn.StateMachine, *, label: str, bucket
             machine, pattern,
             "Distributed Map: Describe/StopExecution on this state machine's own executions and Map Run "
             "children, whose ARNs are generated per run.")
+
+
+def notify_failure_then_fail_jsonata(scope: Construct, *, notices: NotificationTopic, workflow: str) -> sfn.IChainable:
+    """JSONata states for a `Catch` whose output is the caught error (a JSONata Catch's default output,
+    `$states.errorOutput`): publish a failure notice, then fail the execution with the caught error's
+    own name and cause."""
+    notice = tasks.SnsPublish.jsonata(
+        scope,
+        "PublishFailureNotice",
+        topic=notices.topic,
+        subject=f"{workflow} failed",
+        message=sfn.TaskInput.from_object(
+            {
+                "workflow": workflow,
+                "execution": "{% $states.context.Execution.Id %}",
+                "error": "{% $states.input.Error %}",
+                "cause": "{% $states.input.Cause %}",
+            }
+        ),
+        outputs="{% $states.input %}",  # the caught error, for the Fail state
+        task_timeout=sfn.Timeout.duration(Duration.seconds(30)),
+    )
+    retry_publish(notice)
+    failed = sfn.Fail.jsonata(scope, "WorkflowFailed", error="{% $states.input.Error %}", cause="{% $states.input.Cause %}")
+    return notice.next(failed)

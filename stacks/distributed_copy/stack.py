@@ -14,13 +14,13 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from stacks.common.bundling import python_code_asset, target_platform
-from stacks.common.retries import LAMBDA_SERVICE_ERRORS, retry_from_settings
+from stacks.common.retries import LAMBDA_SERVICE_ERRORS, retry_from_settings, retry_publish
 from stacks.common.config import StageConfig
 from stacks.common.lambda_function import PythonFunction, PythonFunctionProps
 from stacks.common.nag import acknowledge_wildcard_resource
 from stacks.common.notifications import NotificationTopic, NotificationTopicProps
 from stacks.common.payload_bucket import PayloadBucket, PayloadBucketProps
-from stacks.common.state_machine import MonitoredStateMachine, MonitoredStateMachineProps, notify_failure_then_fail
+from stacks.common.state_machine import MonitoredStateMachine, MonitoredStateMachineProps, notify_failure_then_fail_jsonata
 from stacks.distributed_copy.settings import DistributedCopySettings
 from stacks.distributed_copy.workflow import WORKFLOW as DECLARED
 
@@ -35,6 +35,7 @@ THRESHOLD_ERROR = "TooManyObjectsFailed"
 RETRYABLE_COPY_ERRORS = ["S3Throttled"]
 RESULTS_PREFIX = "map-runs/"  # ResultWriter: <prefix><map run id>/manifest.json, SUCCEEDED_0.json, FAILED_0.json
 FAILED_KEYS_PREFIX = "failed-keys/"  # failed-key lists too long for one SNS message
+STATE_INPUT = sfn.TaskInput.from_text("{% $states.input %}")  # a function's event: the state's whole input
 
 
 class DistributedCopyStack(Stack):
@@ -63,6 +64,7 @@ class DistributedCopyStack(Stack):
                 notices=self.notices,
                 invoked_functions=(self.plan_function, self.copy_function, self.summarize_function),
                 timeout=Duration.seconds(self.settings.execution_timeout_seconds),
+                query_language=sfn.QueryLanguage.JSONATA,
                 log_retention=stage.log_retention,
                 removal_policy=stage.removal_policy,
                 comment="Move one day's objects of an S3 prefix to a dated prefix (verified copy, then delete)",
@@ -154,16 +156,16 @@ class DistributedCopyStack(Stack):
 
     # ------------------------------------------------------------------ definition
 
-    def _invoke(self, construct_id: str, function: lambda_.IFunction, payload: sfn.TaskInput | None, *, timeout_seconds: int,
-                result_path: str | None = None) -> tasks.LambdaInvoke:
-        invoke = tasks.LambdaInvoke(
+    def _invoke(self, construct_id: str, function: lambda_.IFunction, payload: sfn.TaskInput, *, timeout_seconds: int,
+                assign: dict[str, str] | None = None) -> tasks.LambdaInvoke:
+        invoke = tasks.LambdaInvoke.jsonata(
             self,
             construct_id,
             lambda_function=function,
-            payload=payload,  # None: the state's whole input
+            payload=payload,
             payload_response_only=True,
             retry_on_service_exceptions=False,  # replaced by the jittered retry below
-            result_path=result_path,
+            assign=assign,
             task_timeout=sfn.Timeout.duration(Duration.seconds(timeout_seconds + 10)),
         )
         retry_from_settings(invoke, LAMBDA_SERVICE_ERRORS, self.settings)
@@ -171,87 +173,79 @@ class DistributedCopyStack(Stack):
 
     def _build_copy_map(self) -> sfn.DistributedMap:
         s = self.settings
-        copy_batch = self._invoke("CopyBatch", self.copy_function, None,
-                                  timeout_seconds=s.copy_timeout_seconds)
+        # LambdaInvoke.jsonata, not LambdaInvoke: a JSONata Map does not pass its query language on to the
+        # states of its processor (aws-cdk #34352), and those would get JSONPath's Parameters.
+        copy_batch = self._invoke("CopyBatch", self.copy_function, STATE_INPUT, timeout_seconds=s.copy_timeout_seconds)
         retry_from_settings(copy_batch, RETRYABLE_COPY_ERRORS, self.settings)
-        copy_map = sfn.DistributedMap(
+        copy_map = sfn.DistributedMap.jsonata(
             self,
             "CopyObjects",
             comment="Lists the source prefix; each child moves one batch of objects",
             # The plan's prefix: the configured one, or one below it from the input (checked by PlanCopy).
-            item_reader=sfn.S3ObjectsItemReader(bucket=self.source_bucket, prefix=sfn.JsonPath.string_at("$.plan.sourcePrefix")),
+            item_reader=sfn.S3ObjectsItemReader(bucket=self.source_bucket, prefix="{% $plan.sourcePrefix %}"),
             item_batcher=sfn.ItemBatcher(
                 max_items_per_batch=s.max_items_per_batch,
                 max_input_bytes_per_batch=s.max_input_bytes_per_batch,
-                batch_input={
-                    "bucket.$": "$.plan.bucket",
-                    "sourcePrefix.$": "$.plan.sourcePrefix",
-                    "destinationPrefix.$": "$.plan.destinationPrefix",
-                    "targetDate.$": "$.plan.targetDate",
-                },
+                batch_input={key: f"{{% $plan.{key} %}}" for key in ("bucket", "sourcePrefix", "destinationPrefix", "targetDate")},
             ),
             result_writer_v2=sfn.ResultWriterV2(bucket=self.results.bucket, prefix=RESULTS_PREFIX),
             tolerated_failure_percentage=s.tolerated_failure_percentage,
             map_execution_type=sfn.StateMachineType[s.child_execution_type],
             max_concurrency=s.max_concurrency,
             label="CopyObjects",
-            result_path="$.copy",
+            assign={"results": "{% $states.result.ResultWriterDetails %}"},
         )
         copy_map.item_processor(copy_batch)
         return copy_map
 
     def _build_definition(self) -> sfn.IChainable:
-        on_failure = notify_failure_then_fail(self, notices=self.notices, workflow=WORKFLOW)
-        plan = self._invoke("PlanCopy", self.plan_function, None,
-                            timeout_seconds=30, result_path="$.plan")
-        # The input may be as large as 256 KiB: keep only the caught error, so that it always fits the state.
-        plan_rejected = sfn.Pass(self, "PlanRejected", comment="Drops the rejected input, keeps its error",
-                                 parameters={"error.$": "$"})
-        plan.add_catch(plan_rejected.next(on_failure), errors=["States.ALL"], result_path="$")
+        # Every Catch passes on only the caught error (a JSONata Catch's output): a rejected input, up to
+        # 256 KiB, never rides into the notice.
+        on_failure = notify_failure_then_fail_jsonata(self, notices=self.notices, workflow=WORKFLOW)
+        plan = self._invoke("PlanCopy", self.plan_function, STATE_INPUT, timeout_seconds=30,
+                            assign={"plan": "{% $states.result %}"})
+        plan.add_catch(on_failure, errors=["States.ALL"])
 
         copy_map = self._build_copy_map()
         # An ItemReader failure and States.ExceedToleratedFailureThreshold both land here.
-        copy_map.add_catch(on_failure, errors=["States.ALL"], result_path="$.error")
+        copy_map.add_catch(on_failure, errors=["States.ALL"])
 
         summarize = self._invoke(
             "Summarize", self.summarize_function,
             sfn.TaskInput.from_object({
-                "results.$": "$.copy.ResultWriterDetails",
-                "targetDate.$": "$.plan.targetDate",
-                "execution.$": "$$.Execution.Name",
+                "results": "{% $results %}",
+                "targetDate": "{% $plan.targetDate %}",
+                "execution": "{% $states.context.Execution.Name %}",
             }),
-            timeout_seconds=120, result_path="$.summary",
+            timeout_seconds=120, assign={"summary": "{% $states.result %}"},
         )
-        summarize.add_catch(on_failure, errors=["States.ALL"], result_path="$.error")
+        summarize.add_catch(on_failure, errors=["States.ALL"])
 
-        publish_failed_keys = tasks.SnsPublish(
+        publish_failed_keys = tasks.SnsPublish.jsonata(
             self,
             "PublishFailedKeys",
             topic=self.notices.topic,
             subject=f"{WORKFLOW}: objects not moved",
-            message=sfn.TaskInput.from_json_path_at("$.summary.notice"),
-            result_path=sfn.JsonPath.DISCARD,
+            message=sfn.TaskInput.from_text("{% $summary.notice %}"),
             task_timeout=sfn.Timeout.duration(Duration.seconds(30)),
         )
-        publish_failed_keys.add_retry(errors=["SNS.InternalErrorException", "SNS.ThrottledException", "States.Timeout"],
-                                      max_attempts=3, backoff_rate=2, interval=Duration.seconds(1),
-                                      jitter_strategy=sfn.JitterType.FULL)
-        report = sfn.Pass(self, "Report", comment="Counts only: per-object results stay in S3 (ResultWriter)", parameters={
-            "targetDate.$": "$.plan.targetDate",
-            "moved.$": "$.summary.moved",
-            "skipped.$": "$.summary.skipped",
-            "failed.$": "$.summary.failed",
-            "results.$": "$.copy.ResultWriterDetails",
+        retry_publish(publish_failed_keys)
+        report = sfn.Pass.jsonata(self, "Report", comment="Counts only: per-object results stay in S3 (ResultWriter)", outputs={
+            "targetDate": "{% $plan.targetDate %}",
+            "moved": "{% $summary.moved %}",
+            "skipped": "{% $summary.skipped %}",
+            "failed": "{% $summary.failed %}",
+            "results": "{% $results %}",
         })
-        too_many_failed = sfn.Fail(self, THRESHOLD_ERROR, error=THRESHOLD_ERROR, cause_path="$.summary.cause")
+        too_many_failed = sfn.Fail.jsonata(self, THRESHOLD_ERROR, error=THRESHOLD_ERROR, cause="{% $summary.cause %}")
         over_threshold = (
-            sfn.Choice(self, "OverFailureThreshold", comment="After the notice: past the tolerated share, the run fails")
-            .when(sfn.Condition.boolean_equals("$.summary.thresholdExceeded", True), too_many_failed)
+            sfn.Choice.jsonata(self, "OverFailureThreshold", comment="After the notice: past the tolerated share, the run fails")
+            .when(sfn.Condition.jsonata("{% $summary.thresholdExceeded = true %}"), too_many_failed)
             .otherwise(report)
         )
         any_failed = (
-            sfn.Choice(self, "AnyFailedKeys")
-            .when(sfn.Condition.is_not_null("$.summary.notice"), publish_failed_keys.next(over_threshold))
+            sfn.Choice.jsonata(self, "AnyFailedKeys")
+            .when(sfn.Condition.jsonata("{% $summary.notice != null %}"), publish_failed_keys.next(over_threshold))
             .otherwise(report)
         )
         return plan.next(copy_map).next(summarize).next(any_failed)

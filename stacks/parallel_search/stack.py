@@ -17,7 +17,7 @@ from stacks.common.config import ConfigError, StageConfig
 from stacks.common.lambda_function import PythonFunction, PythonFunctionProps
 from stacks.common.notifications import NotificationTopic, NotificationTopicProps
 from stacks.common.payload_bucket import PayloadBucket, PayloadBucketProps
-from stacks.common.state_machine import MonitoredStateMachine, MonitoredStateMachineProps, notify_failure_then_fail
+from stacks.common.state_machine import MonitoredStateMachine, MonitoredStateMachineProps, notify_failure_then_fail_jsonata
 from stacks.parallel_search.settings import ParallelSearchSettings, SearchApiSettings
 from stacks.parallel_search.workflow import WORKFLOW as DECLARED
 
@@ -30,6 +30,8 @@ SETTINGS_KEY = DECLARED.settings_key
 # a template test checks every name is a class there and every other class is deliberately not retried).
 RETRYABLE_API_ERRORS = ["SearchApiThrottled", "SearchApiUnavailable", "SearchApiTimeout"]
 INVALID_INPUT_ERROR = "InvalidSearchInput"
+# Each execution writes its payloads under its own name, so concurrent runs never overwrite each other.
+EXECUTION_NAME = "{% $states.context.Execution.Name %}"
 
 
 class ParallelSearchStack(Stack):
@@ -63,6 +65,7 @@ class ParallelSearchStack(Stack):
                 notices=self.notices,
                 invoked_functions=(*self.search_functions.values(), self.merge_function),
                 timeout=Duration.seconds(self.settings.execution_timeout_seconds),
+                query_language=sfn.QueryLanguage.JSONATA,
                 log_retention=stage.log_retention,
                 removal_policy=stage.removal_policy,
                 comment="Search two APIs in parallel and merge the results",
@@ -131,7 +134,7 @@ class ParallelSearchStack(Stack):
         return merge
 
     def _invoke(self, construct_id: str, function: lambda_.IFunction, payload: dict) -> tasks.LambdaInvoke:
-        invoke = tasks.LambdaInvoke(
+        invoke = tasks.LambdaInvoke.jsonata(
             self,
             construct_id,
             lambda_function=function,
@@ -144,35 +147,26 @@ class ParallelSearchStack(Stack):
         return invoke
 
     def _build_definition(self) -> sfn.IChainable:
-        on_failure = notify_failure_then_fail(self, notices=self.notices, workflow=WORKFLOW)
-        search_all = sfn.Parallel(self, "SearchAll", result_path="$.results", comment="Both APIs at once")
+        on_failure = notify_failure_then_fail_jsonata(self, notices=self.notices, workflow=WORKFLOW)
+        search_all = sfn.Parallel.jsonata(self, "SearchAll", comment="Both APIs at once")
         for api_name, function in self.search_functions.items():
-            search = self._invoke(
-                f"Search {api_name}",
-                function,
-                {"keywords.$": "$.keywords", "execution_name.$": "$$.Execution.Name"},
-            )
+            search = self._invoke(f"Search {api_name}", function, {"keywords": "{% $keywords %}", "execution_name": EXECUTION_NAME})
             retry_from_settings(search, RETRYABLE_API_ERRORS, self.settings)
             search_all.branch(search)
-        search_all.add_catch(on_failure, errors=["States.ALL"], result_path="$.error")
+        search_all.add_catch(on_failure, errors=["States.ALL"])  # the caught error is the output
 
         merge = self._invoke(
             "MergeResults",
             self.merge_function,
-            {"keywords.$": "$.keywords", "execution_name.$": "$$.Execution.Name", "results.$": "$.results"},
+            {"keywords": "{% $keywords %}", "execution_name": EXECUTION_NAME, "results": "{% $states.input %}"},
         )
-        merge.add_catch(on_failure, errors=["States.ALL"], result_path="$.error")
+        merge.add_catch(on_failure, errors=["States.ALL"])
 
-        invalid_input = sfn.Fail(self, "InvalidInput", error=INVALID_INPUT_ERROR, cause="keywords must be a non-empty string")
-        has_keywords = sfn.Condition.and_(
-            sfn.Condition.is_present("$.keywords"),
-            sfn.Condition.is_string("$.keywords"),
-            sfn.Condition.not_(sfn.Condition.string_equals("$.keywords", "")),
-        )
-        # Only the keywords go on: other input fields would ride along through every state.
-        keep_keywords = sfn.Pass(self, "KeepKeywords", parameters={"keywords.$": "$.keywords"})
+        invalid_input = sfn.Fail.jsonata(self, "InvalidInput", error=INVALID_INPUT_ERROR, cause="keywords must be a non-empty string")
+        has_keywords = sfn.Condition.jsonata("{% $type($states.input.keywords) = 'string' and $states.input.keywords != '' %}")
+        # Only the keywords go on, as a variable: other input fields would ride along through every state.
         return (
-            sfn.Choice(self, "ValidateInput")
-            .when(has_keywords, keep_keywords.next(search_all).next(merge))
+            sfn.Choice.jsonata(self, "ValidateInput")
+            .when(has_keywords, search_all.next(merge), assign={"keywords": "{% $states.input.keywords %}"}, outputs={})
             .otherwise(invalid_input)
         )

@@ -23,7 +23,7 @@ from stacks.common.lambda_function import PythonFunction, PythonFunctionProps
 from stacks.common.nag import acknowledge
 from stacks.common.notifications import NotificationTopic, NotificationTopicProps
 from stacks.common.schedule import SCHEDULED_TIME, StateMachineSchedule, StateMachineScheduleProps
-from stacks.common.state_machine import MonitoredStateMachine, MonitoredStateMachineProps, notify_failure_then_fail
+from stacks.common.state_machine import MonitoredStateMachine, MonitoredStateMachineProps, notify_failure_then_fail_jsonata
 from stacks.common.retries import retry_with_jitter
 from stacks.common.alarms import alarm_on_any
 from stacks.single_flight.settings import SingleFlightSettings
@@ -37,6 +37,8 @@ INVALID_INPUT_ERROR = "InvalidTickInput"
 # What the scheduler sends: the firing's scheduled time, which names the tick (deduplication id).
 SCHEDULE_INPUT = {"scheduled_time": SCHEDULED_TIME}
 SKIPPED_OUTPUT = {"enqueued": False, "reason": "in flight"}
+# The tick's message is named by its scheduled time: a repeated firing cannot enqueue twice (FIFO deduplication).
+DEDUPLICATION_ID = "{% 'tick-' & $scheduledTime %}"
 # Transient errors of the two SQS calls (aws-sdk integration names "Sqs.*", optimized integration "SQS.*").
 RETRYABLE_SQS_ERRORS = [
     "Sqs.SdkClientException",
@@ -74,6 +76,7 @@ class SingleFlightStack(Stack):
                 notices=self.notices,
                 timeout=Duration.seconds(self.settings.tick_timeout_seconds),
                 state_machine_type=sfn.StateMachineType.EXPRESS,
+                query_language=sfn.QueryLanguage.JSONATA,
                 # One execution a minute: ERROR keeps log ingestion below the execution's own price.
                 log_level=sfn.LogLevel.ERROR,
                 log_retention=stage.log_retention,
@@ -196,8 +199,8 @@ class SingleFlightStack(Stack):
                           max_attempts=self.settings.tick_retry_max_attempts, max_delay_seconds=max(interval * 4, 1))
 
     def _build_definition(self) -> sfn.IChainable:
-        on_failure = notify_failure_then_fail(self, notices=self.notices, workflow=WORKFLOW)
-        read_counts = tasks.CallAwsService(
+        on_failure = notify_failure_then_fail_jsonata(self, notices=self.notices, workflow=WORKFLOW)
+        read_counts = tasks.CallAwsService.jsonata(
             self,
             "ReadQueueCounts",
             service="sqs",
@@ -208,53 +211,38 @@ class SingleFlightStack(Stack):
                 "QueueUrl": self.queue.queue_url,
                 "AttributeNames": ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
             },
-            result_selector={
-                "visible.$": "States.StringToJson($.Attributes.ApproximateNumberOfMessages)",
-                "in_flight.$": "States.StringToJson($.Attributes.ApproximateNumberOfMessagesNotVisible)",
+            outputs={
+                "visible": "{% $number($states.result.Attributes.ApproximateNumberOfMessages) %}",
+                "in_flight": "{% $number($states.result.Attributes.ApproximateNumberOfMessagesNotVisible) %}",
             },
-            result_path="$.queue",
             task_timeout=sfn.Timeout.duration(Duration.seconds(10)),
             comment="Queued (visible) and in-flight (received, not deleted) messages",
         )
         self._retry_with_jitter(read_counts)
-        read_counts.add_catch(on_failure, errors=["States.ALL"], result_path="$.error")
+        read_counts.add_catch(on_failure, errors=["States.ALL"])  # the caught error is the output
 
-        deduplication_id = sfn.JsonPath.format("tick-{}", sfn.JsonPath.string_at("$.scheduled_time"))
-        enqueue = tasks.SqsSendMessage(
+        enqueue = tasks.SqsSendMessage.jsonata(
             self,
             "Enqueue",
             queue=self.queue,
-            message_body=sfn.TaskInput.from_object({"scheduled_time": sfn.JsonPath.string_at("$.scheduled_time")}),
+            message_body=sfn.TaskInput.from_object({"scheduled_time": "{% $scheduledTime %}"}),
             message_group_id=self.settings.message_group_id,
-            message_deduplication_id=deduplication_id,
-            result_selector={"message_id.$": "$.MessageId"},
-            result_path="$.sent",
+            message_deduplication_id=DEDUPLICATION_ID,
+            outputs={"enqueued": True, "message_id": "{% $states.result.MessageId %}", "deduplication_id": DEDUPLICATION_ID},
             task_timeout=sfn.Timeout.duration(Duration.seconds(10)),
         )
         self._retry_with_jitter(enqueue)
-        enqueue.add_catch(on_failure, errors=["States.ALL"], result_path="$.error")
-        enqueued = sfn.Pass(
-            self,
-            "Enqueued",
-            parameters={"enqueued": True, "message_id.$": "$.sent.message_id", "deduplication_id": deduplication_id},
-        )
-        skipped = sfn.Pass(self, "Skipped", result=sfn.Result.from_object(SKIPPED_OUTPUT), comment="A message is queued or in flight")
+        enqueue.add_catch(on_failure, errors=["States.ALL"])
+        skipped = sfn.Pass.jsonata(self, "Skipped", outputs=SKIPPED_OUTPUT, comment="A message is queued or in flight")
 
-        nothing_in_flight = sfn.Condition.and_(
-            sfn.Condition.number_equals("$.queue.visible", 0),
-            sfn.Condition.number_equals("$.queue.in_flight", 0),
-        )
-        decide = sfn.Choice(self, "AnythingInFlight").when(nothing_in_flight, enqueue.next(enqueued)).otherwise(skipped)
+        nothing_in_flight = sfn.Condition.jsonata("{% $states.input.visible = 0 and $states.input.in_flight = 0 %}")
+        decide = sfn.Choice.jsonata(self, "AnythingInFlight").when(nothing_in_flight, enqueue).otherwise(skipped)
 
-        invalid_input = sfn.Fail(self, "InvalidInput", error=INVALID_INPUT_ERROR, cause="scheduled_time must be a non-empty string")
-        has_time = sfn.Condition.and_(
-            sfn.Condition.is_present("$.scheduled_time"),
-            sfn.Condition.is_string("$.scheduled_time"),
-            sfn.Condition.not_(sfn.Condition.string_equals("$.scheduled_time", "")),
-        )
-        keep_time = sfn.Pass(self, "KeepScheduledTime", parameters={"scheduled_time.$": "$.scheduled_time"})
+        invalid_input = sfn.Fail.jsonata(self, "InvalidInput", error=INVALID_INPUT_ERROR, cause="scheduled_time must be a non-empty string")
+        has_time = sfn.Condition.jsonata("{% $type($states.input.scheduled_time) = 'string' and $states.input.scheduled_time != '' %}")
+        # Only the scheduled time goes on, as a variable: it names the tick's message.
         return (
-            sfn.Choice(self, "ValidateInput")
-            .when(has_time, keep_time.next(read_counts).next(decide))
+            sfn.Choice.jsonata(self, "ValidateInput")
+            .when(has_time, read_counts.next(decide), assign={"scheduledTime": "{% $states.input.scheduled_time %}"}, outputs={})
             .otherwise(invalid_input)
         )

@@ -15,6 +15,7 @@ from sandbox.checks.properties import (
     task_timeouts,
 )
 from tests.reliability.probes import (
+    FUNCTION,
     GOOD_RETRY,
     NOTICE_RESOURCE,
     alarm,
@@ -203,7 +204,8 @@ def test_a_loop_without_a_bound_is_named():
     found = messages(loops_bounded(machine_template(states)))
     # THEN the cycle is named
     assert found == ["probe/Probe/Machine cycle ['Check', 'Count', 'Ready', 'Wait']: "
-                     "no Choice in the cycle bounds a counter that the cycle increments with States.MathAdd"]
+                     "no Choice in the cycle bounds a counter that the cycle increments "
+                     "(States.MathAdd, or a variable assigned {% $n + step %})"]
 
 
 def test_a_loop_bounded_by_a_counter_it_increments_passes_either_way_round():
@@ -347,3 +349,140 @@ def test_a_notice_state_is_recognised_by_its_resource():
 
     assert is_notice(template({}), {"Type": "Task", "Resource": NOTICE_RESOURCE})
     assert not is_notice(template({}), {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage"})
+
+
+# --------------------------------------------------------------------------- JSONata definitions
+
+def jsonata_lambda_task(**overrides: Any) -> dict[str, Any]:
+    """lambda_task in JSONata: Arguments instead of Parameters."""
+    return lambda_task(**{"Arguments": {"id": "{% $states.input.id %}"}, **overrides})
+
+
+def test_jsonata_timeouts_that_are_constant_expressions_are_held_to_the_rules():
+    # GIVEN JSONata tasks whose TimeoutSeconds are expressions: a constant as long as the function (10 s),
+    #       a constant that is no number, and one read from the input
+    states = {
+        "Short": jsonata_lambda_task(TimeoutSeconds="{% 5 * 2 %}", Next="Word"),
+        "Word": jsonata_lambda_task(TimeoutSeconds="{% 'soon' %}", Next="FromInput"),
+        "FromInput": jsonata_lambda_task(TimeoutSeconds="{% $states.input.timeout %}", Next="Untimed"),
+        "Untimed": jsonata_lambda_task(TimeoutSeconds=None, End=True),
+    }
+    # WHEN checked
+    found = messages(task_timeouts(machine_template(states, QueryLanguage="JSONata")))
+    # THEN the constants are held to the rules as numbers are, the input's timeout passes as TimeoutSecondsPath does,
+    #      and a task without any timeout is named
+    assert found == [
+        "probe/Probe/Machine state Short: Task gives up after 10 s but Fn may run 10 s: a retry would run beside a call still running",
+        "probe/Probe/Machine state Word: TimeoutSeconds \"'soon'\" is always 'soon', not a positive integer",
+        "probe/Probe/Machine state Untimed: Task has no TimeoutSeconds or TimeoutSecondsPath",
+    ]
+    assert task_timeouts(machine_template({"Call": jsonata_lambda_task(TimeoutSeconds="{% 30 %}", End=True)},
+                                          QueryLanguage="JSONata")) == []
+
+
+def test_a_jsonata_lambda_invoke_whose_arguments_are_one_expression_is_checked_for_retries():
+    # GIVEN lambda:invoke tasks in JSONata: Arguments as one expression (no FunctionName to read), and as an object
+    invoke = {"Resource": "arn:aws:states:::lambda:invoke", "TimeoutSeconds": 30}
+    states = {
+        "Whole": {**invoke, "Type": "Task", "Arguments": "{% {'FunctionName': $fn, 'Payload': $states.input} %}", "Next": "Named"},
+        "Named": {**invoke, "Type": "Task", "Arguments": {"FunctionName": FUNCTION, "Payload": "{% $states.input %}"},
+                  "Retry": [{**GOOD_RETRY, "JitterStrategy": "NONE"}], "End": True},
+    }
+    # WHEN checked
+    found = messages(lambda_task_retries(machine_template(states, QueryLanguage="JSONata")))
+    # THEN both are found as Lambda tasks and named, for each service error
+    assert "probe/Probe/Machine state Whole: Lambda.ServiceException is not retried" in found
+    assert "probe/Probe/Machine state Named: the retrier of Lambda.ServiceException: no JitterStrategy FULL" in found
+    assert len(found) == 2 * 4
+    states["Whole"]["Retry"] = states["Named"]["Retry"] = [GOOD_RETRY]
+    assert lambda_task_retries(machine_template(states, QueryLanguage="JSONata")) == []
+
+
+def test_a_jsonata_catch_that_a_condition_routes_to_success_is_named():
+    # GIVEN JSONata catchers (Output, Assign) and a Choice whose Condition can send the caught error to success
+    notice = {"Type": "Task", "Resource": NOTICE_RESOURCE, "TimeoutSeconds": 30, "Next": "Failed",
+              "Arguments": {"TopicArn": "arn:aws:sns:us-east-1:123456789012:t", "Message": "{% $failure %}"}}
+    catch = [{"ErrorEquals": ["States.ALL"], "Assign": {"failure": "{% $states.errorOutput %}"},
+              "Output": "{% $states.errorOutput %}", "Next": "Triage"}]
+    states = {
+        "Work": jsonata_lambda_task(Catch=catch, Next="Done"),
+        "Triage": {"Type": "Choice", "Choices": [{"Condition": "{% $failure.Error = 'Minor' %}", "Next": "Done"}],
+                   "Default": "Notify"},
+        "Notify": notice, "Failed": {"Type": "Fail", "Error": "{% $failure.Error %}"}, "Done": {"Type": "Succeed"},
+    }
+    # WHEN checked THEN the catch is named; routed to the notice only, it passes
+    assert messages(failures_notify_then_fail(machine_template(states, QueryLanguage="JSONata"))) == [
+        "probe/Probe/Machine state Work (Catch ['States.ALL'] -> Triage): the caught failure can end the execution successfully"]
+    states["Work"]["Catch"][0]["Next"] = "Notify"
+    assert failures_notify_then_fail(machine_template(states, QueryLanguage="JSONata")) == []
+
+
+def _jsonata_wait_loop(choices: list[dict[str, Any]], default: str, *, count: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "Check": jsonata_lambda_task(Assign={"rows": "{% $states.result.rows %}"}, Next="Count"),
+        "Count": count or {"Type": "Pass", "Assign": {"checks": "{% $checks + 1 %}"}, "Next": "Ready"},
+        "Ready": {"Type": "Choice", "Choices": choices, "Default": default},
+        "Wait": {"Type": "Wait", "Seconds": 5, "Next": "Check"},
+        "Done": {"Type": "Succeed"},
+        "GaveUp": {"Type": "Fail", "Error": "DataNotReady"},
+    }
+
+
+def _jsonata_loops(states: dict[str, Any]) -> list[str]:
+    states = {"Start": {"Type": "Pass", "Assign": {"checks": 0}, "Next": "Check"}, **states}
+    return messages(loops_bounded(machine_template(states, QueryLanguage="JSONata")))
+
+
+def test_a_jsonata_loop_bounded_by_a_variable_counter_passes_either_way_round():
+    ready = {"Condition": "{% $rows > 0 %}", "Next": "Done"}
+    leave_at_limit = _jsonata_wait_loop([ready, {"Condition": "{% $checks >= 4 %}", "Next": "GaveUp"}], "Wait")
+    stay_below_limit = _jsonata_wait_loop([ready, {"Condition": "{% (4 > $checks) and $rows = 0 %}", "Next": "Wait"}], "GaveUp")
+    # the Choice itself may count, on the rule that stays
+    counted_by_the_rule = _jsonata_wait_loop(
+        [ready, {"Condition": "{% $checks < 4 %}", "Assign": {"checks": "{% $checks + 1 %}"}, "Next": "Wait"}], "GaveUp",
+        count={"Type": "Pass", "Next": "Ready"})
+    assert _jsonata_loops(leave_at_limit) == []
+    assert _jsonata_loops(stay_below_limit) == []
+    assert _jsonata_loops(counted_by_the_rule) == []
+
+
+def test_jsonata_loops_without_a_sound_variable_bound_are_named():
+    ready = {"Condition": "{% $rows > 0 %}", "Next": "Done"}
+    limit = {"Condition": "{% $checks >= 4 %}", "Next": "GaveUp"}
+    cycle = "probe/Probe/Machine cycle ['Check', 'Count', 'Ready', 'Wait']"
+    unbounded = _jsonata_wait_loop([ready], "Wait")
+    reset_in_the_cycle = _jsonata_wait_loop([ready, limit], "Wait")
+    reset_in_the_cycle["Wait"]["Assign"] = {"checks": 0}
+    never_counted = _jsonata_wait_loop([ready, limit], "Wait", count={"Type": "Pass", "Next": "Ready"})
+    counted_down = _jsonata_wait_loop([ready, limit], "Wait",
+                                      count={"Type": "Pass", "Assign": {"checks": "{% $checks + -1 %}"}, "Next": "Ready"})
+    bound_needs_more = _jsonata_wait_loop([ready, {"Condition": "{% $checks >= 4 and $rows = 0 %}", "Next": "GaveUp"}], "Wait")
+    in_the_payload = _jsonata_wait_loop(
+        [ready, {"Condition": "{% $states.input.checks >= 4 %}", "Next": "GaveUp"}], "Wait",
+        count={"Type": "Pass", "Output": {"checks": "{% $states.input.checks + 1 %}"}, "Next": "Ready"})
+    for states in (unbounded, reset_in_the_cycle, never_counted, counted_down, bound_needs_more, in_the_payload):
+        (found,) = _jsonata_loops(states)
+        assert found.startswith(cycle) and "no Choice in the cycle bounds a counter" in found
+
+
+def test_secrets_written_by_jsonata_expressions_are_named():
+    # GIVEN a webhook concatenated in an expression, a password assigned through an expression, a key in Arguments
+    webhook = "{% 'https://hooks.slack.com/services/T0AAAAAAA/B0BBBBBBB/' & 'cccccccccccccccccccccccc' %}"
+    states = {
+        "Post": jsonata_lambda_task(Arguments={"url": webhook, "id": "{% $states.input.id %}"},
+                                    Assign={"password": "{% 'correct-horse-battery-staple' %}"}, Next="Sign"),
+        "Sign": jsonata_lambda_task(Arguments={"keyId": "AKIAIOSFODNN7EXAMPLE"}, End=True),
+    }
+    # WHEN checked
+    found = messages(no_secrets(machine_template(states, QueryLanguage="JSONata")))
+    # THEN each is named where it stands
+    assert "probe/Probe Machine definition States.Post.Arguments.url: looks like a secret (Slack Token)" in found
+    assert "probe/Probe Machine definition States.Post.Assign.password: looks like a secret (Secret Keyword)" in found
+    assert "probe/Probe Machine definition States.Sign.Arguments.keyId: looks like a secret (AWS Access Key)" in found
+
+
+def test_a_jsonata_definition_without_secrets_passes():
+    states = {"Post": jsonata_lambda_task(Arguments={"id": "{% $uuid() %}", "at": "{% $states.context.Execution.StartTime %}",
+                                                     "tick": "{% 'tick-' & $scheduledTime %}"},
+                                          Assign={"keywords": "{% $states.input.keywords %}"}, End=True)}
+    assert no_secrets(machine_template(states, QueryLanguage="JSONata")) == []

@@ -243,9 +243,9 @@ def test_find_engine_gaps_flags_refused_map_combinations_and_not_jsonata():
     assert "Par/branch 2/CopyObjects: Distributed Map" in message and "CopyObjects/ItemProcessor/Call: http:invoke" in message
 
 
-def test_find_engine_gaps_runs_jsonata_and_variables_but_names_a_jsonata_result_writer():
+def test_find_engine_gaps_runs_jsonata_variables_and_a_jsonata_result_writer_but_names_writer_config():
     # GIVEN a JSONata state machine reading variables, a JSONPath one reading them, and a JSONata
-    #       Distributed Map with a ResultWriter
+    #       Distributed Map with a ResultWriter (Arguments)
     jsonata = {"QueryLanguage": "JSONata", "StartAt": "P", "States": {
         "P": {"Type": "Pass", "Assign": {"x": 1}, "Output": "{% $x %}", "End": True}}}
     jsonpath = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {"x.$": "$x"}, "End": True}}}
@@ -254,16 +254,13 @@ def test_find_engine_gaps_runs_jsonata_and_variables_but_names_a_jsonata_result_
                                                     "Arguments": {"Bucket": "b", "Prefix": "out"}},
         "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
                           "StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}}}}
-    # WHEN/THEN JSONata and variables are no gap any more; the writer is refused by name
-    assert find_engine_gaps(jsonata) == [] and find_engine_gaps(jsonpath) == []
+    # WHEN/THEN JSONata, variables and the JSONata writer are no gap
+    assert find_engine_gaps(jsonata) == [] and find_engine_gaps(jsonpath) == [] and find_engine_gaps(writer) == []
+    # AND a writer with WriterConfig (not run by the sandbox) is refused by name
+    writer["States"]["Copy"]["ResultWriter"]["WriterConfig"] = {"OutputType": "JSONL", "Transformation": "NONE"}
     (gap,) = find_engine_gaps(writer)
     assert (gap.state, gap.feature, gap.blocking) == ("Copy", "Distributed Map (sandbox/engine)", True)
-    assert "ResultWriter in a JSONata Map" in gap.detail
-    # AND the same Map in JSONPath is no gap
-    writer["QueryLanguage"] = "JSONPath"
-    writer["States"]["Copy"]["ResultWriter"] = {"Resource": "arn:aws:states:::s3:putObject",
-                                                "Parameters": {"Bucket": "b", "Prefix": "out"}}
-    assert find_engine_gaps(writer) == []
+    assert "ResultWriter fields ['WriterConfig']" in gap.detail
 
 
 def test_run_execution_refuses_blocking_gaps_before_starting(emulator: Emulator):

@@ -282,3 +282,66 @@ def test_jsonata_distributed_map_reads_batches_and_selects_with_expressions(aws)
     # THEN the expressions were evaluated: batches of 2, 2 and 1 items, each with the BatchInput
     assert described["status"] == "SUCCEEDED", described
     assert json.loads(described["output"]) == ["2@d1", "2@d1", "1@d1"]
+
+
+def _jsonata_writer_machine(tolerance: int) -> dict:
+    """A JSONata Distributed Map over s3://source/in/, batches of 1, a child failing on "in/bad*" keys,
+    and a ResultWriter whose Arguments are expressions (moto's grammar has no Arguments there)."""
+    return {"QueryLanguage": "JSONata", "StartAt": "Copy", "States": {"Copy": {
+        "Type": "Map", "End": True, "ToleratedFailurePercentage": tolerance,
+        "ItemReader": {"Resource": "arn:aws:states:::s3:listObjectsV2",
+                       "Arguments": {"Bucket": BUCKET, "Prefix": "{% $states.input.prefix %}"}},
+        "ItemBatcher": {"MaxItemsPerBatch": 1},
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}, "StartAt": "Check",
+                          "States": {"Check": {"Type": "Choice", "Default": "Done", "Choices": [
+                              {"Condition": "{% $contains($states.input.Items[0].Key, 'in/bad') %}", "Next": "Broken"}]},
+                              "Broken": {"Type": "Fail", "Error": "CopyBroken", "Cause": "bad key"},
+                              "Done": {"Type": "Pass", "Output": "ok", "End": True}}},
+        "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject",
+                         "Arguments": {"Bucket": "{% $states.input.bucket %}", "Prefix": "{% $states.input.out %}"}},
+        "Output": "{% $states.result %}"}}}
+
+
+def test_a_jsonata_result_writer_writes_the_results_and_gives_their_manifest(aws):
+    from sandbox.engine.jsonata_states import jsonata_and_variables
+
+    s3, sfn = aws
+    # GIVEN 4 objects, one of them bad, and a JSONata Map tolerating 50 % with a ResultWriter (Arguments)
+    put_keys(s3, ["in/bad-0", "in/ok-1", "in/ok-2", "in/ok-3"])
+    definition = _jsonata_writer_machine(tolerance=50)
+    # WHEN it runs
+    with jsonata_and_variables():
+        described = run(sfn, definition, {"prefix": "in/", "bucket": BUCKET, "out": "jsonata-results"})
+    # THEN it succeeds with AWS's result of a written Map Run: the Map Run and the manifest's place
+    assert described["status"] == "SUCCEEDED", described
+    output = json.loads(described["output"])
+    assert set(output) == {"MapRunArn", "ResultWriterDetails"} and ":mapRun:" in output["MapRunArn"]
+    details = output["ResultWriterDetails"]
+    assert details["Bucket"] == BUCKET and details["Key"].startswith("jsonata-results/") and details["Key"].endswith("/manifest.json")
+    # AND the files hold the 3 successes and the failure, as AWS writes them
+    manifest = json.loads(s3.get_object(Bucket=BUCKET, Key=details["Key"])["Body"].read())
+    assert manifest["MapRunArn"] == output["MapRunArn"]
+    succeeded = json.loads(s3.get_object(Bucket=BUCKET, Key=manifest["ResultFiles"]["SUCCEEDED"][0]["Key"])["Body"].read())
+    failed = json.loads(s3.get_object(Bucket=BUCKET, Key=manifest["ResultFiles"]["FAILED"][0]["Key"])["Body"].read())
+    assert sorted(json.loads(e["Output"]) for e in succeeded) == ["ok", "ok", "ok"]
+    assert [e["Error"] for e in failed] == ["CopyBroken"]
+    # AND the stored definition is the deployed one, writer and all
+    stored = json.loads(sfn.describe_state_machine(stateMachineArn=described["stateMachineArn"])["definition"])
+    assert stored == definition
+
+
+def test_a_jsonata_map_past_its_tolerance_fails_and_still_writes_its_results(aws):
+    from sandbox.engine.jsonata_states import jsonata_and_variables
+
+    s3, sfn = aws
+    # GIVEN 4 objects, 2 bad, and a tolerance of 25 %
+    put_keys(s3, ["in/bad-0", "in/bad-1", "in/ok-2", "in/ok-3"])
+    # WHEN it runs
+    with jsonata_and_variables():
+        described = run(sfn, _jsonata_writer_machine(tolerance=25), {"prefix": "in/", "bucket": BUCKET, "out": "jr"})
+    # THEN the Map fails by AWS's name, and its results were written as for a JSONPath writer
+    assert described["status"] == "FAILED" and described["error"] == "States.ExceedToleratedFailureThreshold"
+    (manifest_key,) = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="jr/")["Contents"]
+                       if o["Key"].endswith("manifest.json")]
+    manifest = json.loads(s3.get_object(Bucket=BUCKET, Key=manifest_key)["Body"].read())
+    assert len(json.loads(s3.get_object(Bucket=BUCKET, Key=manifest["ResultFiles"]["FAILED"][0]["Key"])["Body"].read())) == 2

@@ -113,6 +113,46 @@ def test_long_choice_rules_are_cut_and_operators_read_naturally():
     assert len(label) == 70 and label.endswith("…")
 
 
+JSONATA_DEFINITION = {
+    "QueryLanguage": "JSONata",
+    "StartAt": "Validate",
+    "States": {
+        "Validate": {"Type": "Choice", "Choices": [
+            {"Condition": "{% $type($states.input.day) = 'string'\n   and $states.input.day != '' %}",
+             "Assign": {"day": "{% $states.input.day %}"}, "Output": {}, "Next": "Plan"}],
+            "Default": "Invalid"},
+        "Invalid": {"Type": "Fail", "Error": "InvalidInput", "Cause": "day must be a string"},
+        "Plan": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Arguments": "{% {'FunctionName': $fn} %}",
+                 "Assign": {"plan": "{% $states.result %}", "tries": 0}, "Next": "Each",
+                 "Catch": [{"ErrorEquals": ["States.ALL"], "Assign": {"failure": "{% $states.errorOutput %}"}, "Next": "Failed"}]},
+        "Each": {"Type": "Map", "Items": "{% $plan.days %}", "MaxConcurrency": "{% $plan.width %}", "Next": "Pause",
+                 "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "Day",
+                                   "States": {"Day": {"Type": "Pass", "End": True}}}},
+        "Pause": {"Type": "Wait", "Seconds": "{% $plan.delay %}", "Next": "Old"},
+        "Old": {"Type": "Pass", "QueryLanguage": "JSONPath", "Parameters": {"x.$": "$.x"}, "End": True},
+        "Failed": {"Type": "Fail", "Error": "{% $failure.Error %}", "Cause": "{% $failure.Cause %}"},
+    },
+}
+
+
+def test_a_jsonata_definition_is_drawn_with_its_expressions_and_variables():
+    # WHEN a JSONata definition (mixing in one JSONPath state) is drawn
+    text = mermaid(StateMachine("M", "STANDARD", JSONATA_DEFINITION))
+    edges, nodes = _edges(text), _node_lines(text)
+    # THEN a Condition labels its edge as written (braces off, whitespace collapsed), with the variables the rule sets
+    assert ("s_Validate -->|\"$type($states.input.day) = 'string' and $states.input.day != '' · sets $day\"| s_Plan"
+            in edges)
+    # AND states name what they assign, a Catch too, and {% %} fields read as their expressions
+    assert nodes["s_Plan"] == '["Plan<br/>Lambda<br/>sets $plan, $tries"]'  # its function is an expression
+    assert 's_Plan -.->|"catch States.ALL · sets $failure"| s_Failed' in edges
+    assert nodes["s_Failed"] == '(["Failed<br/>Fail: error from $failure.Error"])'
+    assert nodes["s_Pause"] == '[/"Pause<br/>wait $plan.delay s"/]'
+    assert 'subgraph s_Each ["Each · Map (inline) · over $plan.days · ≤$plan.width at once"]' in text
+    # AND the one state in the other language says so; the others (in the top level's) do not
+    assert nodes["s_Old"] == '("Old<br/>Pass<br/>JSONPath")'
+    assert "JSONata" not in text
+
+
 def test_the_same_definition_gives_the_same_text():
     assert mermaid(MACHINE) == mermaid(StateMachine("MachineABCDEF12", "STANDARD", dict(DEFINITION)))
 

@@ -130,6 +130,8 @@ def run_case(sfn: Any, s3: Any, case: dict[str, Any]) -> dict[str, Any]:
             sfn.delete_state_machine(stateMachineArn=arn)
     finally:
         for bucket in case.get("setup", {}).get("buckets", []):
+            for listed in s3.list_objects_v2(Bucket=bucket).get("Contents", []):  # a ResultWriter's files
+                s3.delete_object(Bucket=bucket, Key=listed["Key"])
             s3.delete_bucket(Bucket=bucket)
 
 

@@ -42,3 +42,38 @@ def policy_statements(template: dict[str, Any]) -> Iterator[tuple[str, dict[str,
 
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+# Fields AWS allows only in JSONPath states (and Choice rules' Variable); "x.$" keys are JSONPath too.
+JSONPATH_ONLY = {"InputPath", "Parameters", "ResultSelector", "ResultPath", "OutputPath", "ItemsPath", "Iterator",
+                 "TimeoutSecondsPath", "HeartbeatSecondsPath", "SecondsPath", "TimestampPath", "ErrorPath", "CausePath",
+                 "ToleratedFailureCountPath", "ToleratedFailurePercentagePath", "MaxConcurrencyPath", "Variable"}
+
+
+def jsonpath_fields(value: Any, where: str = "") -> list[str]:
+    """Where JSONPath-only fields and `.$` keys sit in a state (its Catch, Choices, reader and writer included;
+    the states of its branches and processor are not looked into)."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key in ("Branches", "ItemProcessor"):
+                continue
+            if key in JSONPATH_ONLY or key.endswith(".$"):
+                found.append(f"{where}{key}")
+            found += jsonpath_fields(inner, f"{where}{key}/")
+    elif isinstance(value, list):
+        for inner in value:
+            found += jsonpath_fields(inner, where)
+    return found
+
+
+def jsonata_throughout(definition: dict[str, Any]) -> list[str]:
+    """What keeps a definition from being JSONata throughout: a top level in another language, states in
+    another language, JSONPath fields (each named by its state's path); empty when it is."""
+    from sandbox.asl import walk_states
+
+    found = [] if definition.get("QueryLanguage") == "JSONata" else ["the top level is not JSONata"]
+    for path, _, state, language in walk_states(definition):
+        found += [f"{path}: {language}"] if language != "JSONata" else []
+        found += [f"{path}: {field}" for field in jsonpath_fields(state)]
+    return found

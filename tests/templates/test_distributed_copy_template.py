@@ -17,7 +17,7 @@ from stacks.distributed_copy.stack import (
     SETTINGS_KEY,
     THRESHOLD_ERROR,
 )
-from tests.templates.cfn import all_states, as_list, only_resource, policy_statements, resources_of_type
+from tests.templates.cfn import all_states, as_list, jsonata_throughout, only_resource, policy_statements, resources_of_type
 
 STACK = "DistributedCopy"
 
@@ -51,11 +51,13 @@ def test_distributed_map_reads_batches_tolerates_and_writes_results(definition, 
     state = copy_map(definition)
     # THEN an S3 listObjectsV2 reader over the configured bucket and the plan's prefix (checked by PlanCopy)
     assert state["ItemReader"]["Resource"].endswith(":states:::s3:listObjectsV2")
-    assert state["ItemReader"]["Parameters"] == {"Bucket": settings.source_bucket, "Prefix.$": "$.plan.sourcePrefix"}
-    # AND batches of the configured size, each carrying the plan
+    assert state["ItemReader"]["Arguments"] == {"Bucket": settings.source_bucket, "Prefix": "{% $plan.sourcePrefix %}"}
+    # AND batches of the configured size, each carrying the plan (the variable PlanCopy assigned)
     assert state["ItemBatcher"]["MaxItemsPerBatch"] == settings.max_items_per_batch
     assert state["ItemBatcher"]["MaxInputBytesPerBatch"] == settings.max_input_bytes_per_batch
-    assert set(state["ItemBatcher"]["BatchInput"]) == {"bucket.$", "sourcePrefix.$", "destinationPrefix.$", "targetDate.$"}
+    assert state["ItemBatcher"]["BatchInput"] == {key: f"{{% $plan.{key} %}}" for key in
+                                                  ("bucket", "sourcePrefix", "destinationPrefix", "targetDate")}
+    assert definition["States"]["PlanCopy"]["Assign"] == {"plan": "{% $states.result %}"}
     # AND an integer tolerance, EXPRESS children, the configured concurrency
     assert state["ToleratedFailurePercentage"] == settings.tolerated_failure_percentage
     assert isinstance(state["ToleratedFailurePercentage"], int)
@@ -64,9 +66,13 @@ def test_distributed_map_reads_batches_tolerates_and_writes_results(definition, 
     # AND results written to the stack's results bucket under the results prefix
     results_bucket, _ = only_resource(template, "AWS::S3::Bucket")
     assert state["ResultWriter"]["Resource"].endswith(":states:::s3:putObject")
-    assert state["ResultWriter"]["Parameters"] == {"Bucket": f"<Ref {results_bucket}>", "Prefix": RESULTS_PREFIX}
+    assert state["ResultWriter"]["Arguments"] == {"Bucket": f"<Ref {results_bucket}>", "Prefix": RESULTS_PREFIX}
+    assert state["Assign"] == {"results": "{% $states.result.ResultWriterDetails %}"}
     # AND any Map failure (reader, tolerance) is caught into the failure notice
-    assert state["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "PublishFailureNotice"}]
+    assert state["Catch"] == [{"ErrorEquals": ["States.ALL"], "Next": "PublishFailureNotice"}]
+    # AND the copy task in the child is JSONata too, given the batch whole
+    copy_batch = state["ItemProcessor"]["States"]["CopyBatch"]
+    assert copy_batch["QueryLanguage"] == "JSONata" and copy_batch["Arguments"] == "{% $states.input %}"
 
 
 def test_every_task_has_a_timeout_and_jittered_retries(definition, settings):
@@ -84,24 +90,29 @@ def test_every_task_has_a_timeout_and_jittered_retries(definition, settings):
 
 def test_failures_publish_then_fail_and_failed_keys_one_notice(definition):
     states = dict(all_states(definition))
-    assert states["Summarize"]["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "PublishFailureNotice"}]
-    # A rejected input (up to 256 KiB) is dropped: only the caught error travels on, so it always fits
-    assert states["PlanCopy"]["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$", "Next": "PlanRejected"}]
-    assert (states["PlanRejected"]["Parameters"], states["PlanRejected"]["Next"]) == ({"error.$": "$"}, "PublishFailureNotice")
+    # GIVEN every Catch: a JSONata Catch without Output passes on the caught error alone, so a rejected
+    #       input (up to 256 KiB) is dropped and the error always fits the state
+    for name in ("PlanCopy", "CopyObjects", "Summarize"):
+        assert states[name]["Catch"] == [{"ErrorEquals": ["States.ALL"], "Next": "PublishFailureNotice"}], name
     assert states["PublishFailureNotice"]["Next"] == "WorkflowFailed"
-    assert states["WorkflowFailed"] == {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
+    assert states["PublishFailureNotice"]["Output"] == "{% $states.input %}"
+    assert states["WorkflowFailed"] == {"Type": "Fail", "Error": "{% $states.input.Error %}", "Cause": "{% $states.input.Cause %}"}
+    # AND the summary is a variable the choices, the notice and the report read
+    assert states["Summarize"]["Assign"] == {"summary": "{% $states.result %}"}
+    assert states["Summarize"]["Arguments"] == {"results": "{% $results %}", "targetDate": "{% $plan.targetDate %}",
+                                                "execution": "{% $states.context.Execution.Name %}"}
     choice = states["AnyFailedKeys"]
-    assert choice["Choices"] == [{"Variable": "$.summary.notice", "IsNull": False, "Next": "PublishFailedKeys"}]
-    assert states["PublishFailedKeys"]["Parameters"]["Message.$"] == "$.summary.notice"
+    assert choice["Choices"] == [{"Condition": "{% $summary.notice != null %}", "Next": "PublishFailedKeys"}]
+    assert states["PublishFailedKeys"]["Arguments"]["Message"] == "{% $summary.notice %}"
     # AND after that notice, failures past the tolerated share fail the run by name
     assert states["PublishFailedKeys"]["Next"] == "OverFailureThreshold"
     assert states["OverFailureThreshold"]["Choices"] == [
-        {"Variable": "$.summary.thresholdExceeded", "BooleanEquals": True, "Next": THRESHOLD_ERROR}]
+        {"Condition": "{% $summary.thresholdExceeded = true %}", "Next": THRESHOLD_ERROR}]
     assert states["OverFailureThreshold"]["Default"] == "Report"
-    assert states[THRESHOLD_ERROR] == {"Type": "Fail", "Error": THRESHOLD_ERROR, "CausePath": "$.summary.cause"}
-    assert states["Report"]["Parameters"] == {"targetDate.$": "$.plan.targetDate", "moved.$": "$.summary.moved",
-                                              "skipped.$": "$.summary.skipped", "failed.$": "$.summary.failed",
-                                              "results.$": "$.copy.ResultWriterDetails"}
+    assert states[THRESHOLD_ERROR] == {"Type": "Fail", "Error": THRESHOLD_ERROR, "Cause": "{% $summary.cause %}"}
+    assert states["Report"]["Output"] == {"targetDate": "{% $plan.targetDate %}", "moved": "{% $summary.moved %}",
+                                          "skipped": "{% $summary.skipped %}", "failed": "{% $summary.failed %}",
+                                          "results": "{% $results %}"}
 
 
 def test_copy_function_may_touch_only_its_prefixes(template, settings):
@@ -164,3 +175,9 @@ def test_error_names_in_the_definition_are_the_handlers_exceptions(definition):
     for name in (retried - set(LAMBDA_SERVICE_ERRORS)) - {"SNS.InternalErrorException", "SNS.ThrottledException", "States.Timeout"}:
         assert f"class {name}(" in errors, name
     assert f"class {INVALID_INPUT_ERROR}(" in errors
+
+
+def test_the_definition_is_jsonata_throughout(definition):
+    # GIVEN the synthesized definition THEN JSONata is its top level's language and every state's (branches,
+    # Map children), and no state holds a JSONPath field
+    assert jsonata_throughout(definition) == []

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from stacks.parallel_search.stack import LAMBDA_SOURCE
-from tests.templates.cfn import all_states, as_list, only_resource, policy_statements, resources_of_type
+from tests.templates.cfn import all_states, as_list, jsonata_throughout, only_resource, policy_statements, resources_of_type
 
 STACK = "ParallelSearch"
 STATE_PAYLOAD_LIMIT = 256 * 1024
@@ -41,10 +41,12 @@ def test_search_apis_run_in_one_parallel_state_then_merge(definition):
     for branch in branches:
         (task,) = branch["States"].values()
         assert task["Type"] == "Task" and task["Resource"].startswith("<Fn::GetAtt Search")
-        assert task["Parameters"] == {"keywords.$": "$.keywords", "execution_name.$": "$$.Execution.Name"}
+        assert task["Arguments"] == {"keywords": "{% $keywords %}", "execution_name": "{% $states.context.Execution.Name %}"}
+    # AND the merge gets both results (the Parallel's output) and the keywords from their variable
     merge = definition["States"][parallel[0]["Next"]]
     assert merge["Type"] == "Task" and merge["Resource"].startswith("<Fn::GetAtt Merge")
-    assert merge["Parameters"]["results.$"] == "$.results"
+    assert merge["Arguments"] == {"keywords": "{% $keywords %}", "execution_name": "{% $states.context.Execution.Name %}",
+                                  "results": "{% $states.input %}"}
 
 
 def test_every_task_has_a_timeout_and_the_machine_too(template, definition):
@@ -103,13 +105,15 @@ def test_failures_are_caught_notified_on_sns_and_fail_with_the_original_error(de
     catchers = [state for state in states.values() if state.get("Catch")]
     assert {state["Type"] for state in catchers} == {"Parallel", "Task"}
     for state in catchers:
+        # a JSONata Catch without Output passes on the caught error alone ($states.errorOutput)
         (catch,) = state["Catch"]
-        assert catch["ErrorEquals"] == ["States.ALL"] and catch["ResultPath"] == "$.error"
+        assert catch == {"ErrorEquals": ["States.ALL"], "Next": "PublishFailureNotice"}
         notice = states[catch["Next"]]
         assert notice["Resource"].endswith(":states:::sns:publish")
-        assert notice["Parameters"]["Message"]["error.$"] == "$.error.Error"
+        assert notice["Arguments"]["Message"]["error"] == "{% $states.input.Error %}"
+        assert notice["Output"] == "{% $states.input %}"
         failed = states[notice["Next"]]
-        assert failed == {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
+        assert failed == {"Type": "Fail", "Error": "{% $states.input.Error %}", "Cause": "{% $states.input.Cause %}"}
 
 
 def test_missing_keywords_fail_fast_with_a_named_error(definition):
@@ -117,11 +121,11 @@ def test_missing_keywords_fail_fast_with_a_named_error(definition):
     assert start["Type"] == "Choice"
     invalid = definition["States"][start["Default"]]
     assert invalid["Type"] == "Fail" and invalid["Error"] == "InvalidSearchInput"
-    # valid input continues with the keywords alone: nothing else rides through the states
+    # valid input continues with the keywords alone, as a variable: nothing else rides through the states
     (valid,) = start["Choices"]
-    keep = definition["States"][valid["Next"]]
-    assert keep["Type"] == "Pass" and keep["Parameters"] == {"keywords.$": "$.keywords"}
-    assert definition["States"][keep["Next"]]["Type"] == "Parallel"
+    assert valid["Condition"] == "{% $type($states.input.keywords) = 'string' and $states.input.keywords != '' %}"
+    assert valid["Assign"] == {"keywords": "{% $states.input.keywords %}"} and valid["Output"] == {}
+    assert definition["States"][valid["Next"]]["Type"] == "Parallel"
 
 
 def _errors_module():
@@ -281,3 +285,9 @@ def test_outside_local_an_api_endpoint_must_be_https():
     # THEN the stack refuses it: the API key would travel in clear text
     with pytest.raises(ConfigError, match="https"):
         ParallelSearchStack(cdk.App(), "Probe", stage=stage)
+
+
+def test_the_definition_is_jsonata_throughout(definition):
+    # GIVEN the synthesized definition THEN JSONata is its top level's language and every state's (branches,
+    # Map children), and no state holds a JSONPath field
+    assert jsonata_throughout(definition) == []

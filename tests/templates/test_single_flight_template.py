@@ -7,7 +7,7 @@ import json
 
 from stacks.single_flight.settings import VISIBILITY_FACTOR
 from stacks.single_flight.stack import INVALID_INPUT_ERROR, SKIPPED_OUTPUT
-from tests.templates.cfn import all_states, as_list, only_resource, policy_statements, resources_of_type
+from tests.templates.cfn import all_states, as_list, jsonata_throughout, only_resource, policy_statements, resources_of_type
 
 STACK = "SingleFlight"
 
@@ -120,10 +120,17 @@ def test_the_tick_has_no_lambda_and_reads_both_counts_before_sending(definition)
     ]
     tasks = {name: s for name, s in tasks.items() if ":sqs" in s["Resource"]}
     (read,) = [s for s in tasks.values() if s["Resource"].endswith("getQueueAttributes")]
-    assert set(read["Parameters"]["AttributeNames"]) == {"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"}
+    assert set(read["Arguments"]["AttributeNames"]) == {"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"}
+    assert read["Output"] == {"visible": "{% $number($states.result.Attributes.ApproximateNumberOfMessages) %}",
+                              "in_flight": "{% $number($states.result.Attributes.ApproximateNumberOfMessagesNotVisible) %}"}
+    assert states[read["Next"]]["Choices"] == [
+        {"Condition": "{% $states.input.visible = 0 and $states.input.in_flight = 0 %}", "Next": "Enqueue"}]
+    # AND the message is named by the tick's scheduled time (the variable ValidateInput assigned)
     (send,) = [s for s in tasks.values() if s["Resource"].endswith("sendMessage")]
-    assert isinstance(send["Parameters"]["MessageGroupId"], str)
-    assert send["Parameters"]["MessageDeduplicationId.$"] == "States.Format('tick-{}', $.scheduled_time)"
+    assert isinstance(send["Arguments"]["MessageGroupId"], str)
+    assert send["Arguments"]["MessageDeduplicationId"] == "{% 'tick-' & $scheduledTime %}"
+    assert send["Output"] == {"enqueued": True, "message_id": "{% $states.result.MessageId %}",
+                              "deduplication_id": "{% 'tick-' & $scheduledTime %}"}
     for task in tasks.values():
         assert 0 < task["TimeoutSeconds"] <= 60
         assert all(r["JitterStrategy"] == "FULL" for r in task["Retry"])
@@ -131,14 +138,19 @@ def test_the_tick_has_no_lambda_and_reads_both_counts_before_sending(definition)
 
 
 def test_a_skipped_tick_outputs_exactly_enqueued_false_in_flight(definition):
-    skipped = [s for _, s in all_states(definition) if s["Type"] == "Pass" and s.get("Result") == SKIPPED_OUTPUT]
-    assert len(skipped) == 1 and skipped[0]["Result"] == {"enqueued": False, "reason": "in flight"}
-    assert skipped[0].get("End") is True and "ResultPath" not in skipped[0]
+    skipped = [s for _, s in all_states(definition) if s["Type"] == "Pass" and s.get("Output") == SKIPPED_OUTPUT]
+    assert len(skipped) == 1 and skipped[0]["Output"] == {"enqueued": False, "reason": "in flight"}
+    assert skipped[0].get("End") is True
 
 
 def test_an_input_without_a_scheduled_time_fails_by_name(definition):
-    fails = [s for _, s in all_states(definition) if s["Type"] == "Fail" and s.get("Error")]
+    fails = [s for _, s in all_states(definition) if s["Type"] == "Fail" and not s["Error"].startswith("{%")]
     assert [f["Error"] for f in fails] == [INVALID_INPUT_ERROR]
+    # AND a valid one goes on with its scheduled time alone, as a variable
+    start = definition["States"][definition["StartAt"]]
+    (valid,) = start["Choices"]
+    assert valid["Assign"] == {"scheduledTime": "{% $states.input.scheduled_time %}"} and valid["Output"] == {}
+    assert start["Default"] == "InvalidInput"
 
 
 def test_the_schedule_retries_dead_letters_and_may_only_start_the_tick(template):
@@ -171,3 +183,9 @@ def test_prod_keeps_more_receives_and_a_day_of_idempotency(stage, template):
     queues, work_id, _ = _queues(template)
     expected = {"local": 2, "prod": 5}[stage.name]
     assert queues[work_id]["Properties"]["RedrivePolicy"]["maxReceiveCount"] == expected
+
+
+def test_the_definition_is_jsonata_throughout(definition):
+    # GIVEN the synthesized definition THEN JSONata is its top level's language and every state's (branches,
+    # Map children), and no state holds a JSONPath field
+    assert jsonata_throughout(definition) == []

@@ -23,7 +23,7 @@ def test_cost_prices_one_run_and_graph_colours_its_path():
     assert report["per_run_usd"] == pytest.approx(sum(line["per_run_usd"] for line in report["lines"]))
     assert report["per_month_usd"] == pytest.approx(report["per_run_usd"] * 3000)
     assert report["biggest"] == max(report["lines"], key=lambda line: line["per_run_usd"])["key"]
-    assert lines["stepfunctions_transitions"]["per_run_usd"] == pytest.approx(7 * PRICE_PER_STATE_TRANSITION)
+    assert lines["stepfunctions_transitions"]["per_run_usd"] == pytest.approx(6 * PRICE_PER_STATE_TRANSITION)
     assert lines["lambda_requests"]["quantity"] == 3
     assert lines["lambda_requests"]["per_run_usd"] == pytest.approx(3 * PRICE_PER_LAMBDA_REQUEST)
     assert {"lambda_compute:SearchAFunction", "lambda_compute:SearchBFunction", "lambda_compute:MergeFunction"} <= set(lines)
@@ -33,8 +33,8 @@ def test_cost_prices_one_run_and_graph_colours_its_path():
     # AND the run is kept: `graph --last` colours the path it took (the start, the rule, the Parallel, the merge)
     drawn = sandbox_cli("graph", "parallel-search", "--last")
     assert drawn.returncode == 0, drawn.stderr
-    assert "class s_ValidateInput,s_KeepKeywords,s_Search_shop_a,s_Search_shop_b,s_MergeResults ran" in drawn.stdout
-    assert "style s_SearchAll fill:#f1f8e9" in drawn.stdout and "linkStyle 0,1,3,4,6 " in drawn.stdout
+    assert "class s_ValidateInput,s_Search_shop_a,s_Search_shop_b,s_MergeResults ran" in drawn.stdout
+    assert "style s_SearchAll fill:#f1f8e9" in drawn.stdout and "linkStyle 0,1,3,5 " in drawn.stdout
 
 
 @pytest.mark.parametrize(("args", "fragment"), [

@@ -93,7 +93,7 @@ def test_an_api_failing_then_recovering_is_retried(workflow, notices):
     report = workflow.run({"keywords": "tea"}, standins={"shop-a": {"fail_mode": "5xx", "fail_times": "2"}})
     # THEN the retry policy absorbs it, and each retry is billed as a transition
     assert report.status == "SUCCEEDED", report.cause
-    assert report.state_transitions == 7 + 2
+    assert report.state_transitions == 6 + 2
     assert report.outside_world["api_requests"] == {"shop-a": 3, "shop-b": 1}
     assert report.lambda_invocations == 5
     retried = [e for e in report.events if e.type == "LambdaFunctionFailed" and e.state == "Search shop-a"]
@@ -112,8 +112,8 @@ def test_a_dropped_connection_is_retried_as_unavailable(workflow):
     report = workflow.run({"keywords": "tea"}, standins={"shop-a": {"fail_mode": "drop", "fail_times": "1"}})
     assert report.status == "SUCCEEDED", report.cause
     assert any("SearchApiUnavailable" in e.detail for e in report.events if e.type == "LambdaFunctionFailed")
-    # 7 transitions plus the retry, billed as one more
-    assert report.state_transitions == 8
+    # 6 transitions plus the retry, billed as one more
+    assert report.state_transitions == 7
 
 
 def test_an_api_failing_for_good_is_caught_notified_and_failed(workflow, notices):
@@ -214,14 +214,14 @@ def test_cost_and_requests_match_a_hand_count(workflow):
     workflow.run({"keywords": "tea"}, standins={"*": {"result_bytes": "300000"}})
     # WHEN the same run is made again
     report = workflow.run({"keywords": "tea"}, standins={"*": {"result_bytes": "300000"}})
-    # THEN, by hand: 7 transitions (start, ValidateInput, KeepKeywords, SearchAll, 2 searches, MergeResults),
+    # THEN, by hand: 6 transitions (start, ValidateInput, SearchAll, 2 searches, MergeResults),
     #      3 Lambda invocations, S3: 2 search PutObjects + 1 merged PutObject + 2 GetObjects, nothing else
     assert report.state_machine_type == "STANDARD"
-    assert report.state_transitions == 7 and report.lambda_invocations == 3
+    assert report.state_transitions == 6 and report.lambda_invocations == 3
     assert report.aws_requests == {"lambda": 3, "s3": 5}  # the engine invokes the functions through the Lambda API
     assert report.outside_world == {"api_requests": {"shop-a": 1, "shop-b": 1}}
     cost = report.estimated_cost_usd
-    assert cost["step_functions"] == pytest.approx(7 * 0.000025)
+    assert cost["step_functions"] == pytest.approx(6 * 0.000025)
     assert cost["lambda_requests"] == pytest.approx(3 * 0.0000002)
     assert cost["api_requests"] == pytest.approx(3 * 0.000005 + 2 * 0.0000004)
     assert cost["lambda_compute"] > 0
