@@ -9,13 +9,10 @@ stops the deploy before anything is uploaded, naming the setting (stacks/preflig
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any, Iterable
 
-# jsii's Node end-of-life banner would be printed by every synth: silence it for this Node's major.
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20")
-
+import stacks  # noqa: F401  (first: it keeps jsii's Node end-of-life banner quiet)
 import aws_cdk as cdk  # noqa: E402
 
 from stacks.common.config import WORKFLOW_SELECTION_KEY, ConfigError, StageConfig, resolve_stage  # noqa: E402
