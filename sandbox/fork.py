@@ -29,7 +29,7 @@ from stacks.common.config import is_placeholder
 from stacks.common.registry import REPO_ROOT, Workflow, WorkflowError, check_name, discover_workflows, get_workflow, owner_of
 
 # Never copied into an export: caches, build output, environments, your own settings.
-_NOT_COPIED = {".git", ".venv", "node_modules", ".sandbox", ".cache", "cdk.out", "__pycache__", ".pytest_cache",
+_NOT_COPIED = {".git", ".venv", ".venv-tools", "node_modules", ".sandbox", ".cache", "cdk.out", "__pycache__", ".pytest_cache",
                ".ruff_cache", ".hypothesis", ".mypy_cache"}
 _SNAPSHOTS = Path("tests/templates/__snapshots__")
 

@@ -66,12 +66,33 @@ def _is_dead_letter_queue(template: Template, logical_id: str) -> bool:
 
 
 def _dead_letter_targets(resource: dict[str, Any]) -> list[Any]:
+    """Where a resource sends what it could not deliver: a queue's redrive target, a function's DLQ, a schedule's,
+    an EventBridge rule target's, and a function's asynchronous on-failure destination."""
     properties = resource.get("Properties") or {}
-    return [
+    targets = [
         (properties.get("RedrivePolicy") or {}).get("deadLetterTargetArn"),
         (properties.get("DeadLetterConfig") or {}).get("TargetArn"),
         ((properties.get("Target") or {}).get("DeadLetterConfig") or {}).get("Arn"),
+        ((properties.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination"),
     ]
+    targets += [(target.get("DeadLetterConfig") or {}).get("Arn") for target in properties.get("Targets") or [] if isinstance(target, dict)]
+    return targets
+
+
+def _on_failure_destination_of(template: Template, function: str) -> bool:
+    """An AWS::Lambda::EventInvokeConfig of the function sends failed asynchronous invocations somewhere."""
+    return any(
+        resource.get("Type") == "AWS::Lambda::EventInvokeConfig"
+        and referenced_resource((resource.get("Properties") or {}).get("FunctionName")) == (function, None)
+        and ((resource["Properties"].get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+        for resource in template.resources.values()
+    )
+
+
+def _permitted_function_has_an_on_failure_destination(template: Template, logical_id: str) -> bool:
+    """The function a Lambda permission is for has an EventInvokeConfig with an on-failure destination."""
+    target = referenced_resource(((template.resources.get(logical_id) or {}).get("Properties") or {}).get("FunctionName"))
+    return bool(target) and _on_failure_destination_of(template, target[0])
 
 
 def _reads_an_sqs_queue(template: Template, logical_id: str) -> bool:
@@ -110,6 +131,12 @@ CFN_LINT_ACCEPTED: dict[str, Accepted] = {
         "the queue's own DLQ (dead_letter_queues checks it).",
         _reads_an_sqs_queue,
     ),
+    "ES1007": Accepted(
+        "The rule relates a permission to an EventInvokeConfig by the function's Arn, while CDK's config names the "
+        "function by Ref; accepted where the permitted function does have an EventInvokeConfig with an on-failure "
+        "destination (checked here by resource, whatever the reference's form).",
+        _permitted_function_has_an_on_failure_destination,
+    ),
 }
 
 CHECKOV_SKIPPED: dict[str, str] = {
@@ -137,8 +164,10 @@ CHECKOV_ACCEPTED: dict[str, Accepted] = {
     "CKV_AWS_116": Accepted(
         "A function's DLQ takes only asynchronous invocations; accepted where nothing may invoke the function "
         "asynchronously (no Lambda permission, async config or URL names it), so its errors reach a Task's "
-        "Retry/Catch or an SQS queue's DLQ.",
-        _never_invoked_asynchronously,
+        "Retry/Catch or an SQS queue's DLQ, or where its EventInvokeConfig sends failed asynchronous invocations "
+        "to an on-failure destination (AWS's successor to the function DLQ, which the check does not read).",
+        lambda template, logical_id: _never_invoked_asynchronously(template, logical_id)
+        or _on_failure_destination_of(template, logical_id),
     ),
 }
 ASL_VALIDATOR_SKIPPED: dict[str, str] = {}  # path and ARN checks both run

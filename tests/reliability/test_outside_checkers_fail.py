@@ -59,3 +59,22 @@ def test_asl_validator_reports_a_malformed_definition():
 def test_every_skipped_or_narrowed_rule_says_why(skips):
     reasons = {rule: getattr(entry, "reason", entry) for rule, entry in skips.items()}
     assert all(len(reason.split()) >= 12 for reason in reasons.values()), reasons
+
+
+def test_an_asynchronously_invoked_function_is_accepted_only_with_an_on_failure_destination(tmp_path):
+    # GIVEN a function an EventBridge rule may invoke asynchronously, with or without an on-failure destination
+    function = {"Type": "AWS::Lambda::Function", "Properties": {"Handler": "h.handler", "Runtime": "python3.14"}}
+    permission = {"Type": "AWS::Lambda::Permission", "Properties": {
+        "Action": "lambda:InvokeFunction", "Principal": "events.amazonaws.com", "FunctionName": {"Fn::GetAtt": ["Fn", "Arn"]}}}
+    invoke_config = {"Type": "AWS::Lambda::EventInvokeConfig", "Properties": {
+        "FunctionName": {"Ref": "Fn"}, "Qualifier": "$LATEST",
+        "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": ["Dlq", "Arn"]}}}}}
+    with_destination = template({"Fn": function, "Allow": permission, "Config": invoke_config, "Dlq": _queue()},
+                                tmp_path / "With.template.json")
+    without = template({"Fn": function, "Allow": permission}, tmp_path / "Without.template.json")
+    es1007, ckv116 = tools.CFN_LINT_ACCEPTED["ES1007"], tools.CHECKOV_ACCEPTED["CKV_AWS_116"]
+    # THEN the permission and the function are accepted only where failed invocations have somewhere to go
+    assert es1007.applies(with_destination, "Allow") and not es1007.applies(without, "Allow")
+    assert ckv116.applies(with_destination, "Fn") and not ckv116.applies(without, "Fn")
+    # AND that destination queue counts as a DLQ (no redrive policy of its own asked of it)
+    assert tools.CFN_LINT_ACCEPTED["ES6000"].applies(with_destination, "Dlq")
