@@ -9,7 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from sandbox.cli import app
 from sandbox.fork import Renamer
 from stacks.common.registry import Workflow
 from tests.forks.conftest import project_copy, run_in
@@ -73,9 +75,9 @@ def test_bad_names_are_one_line_exit_2_and_write_nothing(source: Workflow, args,
     from stacks.common.registry import REPO_ROOT
 
     args = [a.format(source=source.name) for a in args]
-    result = run_in(REPO_ROOT, PYTHON, "-m", "sandbox", "fork", *args, "--no-snapshots")
+    result = CliRunner().invoke(app, ["fork", *args, "--no-snapshots"])  # in-process: refused before anything is written
     errors = [line for line in result.stderr.splitlines() if line.strip()]
-    assert result.returncode == 2 and len(errors) == 1 and message in errors[0], result.stderr
+    assert result.exit_code == 2 and len(errors) == 1 and message in errors[0], result.stderr
     assert not (REPO_ROOT / "stacks" / args[1].replace("-", "_") / "stack.py").exists() or args[1] == source.name
 
 

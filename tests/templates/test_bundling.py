@@ -89,7 +89,7 @@ def test_concurrent_installs_of_one_requirements_file_share_one_cache_entry(tmp_
 
     monkeypatch.setattr(bundling, "DEPS_CACHE", tmp_path / "lambda-deps")
     requirements = tmp_path / "requirements.txt"
-    requirements.write_text((WORKFLOWS[0].lambda_dir / "requirements.txt").read_text())
+    requirements.write_text("jmespath==1.1.0\n")  # one small pure-Python package: the race is the point, not the size
     results, errors = [], []
 
     def install() -> None:
