@@ -22,3 +22,13 @@ def stage_templates(request: pytest.FixtureRequest) -> list[Template]:
 @pytest.fixture(scope="session")
 def stage_machines(stage_templates: list[Template]) -> list[StateMachine]:
     return [machine for template in stage_templates for machine in state_machines(template)]
+
+
+@pytest.fixture(scope="session")
+def all_templates(request: pytest.FixtureRequest) -> list[Template]:
+    """Every template of every stage, for the checkers that pay a start-up per run (one run over all of them)."""
+    found = []
+    for name in STAGES:
+        stage = request.getfixturevalue(f"{name}_stage")
+        found += templates_of(stage.assembly_dir, stage.name)
+    return found

@@ -6,13 +6,13 @@ from __future__ import annotations
 from sandbox.checks import tools
 
 
-def test_cfn_lint_and_its_serverless_rules_pass(stage_templates):
-    findings = [str(f) for f in tools.cfn_lint(stage_templates)]
+def test_cfn_lint_and_its_serverless_rules_pass(all_templates):
+    findings = [str(f) for f in tools.cfn_lint(all_templates)]
     assert findings == [], "\n".join(findings)
 
 
-def test_checkov_cloudformation_checks_pass(stage_templates):
-    findings = [str(f) for f in tools.checkov(stage_templates)]
+def test_checkov_cloudformation_checks_pass(all_templates):
+    findings = [str(f) for f in tools.checkov(all_templates)]
     assert findings == [], "\n".join(findings)
 
 
