@@ -13,6 +13,7 @@ from datetime import date, datetime, timezone
 import pytest
 
 from sandbox.engine.status_events import deliveries, wait_for_events
+from sandbox.scheduler import ScheduleError
 from tests.workflows.notices import notice_inbox
 
 WORKFLOW = "weekly-batch"
@@ -159,6 +160,15 @@ def test_the_schedule_fired_twice_runs_one_batch_with_no_duplicate_notices(workf
     assert second.output == {"outcome": "already ran", "targetDate": "2026-12-02"}
     assert entered(second, "CheckRows") == 0 and second.lambda_invocations == 1
     assert len(workflow.scenario.slack.messages) == 2 and report.outside_world["bigquery"]["inserts"] == 1
+
+
+@pytest.mark.parametrize("at", [datetime(2026, 12, 3, 0, 31, tzinfo=timezone.utc),  # Thursday 09:31 JST
+                                datetime(2026, 12, 2, 0, 30, tzinfo=timezone.utc),  # Wednesday 09:30 JST
+                                datetime(2026, 12, 3, 0, 30, 15, tzinfo=timezone.utc)])  # 15 s past the minute
+def test_firing_at_a_time_the_schedule_never_fires_is_refused_naming_its_next_times(workflow, at):
+    # WHEN a user asks the sandbox to fire the schedule at a time it would never fire at
+    with pytest.raises(ScheduleError, match=r"never fires at that time; it fires next at 2026-12-(03|10)T00:30:00Z"):
+        workflow.fire(at=at)
 
 
 def test_a_failed_date_is_rerun_only_when_asked(workflow):
