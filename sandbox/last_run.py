@@ -11,7 +11,7 @@ from sandbox.cost_report import Usage, lambda_snapshot, measure
 from sandbox.graph.run_path import RunPath, record_run
 from sandbox.synth import SANDBOX_DIR
 
-__all__ = ["RUNS_DIR", "keep_last_run", "lambda_snapshot", "load_last_run", "load_usage", "save_last_run", "save_usage"]
+__all__ = ["RUNS_DIR", "keep_last_run", "run_and_keep", "lambda_snapshot", "load_last_run", "load_usage", "save_last_run", "save_usage"]
 
 RUNS_DIR = SANDBOX_DIR / "runs"
 
@@ -53,3 +53,16 @@ def keep_last_run(deployed: Any, report: Any, before: tuple[dict[str, int], dict
     save_last_run(path)
     save_usage(usage)
     return path, usage
+
+
+def run_and_keep(deployed: Any, execution_input: Any = None, *, standins: Any = None, on_event: Any = None,
+                 timeout_s: float = 600) -> tuple[Any, tuple[RunPath, Usage]]:
+    """One run of a deployed workflow, kept as its last run (for `graph --last` and `cost --last`):
+    (its RunReport, (its path, its work))."""
+    from sandbox import timings
+
+    before = lambda_snapshot(deployed.emulator.lambda_runtime)
+    report = deployed.run(execution_input, standins=standins, on_event=on_event, timeout_s=timeout_s)
+    with timings.phase("keep last run"):
+        kept = keep_last_run(deployed, report, before)
+    return report, kept
