@@ -13,7 +13,11 @@
    with the deployed asset and the Lambda runtime's boto3 on sys.path, as the
    sandbox's workers run them, median of N, and what it adds over a process that
    imports boto3 and creates Powertools' Tracer() (what every handler pays anyway);
-6. each workflow's diagram page (`sandbox graph --html`) in headless Chromium.
+6. a warm `sandbox run` and `sandbox watch`'s save-to-result, each beside its execution's own duration,
+   and where the rest of the time goes (sandbox/benches/hot_swap.py);
+7. each workflow's diagram page (`sandbox graph --html`) in headless Chromium.
+
+On a terminal, a spinner on stderr names the section being measured; the figures go to stdout.
 
 Every goal comes from sandbox/benches/goals.py.
 """
@@ -28,7 +32,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
+from typing import Any, ContextManager
 
 from rich.console import Console
 from rich.table import Table
@@ -36,6 +42,7 @@ from rich.table import Table
 from sandbox.benches.distributed_copy import bench_distributed_copy
 from sandbox.benches.goals import GOALS
 from sandbox.benches.graph_pages import bench_graph_pages
+from sandbox.benches.hot_swap import bench_hot_swap
 from sandbox.benches.single_flight import bench_single_flight
 from sandbox.benches.bucket_usage import bench_bucket_usage
 from sandbox.benches.synth_cost import bench_synth_cost
@@ -174,18 +181,40 @@ def bench_imports(assembly: Path, repeats: int = 5) -> None:
     console.print(f"[dim]goal: {goal.text}, at most {goal.limit:g} ms (medians).[/dim]")
 
 
+_progress = Console(stderr=True)
+
+
+def section(title: str) -> ContextManager[Any]:
+    """A spinner naming the section being measured, on stderr, only when stdout and stderr are both a terminal
+    (the spinner passes what is printed meanwhile through its own stream; piped, the tables stay on stdout alone)."""
+    return _progress.status(f"bench: {title}") if _progress.is_terminal and console.is_terminal else nullcontext()
+
+
 def main() -> None:
     console.print(f"[dim]{sys.version.split()[0]} on {os.uname().machine}, {os.cpu_count()} cores[/dim]")
-    bench_synth()
-    bench_synth_cost()
-    with Sandbox() as sandbox:
-        bench_parallel_search(sandbox)
-        bench_single_flight(sandbox, console=console)
-        bench_weekly_batch(sandbox)
-        bench_distributed_copy(sandbox)
-        bench_bucket_usage(sandbox)
-        bench_imports(sandbox.cloud_assembly)
-    bench_graph_pages(console=console)
+    with section("synth of the whole app vs an empty app"):
+        bench_synth()
+    with section("each stack's marginal synth cost"):
+        bench_synth_cost()
+    with ExitStack() as session:
+        with section("the local stage's assembly and the sandbox"):
+            sandbox = session.enter_context(Sandbox())
+        with section("parallel-search by API result size"):
+            bench_parallel_search(sandbox)
+        with section("single-flight: 60 ticks"):
+            bench_single_flight(sandbox, console=console)
+        with section("weekly-batch paths and imports"):
+            bench_weekly_batch(sandbox)
+        with section("distributed-copy at 1,000 and 5,000 objects"):
+            bench_distributed_copy(sandbox)
+        with section("bucket-usage at 3, 10 and 50 buckets"):
+            bench_bucket_usage(sandbox)
+        with section("cold import of the handler modules"):
+            bench_imports(sandbox.cloud_assembly)
+    with section("warm sandbox run and sandbox watch"):
+        bench_hot_swap(console)
+    with section("diagram pages in headless Chromium"):
+        bench_graph_pages(console=console)
 
 
 if __name__ == "__main__":

@@ -61,8 +61,12 @@ def run_and_keep(deployed: Any, execution_input: Any = None, *, standins: Any = 
     (its RunReport, (its path, its work))."""
     from sandbox import timings
 
-    before = lambda_snapshot(deployed.emulator.lambda_runtime)
-    report = deployed.run(execution_input, standins=standins, on_event=on_event, timeout_s=timeout_s)
+    runtime = deployed.emulator.lambda_runtime
+    before, worker_start_s = lambda_snapshot(runtime), runtime.worker_start_s
+    with timings.phase("run"):
+        report = deployed.run(execution_input, standins=standins, on_event=on_event, timeout_s=timeout_s)
+    timings.add("execution", report.duration_s)
+    timings.add("worker start", runtime.worker_start_s - worker_start_s)
     with timings.phase("keep last run"):
         kept = keep_last_run(deployed, report, before)
     return report, kept
