@@ -282,16 +282,23 @@ def run(
         watch(workflow, input, standin, as_json, timeout)
         return
     with _one_line_errors():
-        _check_range("--timeout", timeout, minimum=0.1)
-        options = _check_workflow(workflow, standin)
-        execution_input = _parse_input(input)
-        if execution_input is not None:
-            check_input_size(execution_input)  # before synth and deploy
+        options, execution_input = _run_arguments(workflow, standin, input, timeout)
         with Sandbox(progress=_progress) as sandbox:
             _print_synth(sandbox)
             report, _ = _run_and_keep(sandbox, workflow, execution_input, options, timeout)
         _print_result(report, as_json)
     raise typer.Exit(int(ExitCode.SUCCEEDED if report.status == "SUCCEEDED" else ExitCode.EXECUTION_FAILED))
+
+
+def _run_arguments(workflow: str, standin: list[str], input: Optional[str],
+                   timeout: float) -> tuple[dict[str, dict[str, str]], Optional[dict[str, Any]]]:
+    """`run`'s and `watch`'s arguments checked before any synth and deploy: (stand-in options, input or None)."""
+    _check_range("--timeout", timeout, minimum=0.1)
+    options = _check_workflow(workflow, standin)
+    execution_input = _parse_input(input)
+    if execution_input is not None:
+        check_input_size(execution_input)
+    return options, execution_input
 
 
 def _print_result(report: RunReport, as_json: bool) -> None:
@@ -327,11 +334,7 @@ def watch(
     from sandbox.watch import Watch, file_changes
 
     with _one_line_errors():
-        _check_range("--timeout", timeout, minimum=0.1)
-        options = _check_workflow(workflow, standin)
-        execution_input = _parse_input(input)
-        if execution_input is not None:
-            check_input_size(execution_input)
+        options, execution_input = _run_arguments(workflow, standin, input, timeout)
         with Watch(workflow, execution_input=execution_input, standins=options, timeout_s=timeout,
                    on_event=_print_event, progress=_progress) as watching:
             _print_synth(watching.sandbox)

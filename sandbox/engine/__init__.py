@@ -14,39 +14,31 @@ from functools import cache
 from importlib.metadata import version
 from typing import Callable, ContextManager, Iterator
 
-import botocore.loaders
-
-# One botocore data loader per search path (botocore.loaders.create_loader's argument), shared while moto is
-# imported and while an emulator runs; see shared_botocore_loader.
-_shared_loader = cache(botocore.loaders.create_loader)
-
 
 @contextmanager
-def shared_botocore_loader() -> Iterator[None]:
-    """botocore sessions and moto's server share one data loader, so each service model is parsed once: moto
-    5.2.5's EC2 models (which its Step Functions engine imports, through Batch) build three boto3 Sessions at
-    import, each parsing EC2's model and the endpoints file anew, and moto's server parses the model of each
-    service it serves with a loader of its own, beside the harness's clients. The loaded data is only read, so
-    sharing it changes nothing but the time (about a second of CPU per process)."""
+def _one_botocore_loader() -> Iterator[None]:
+    """While moto is imported, new botocore sessions share one data loader, so EC2's service model is parsed once:
+    moto 5.2.5's EC2 models (which its Step Functions engine imports, through Batch) build three boto3 Sessions
+    at import, each parsing EC2's model and the endpoints file anew (about a second of CPU) to list regions.
+    Only for the import: a loader's data may be changed by botocore's handlers as clients are made, so moto's
+    server and the harness's clients keep loaders of their own."""
     import botocore.session
-    import moto.core.utils as moto_utils
 
-    originals = (botocore.session.create_loader, moto_utils.create_loader)
-    botocore.session.create_loader = moto_utils.create_loader = _shared_loader
+    original = botocore.session.create_loader
+    botocore.session.create_loader = cache(original)
     try:
         yield
     finally:
-        botocore.session.create_loader, moto_utils.create_loader = originals
+        botocore.session.create_loader = original
 
 
-with shared_botocore_loader():
+with _one_botocore_loader():
     from sandbox.engine import context_times, distributed_map, fail_state, jsonata_states, payload_size, s3_integrity
 
 PINNED_MOTO = "5.2.5"
 
 # Each: a context manager factory that patches on enter and restores on exit.
 EXTENSIONS: list[Callable[[], ContextManager[None]]] = [
-    shared_botocore_loader,  # not a behaviour: one parse of each service model for the harness and the server
     payload_size.utf8_payload_quota,
     context_times.iso_start_time,
     distributed_map.distributed_map_extensions,  # ItemBatcher, tolerances, EXPRESS children, reader, ResultWriter
