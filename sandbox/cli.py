@@ -66,7 +66,11 @@ class _Terminated(BaseException):
     """SIGTERM, raised in the main thread so cleanup (context managers) runs as for Ctrl-C."""
 
 
+_SIGNALS_RECEIVED: list[int] = []
+
+
 def _raise_terminated(signum: int, frame: Any) -> None:  # noqa: ARG001
+    _SIGNALS_RECEIVED.append(signum)
     raise _Terminated()
 
 
@@ -343,6 +347,8 @@ def watch(
             console.print(f"[bold]watching[/bold] {escape(', '.join(_shown(p) for p in _watched()))} "
                           f"for changes (Ctrl-C stops)")
             watching.loop(file_changes(), lambda round_: _print_round(round_, as_json))
+            # the watcher ends only when a signal interrupts it (it swallows which): say which one it was
+            raise _Terminated() if signal.SIGTERM in _SIGNALS_RECEIVED else KeyboardInterrupt()
 
 
 def _watched() -> list[Path]:

@@ -15,6 +15,7 @@ project (files under `lambda_src/`, `stacks/`, `app.py`, `cdk.json`, `requiremen
 
 from __future__ import annotations
 
+import logging
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -35,11 +36,18 @@ def watched_paths(root: Path = REPO_ROOT) -> list[Path]:
 
 
 def file_changes(root: Path = REPO_ROOT, *, stop_event: Event | None = None) -> Iterator[set[Path]]:
-    """Batches of changed files, as watchfiles reports them: a batch ends 50 ms after its last change."""
+    """Batches of changed files, as watchfiles reports them: a batch ends 50 ms after its last change. Ends when
+    `stop_event` is set or a signal handler raises (watchfiles cannot tell which exception it raised)."""
     from watchfiles import watch
 
-    for changes in watch(*watched_paths(root), step=50, stop_event=stop_event):
-        yield {Path(path) for _, path in changes}
+    quiet = logging.getLogger("watchfiles.main")  # it warns "KeyboardInterrupt caught" on any signal
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        for changes in watch(*watched_paths(root), step=50, stop_event=stop_event, raise_interrupt=False):
+            yield {Path(path) for _, path in changes}
+    finally:
+        quiet.setLevel(level)
 
 
 @dataclass(frozen=True)
