@@ -28,7 +28,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt packag
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	@echo "setup: the CDK CLI and mermaid into node_modules (npm ci)"
-	npm ci --no-audit --no-fund --loglevel=error
+	npm ci --no-audit --no-fund --loglevel=error >/dev/null  # its "added N packages" line; errors go to stderr
 	touch $@
 
 $(TOOLS_VENV)/.installed: requirements-tools.txt

@@ -191,7 +191,9 @@ def section(title: str) -> ContextManager[Any]:
 
 
 def main() -> None:
-    console.print(f"[dim]{sys.version.split()[0]} on {os.uname().machine}, {os.cpu_count()} cores[/dim]")
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    console.print(f"[dim]{sys.version.split()[0]} on {os.uname().machine}, {os.cpu_count()} cores, "
+                  f"load average {load} (1, 5, 15 min) at the start: wall times stretch with it[/dim]")
     with section("synth of the whole app vs an empty app"):
         bench_synth()
     with section("each stack's marginal synth cost"):
