@@ -1,6 +1,7 @@
-"""`python -m sandbox list|run|fire|demo|graph|cost`: run the workflows offline, draw and price them.
+"""`python -m sandbox list|run|watch|fire|demo|graph|cost`: run the workflows offline, draw and price them.
 
-Every error outside the execution itself is one line on stderr and its own exit code (see
+The live timeline, progress (on a terminal) and errors go to stderr; the result (a summary, or with
+`--json` the JSON alone) to stdout, so `| less` and `| jq` work. Every error outside the execution itself is one line on stderr and its own exit code (see
 `ExitCode`); exit 1 means only "the execution did not succeed". `SANDBOX_DEBUG=1` adds the
 traceback of an internal error.
 """

@@ -105,6 +105,32 @@ def test_a_handler_edit_rebuilds_its_asset_into_the_assembly_a_synth_would_write
     assert synthesize_local(root=project).cached
 
 
+def test_a_plain_run_after_a_handler_edit_deploys_the_rebuilt_asset_without_a_synth(project: Path):
+    import io
+    import zipfile
+
+    from moto.awslambda.models import lambda_backends
+
+    from sandbox.session import Sandbox
+
+    # GIVEN a handler line changed since the assembly was made
+    search = project / "lambda_src/parallel_search/parallel_search/handlers/search.py"
+    edit(search, "\n", "\n# a plain run sees this line\n")
+    # WHEN the sandbox starts as `sandbox run` starts it, and deploys the workflow
+    with Sandbox(root=project) as sandbox:
+        deployed = sandbox.deploy("parallel-search")
+        emulator = sandbox.emulator
+        functions = [name for logical_id, name in deployed.stack.resources.items()
+                     if deployed.stack.resource_types[logical_id] == "AWS::Lambda::Function"]
+        codes = [lambda_backends[emulator.account_id][emulator.region].get_function(name).code_bytes for name in functions]
+    # THEN it rebuilt that asset alone, synthesized nothing, and every function runs the edited code
+    assert not sandbox.synth.synthesized and list(sandbox.synth.rebuilt_assets) == ["parallel_search"]
+    assert len(codes) == 3
+    for code in codes:
+        with zipfile.ZipFile(io.BytesIO(code)) as deployed_zip:
+            assert "# a plain run sees this line" in deployed_zip.read("parallel_search/handlers/search.py").decode()
+
+
 def test_watch_puts_the_edited_handler_into_the_deployed_functions_and_runs_again(project: Path):
     from sandbox.watch import Watch
 
