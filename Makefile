@@ -22,13 +22,17 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 
 setup: $(VENV)/.installed $(TOOLS_VENV)/.installed
 
+# pip and npm run quiet (their own progress is pages of lines): one line says what is being waited for.
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt package.json package-lock.json
+	@echo "setup: Python packages into $(VENV) (pip, a few minutes the first time)"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
-	npm ci --no-audit --no-fund --loglevel=error
+	@echo "setup: the CDK CLI and mermaid into node_modules (npm ci)"
+	npm ci --no-audit --no-fund --loglevel=error >/dev/null  # its "added N packages" line; errors go to stderr
 	touch $@
 
 $(TOOLS_VENV)/.installed: requirements-tools.txt
+	@echo "setup: checkov into $(TOOLS_VENV) (pip)"
 	$(PYTHON) -m venv $(TOOLS_VENV)
 	$(TOOLS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-tools.txt
 	touch $@

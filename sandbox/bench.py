@@ -10,7 +10,11 @@
    with the deployed asset and the Lambda runtime's boto3 on sys.path, as the
    sandbox's workers run them, median of N, and what it adds over a process that
    imports boto3 and creates Powertools' Tracer() (what every handler pays anyway);
-6. each workflow's diagram page (`sandbox graph --html`) in headless Chromium.
+6. a warm `sandbox run` and `sandbox watch`'s save-to-result, each beside its execution's own duration,
+   and where the rest of the time goes (sandbox/benches/hot_swap.py);
+7. each workflow's diagram page (`sandbox graph --html`) in headless Chromium.
+
+On a terminal, a spinner on stderr names the section being measured; the figures go to stdout.
 
 Every goal comes from sandbox/benches/goals.py.
 """
@@ -27,13 +31,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
+from typing import Any, ContextManager
 
 from rich.console import Console
 from rich.table import Table
 
 from sandbox.benches.goals import GOALS
 from sandbox.benches.graph_pages import bench_graph_pages
+from sandbox.benches.hot_swap import bench_hot_swap
 from sandbox.benches.synth_cost import bench_synth_cost
 from sandbox.lambda_runtime import ensure_runtime_deps
 from sandbox.session import Sandbox
@@ -151,16 +158,36 @@ def bench_imports(assembly: Path, repeats: int = 5) -> None:
     console.print(f"[dim]goal: {goal.text}, at most {goal.limit:g} ms (medians).[/dim]")
 
 
+_progress = Console(stderr=True)
+
+
+def section(title: str) -> ContextManager[Any]:
+    """A spinner naming the section being measured, on stderr, only when stdout and stderr are both a terminal
+    (the spinner passes what is printed meanwhile through its own stream; piped, the tables stay on stdout alone)."""
+    return _progress.status(f"bench: {title}") if _progress.is_terminal and console.is_terminal else nullcontext()
+
+
 def main() -> None:
-    console.print(f"[dim]{sys.version.split()[0]} on {os.uname().machine}, {os.cpu_count()} cores[/dim]")
-    bench_synth()
-    bench_synth_cost()
-    with Sandbox() as sandbox:
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    console.print(f"[dim]{sys.version.split()[0]} on {os.uname().machine}, {os.cpu_count()} cores, "
+                  f"load average {load} (1, 5, 15 min) at the start: wall times stretch with it[/dim]")
+    with section("synth of the whole app vs an empty app"):
+        bench_synth()
+    with section("each stack's marginal synth cost"):
+        bench_synth_cost()
+    with ExitStack() as session:
+        with section("the local stage's assembly and the sandbox"):
+            sandbox = session.enter_context(Sandbox())
         for workflow in discover_workflows():  # each workflow's own bench: sandbox/benches/<package>.py, run(sandbox)
             if importlib.util.find_spec(workflow.bench_module) is not None:
-                importlib.import_module(workflow.bench_module).run(sandbox)
-        bench_imports(sandbox.cloud_assembly)
-    bench_graph_pages(console=console)
+                with section(workflow.name):
+                    importlib.import_module(workflow.bench_module).run(sandbox)
+        with section("cold import of the handler modules"):
+            bench_imports(sandbox.cloud_assembly)
+    with section("warm sandbox run and sandbox watch"):
+        bench_hot_swap(console)
+    with section("diagram pages in headless Chromium"):
+        bench_graph_pages(console=console)
 
 
 if __name__ == "__main__":

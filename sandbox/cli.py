@@ -1,6 +1,7 @@
-"""`python -m sandbox list|run|fire|demo|graph|cost`: run the workflows offline, draw and price them.
+"""`python -m sandbox list|run|watch|fire|demo|graph|cost`: run the workflows offline, draw and price them.
 
-Every error outside the execution itself is one line on stderr and its own exit code (see
+The live timeline, progress (on a terminal) and errors go to stderr; the result (a summary, or with
+`--json` the JSON alone) to stdout, so `| less` and `| jq` work. Every error outside the execution itself is one line on stderr and its own exit code (see
 `ExitCode`); exit 1 means only "the execution did not succeed". `SANDBOX_DEBUG=1` adds the
 traceback of an internal error.
 """
@@ -12,37 +13,38 @@ import math
 import os
 import signal
 import sys
+import threading
+import time
 import traceback
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from enum import IntEnum
 from pathlib import Path
-from typing import Any, Iterator, NoReturn, Optional
+from typing import TYPE_CHECKING, Any, ContextManager, Iterator, NoReturn, Optional
 
 import typer
 from rich.console import Console, Group
 from rich.markup import escape
 from rich.table import Table
 
+from sandbox import timings
 from sandbox.emulator import DeployError
-from sandbox.engine import EngineVersionError
 from sandbox.engine_limits import UnsupportedByLocalEngine
-from sandbox.fork import ForkError, SnapshotError
 from sandbox.execution import ExecutionInputTooLarge, ExecutionTimeout, TimelineEvent, check_input_size
-from sandbox.cost_report import EXCLUDED, ITEM_SCALING, CostModelError, CostReport, cost_report
-from sandbox.costs import PRICES
-from sandbox.graph import command as graphs
-from sandbox.graph.page import DiagramBlockMissing, MermaidNotInstalled
-from sandbox.graph.run_path import RunPath
-from sandbox.last_run import keep_last_run, lambda_snapshot, load_last_run, load_usage
 from sandbox.scheduler import ScheduleError
-from sandbox.session import FireReport, RunReport, Sandbox
+from sandbox.session import DeployedWorkflow, FireReport, RunReport, Sandbox
 from sandbox.synth import SynthError
 from sandbox.workflows import ScenarioError, all_workflows, get_workflow
 
+if TYPE_CHECKING:  # imported by the commands that use them, so the CLI starts without them
+    from sandbox.cost_report import CostReport
+    from sandbox.graph.run_path import RunPath
+    from sandbox.watch import Round
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Run the Step Functions workflows offline, in an embedded AWS emulator.")
-# Timeline on stderr, results on stdout; logs (not a terminal) get a wide fixed width.
+# The live timeline, progress and errors on stderr; the summary (or, with --json, the JSON alone) on stdout,
+# so `| less` pages the result and `| jq` reads it. Logs (not a terminal) get a wide fixed width.
 _WIDTH = None if sys.stdout.isatty() else 160
 console = Console(stderr=True, highlight=False, width=_WIDTH)
 out = Console(width=_WIDTH)
@@ -65,7 +67,11 @@ class _Terminated(BaseException):
     """SIGTERM, raised in the main thread so cleanup (context managers) runs as for Ctrl-C."""
 
 
+_SIGNALS_RECEIVED: list[int] = []
+
+
 def _raise_terminated(signum: int, frame: Any) -> None:  # noqa: ARG001
+    _SIGNALS_RECEIVED.append(signum)
     raise _Terminated()
 
 
@@ -79,6 +85,17 @@ def _fail(code: ExitCode, message: str) -> NoReturn:
     raise _Exit(code, message)
 
 
+def _raised_by(*names: str) -> tuple[type[BaseException], ...]:
+    """Exception classes `module.Class` of the modules this command imported (a module it never imported
+    raised nothing), so the CLI does not import every command's modules to start."""
+    found = []
+    for name in names:
+        module, _, class_name = name.rpartition(".")
+        if module in sys.modules:
+            found.append(getattr(sys.modules[module], class_name))
+    return tuple(found)
+
+
 @contextmanager
 def _one_line_errors() -> Iterator[None]:
     """Map every error outside the execution to one line and its exit code."""
@@ -88,13 +105,15 @@ def _one_line_errors() -> Iterator[None]:
         _print_error(exc.code, str(exc))
     except UnsupportedByLocalEngine as exc:
         _print_error(ExitCode.ENGINE_LIMIT, f"the local engine cannot run this workflow: {exc.summary()}")
-    except (DeployError, SynthError, SnapshotError) as exc:
+    except (DeployError, SynthError, *_raised_by("sandbox.fork.SnapshotError", "stacks.common.bundling.BundlingError")) as exc:
         _print_error(ExitCode.SYNTH_OR_DEPLOY, f"{type(exc).__name__}: {_first_line(str(exc))}")
-    except (ScenarioError, ScheduleError, ExecutionInputTooLarge, ForkError, DiagramBlockMissing, CostModelError) as exc:
+    except (ScenarioError, ScheduleError, ExecutionInputTooLarge,
+            *_raised_by("sandbox.fork.ForkError", "sandbox.graph.page.DiagramBlockMissing",
+                        "sandbox.cost_report.CostModelError")) as exc:
         _print_error(ExitCode.USAGE, str(exc))
     except ExecutionTimeout as exc:
         _print_error(ExitCode.RUNNER_TIMEOUT, str(exc))
-    except (EngineVersionError, MermaidNotInstalled) as exc:
+    except _raised_by("sandbox.engine.EngineVersionError", "sandbox.graph.page.MermaidNotInstalled") as exc:
         _print_error(ExitCode.ENVIRONMENT, str(exc))
     except OSError as exc:
         _print_error(ExitCode.ENVIRONMENT, f"the sandbox could not start: {exc}")
@@ -177,7 +196,38 @@ def _print_event(event: TimelineEvent) -> None:
 
 
 def _print_synth(sandbox: Sandbox) -> None:
-    console.print(f"[dim]synth: {'cached' if sandbox.synth.cached else 'done'} in {sandbox.synth.seconds:.1f} s[/dim]")
+    console.print(f"[dim]synth: {escape(sandbox.synth.describe())}[/dim]")
+
+
+def _progress(message: str) -> ContextManager[Any]:
+    """A spinner on stderr while a long step runs; nothing when stderr is not a terminal (logs stay clean)."""
+    return console.status(escape(message)) if console.is_terminal else nullcontext()
+
+
+@contextmanager
+def _run_progress(deployed: DeployedWorkflow) -> Iterator[None]:
+    """While an execution runs: a status line on stderr with the time so far and, where the scenario can
+    tell (`progress()`), how far it got (objects moved, buckets scanned). Only on a terminal."""
+    if not console.is_terminal:
+        yield
+        return
+    progress_of = getattr(deployed.scenario, "progress", None)
+    started = time.monotonic()
+    done = threading.Event()
+    with console.status(f"running {deployed.spec.name}") as status:
+        def refresh() -> None:
+            while not done.wait(0.5):
+                told = progress_of() if progress_of else None
+                status.update(escape(f"running {deployed.spec.name}: {time.monotonic() - started:.0f} s"
+                                     + (f", {told}" if told else "")))
+
+        thread = threading.Thread(target=refresh, name="run-progress", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
 
 
 def _summary(report: RunReport) -> Table:
@@ -228,32 +278,101 @@ def run(
     workflow: str = typer.Argument(..., help="Workflow name (see `list`)."),
     input: Optional[str] = typer.Option(None, "--input", help="Execution input: JSON, or @file.json. Default: the workflow's sample."),
     standin: list[str] = typer.Option([], "--standin", help="Stand-in behaviour [NAME.]SETTING=VALUE, e.g. shop-a.fail_times=2 or result_bytes=300000."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object with the result at the end."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object with the result (on stdout; the summary then goes to stderr)."),
     timeout: float = typer.Option(600.0, "--timeout", help="Stop the execution and exit 5 after this many seconds."),
+    watch_files: bool = typer.Option(False, "--watch", help="Stay up and run again after each change to the project (as `watch`)."),
 ) -> None:
     """Deploy one workflow into the emulator, run one execution, print its timeline and summary."""
+    if watch_files:
+        watch(workflow, input, standin, as_json, timeout)
+        return
     with _one_line_errors():
-        _check_range("--timeout", timeout, minimum=0.1)
-        options = _check_workflow(workflow, standin)
-        execution_input = _parse_input(input)
-        if execution_input is not None:
-            check_input_size(execution_input)  # before synth and deploy
-        with Sandbox() as sandbox:
+        options, execution_input = _run_arguments(workflow, standin, input, timeout)
+        with Sandbox(progress=_progress) as sandbox:
             _print_synth(sandbox)
             report, _ = _run_and_keep(sandbox, workflow, execution_input, options, timeout)
-        console.print(_summary(report))
-        if as_json:
-            sys.stdout.write(report.to_json() + "\n")
+        _print_result(report, as_json)
     raise typer.Exit(int(ExitCode.SUCCEEDED if report.status == "SUCCEEDED" else ExitCode.EXECUTION_FAILED))
+
+
+def _run_arguments(workflow: str, standin: list[str], input: Optional[str],
+                   timeout: float) -> tuple[dict[str, dict[str, str]], Optional[dict[str, Any]]]:
+    """`run`'s and `watch`'s arguments checked before any synth and deploy: (stand-in options, input or None)."""
+    _check_range("--timeout", timeout, minimum=0.1)
+    options = _check_workflow(workflow, standin)
+    execution_input = _parse_input(input)
+    if execution_input is not None:
+        check_input_size(execution_input)
+    return options, execution_input
+
+
+def _print_result(report: RunReport, as_json: bool) -> None:
+    """The summary on stdout; with --json, the JSON alone on stdout (one line) and the summary on stderr."""
+    (console if as_json else out).print(_summary(report))
+    if as_json:
+        sys.stdout.write(report.to_json() + "\n")
+        sys.stdout.flush()
 
 
 def _run_and_keep(sandbox: Sandbox, workflow: str, execution_input: Optional[dict[str, Any]],
                   options: dict[str, dict[str, str]], timeout: float = 600.0) -> tuple[RunReport, Any]:
     """One run, kept as the workflow's last run (its path and work) for `graph --last` and `cost --last`."""
+    from sandbox.last_run import run_and_keep
+
     deployed = sandbox.deploy(workflow)
-    before = lambda_snapshot(deployed.emulator.lambda_runtime)
-    report = deployed.run(execution_input, standins=options, on_event=_print_event, timeout_s=timeout)
-    return report, keep_last_run(deployed, report, before)
+    with _run_progress(deployed):
+        return run_and_keep(deployed, execution_input, standins=options, on_event=_print_event, timeout_s=timeout)
+
+
+@app.command()
+def watch(
+    workflow: str = typer.Argument(..., help="Workflow name (see `list`)."),
+    input: Optional[str] = typer.Option(None, "--input", help="Execution input: JSON, or @file.json. Default: the workflow's sample."),
+    standin: list[str] = typer.Option([], "--standin", help="Stand-in behaviour [NAME.]SETTING=VALUE."),
+    as_json: bool = typer.Option(False, "--json", help="After each run, one JSON object on stdout (one per line: JSON Lines)."),
+    timeout: float = typer.Option(600.0, "--timeout", help="Per execution: stop it and exit 5 after this many seconds."),
+) -> None:
+    """Run the workflow, then stay up: after each change under lambda_src/ the changed asset is rebuilt alone and
+    the deployed functions get the new code (UpdateFunctionCode, as `cdk deploy --hotswap`), then it runs again;
+    a change to the infrastructure (stacks/, app.py, cdk.json, requirements.txt) synthesizes and deploys again.
+    Ctrl-C stops it."""
+    from sandbox.watch import Watch, file_changes
+
+    with _one_line_errors():
+        options, execution_input = _run_arguments(workflow, standin, input, timeout)
+        with Watch(workflow, execution_input=execution_input, standins=options, timeout_s=timeout,
+                   on_event=_print_event, progress=_progress) as watching:
+            _print_synth(watching.sandbox)
+            with _run_progress(watching.sandbox.deploy(workflow)):
+                _print_result(watching.run(), as_json)
+            console.print(f"[bold]watching[/bold] {escape(', '.join(_shown(p) for p in _watched()))} "
+                          f"for changes (Ctrl-C stops)")
+            watching.loop(file_changes(), lambda round_: _print_round(round_, as_json))
+            # the watcher ends only when a signal interrupts it (it swallows which): say which one it was
+            raise _Terminated() if signal.SIGTERM in _SIGNALS_RECEIVED else KeyboardInterrupt()
+
+
+def _watched() -> list[Path]:
+    from sandbox.watch import watched_paths
+
+    return watched_paths()
+
+
+def _shown(path: Path) -> str:
+    from sandbox.synth import REPO_ROOT
+
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+
+
+def _print_round(result: "Round", as_json: bool) -> None:
+    changed = ", ".join(_shown(path) for path in result.changed[:3]) + (" ..." if len(result.changed) > 3 else "")
+    console.rule(escape(f"changed: {changed}"))
+    console.print(f"[dim]{escape(result.swap.describe())} ({result.swap_seconds:.2f} s)[/dim]")
+    if result.report is None:
+        return
+    _print_result(result.report, as_json)
+    console.print(f"[bold]result {result.seconds:.2f} s after the save[/bold] "
+                  f"(execution {result.report.duration_s:.2f} s); watching for changes")
 
 
 @app.command()
@@ -279,11 +398,11 @@ def fire(
                 moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
             except ValueError:
                 _fail(ExitCode.USAGE, f"--at {at!r} is not an ISO 8601 time such as 2026-11-26T09:30:00+09:00")
-        with Sandbox() as sandbox:
+        with Sandbox(progress=_progress) as sandbox:
             _print_synth(sandbox)
             report = sandbox.deploy(workflow).fire(at=moment, times=times, every_s=every, standins=options,
                                                    on_event=_print_event, timeout_s=timeout)
-        console.print(_fire_summary(report))
+        (console if as_json else out).print(_fire_summary(report))  # with --json, stdout holds the JSON alone
         if as_json:
             sys.stdout.write(report.to_json() + "\n")
     failed = any(fire.execution.status != "SUCCEEDED" for fire in report.fires)
@@ -325,12 +444,14 @@ def demo() -> None:
     table = Table("workflow", "status", "duration", "transitions", "Lambda invocations", "largest payload", "est. cost", "result")
     failed = False
     with _one_line_errors():
-        with Sandbox() as sandbox:
+        with Sandbox(progress=_progress) as sandbox:
             _print_synth(sandbox)
             for name, spec in all_workflows().items():
                 console.rule(name)
                 try:
-                    report = sandbox.deploy(name).run(on_event=_print_event)
+                    deployed = sandbox.deploy(name)
+                    with _run_progress(deployed):
+                        report = deployed.run(on_event=_print_event)
                 except UnsupportedByLocalEngine as exc:
                     console.print(f"[red]{escape(str(exc))}[/red]")
                     table.add_row(name, "UNSUPPORTED LOCALLY", "-", "-", "-", "-", "-", "-")
@@ -360,6 +481,9 @@ def graph(
     standin: list[str] = typer.Option([], "--standin", help="With --run: stand-in behaviour [NAME.]SETTING=VALUE."),
 ) -> None:
     """Draw the workflow's synthesized definition as a Mermaid flowchart (stdout), an HTML page or a markdown block."""
+    from sandbox.graph import command as graphs
+    from sandbox.last_run import load_last_run
+
     changed = False
     with _one_line_errors():
         options = _check_workflow(workflow, standin)
@@ -372,9 +496,9 @@ def graph(
         if (input is not None or standin) and not run_now:
             _fail(ExitCode.USAGE, "--input and --standin go with --run")
         execution_input = _parse_input(input)
-        run: Optional[RunPath] = None
+        run: Optional["RunPath"] = None
         if run_now:
-            with Sandbox() as sandbox:
+            with Sandbox(progress=_progress) as sandbox:
                 _print_synth(sandbox)
                 _, (run, _) = _run_and_keep(sandbox, workflow, execution_input, options)
             machines = graphs.workflow_state_machines(workflow, sandbox.cloud_assembly)
@@ -411,7 +535,10 @@ def _quantity(value: float, unit: str) -> str:
     return f"{value:,.6g} {unit.removesuffix('s') if value == 1 and unit.endswith('s') else unit}"
 
 
-def _cost_table(report: CostReport) -> Group:
+def _cost_table(report: "CostReport") -> Group:
+    from sandbox.cost_report import EXCLUDED
+    from sandbox.costs import PRICES
+
     per_month = report.runs_per_month
     runs = f"{per_month:,.0f}" if per_month >= 100 else f"{per_month:,.2f}"
     table = Table("line", "quantity", "per run", f"per month ({runs} runs)",
@@ -450,6 +577,9 @@ def cost(
     standin: list[str] = typer.Option([], "--standin", help="Stand-in behaviour [NAME.]SETTING=VALUE."),
 ) -> None:
     """Run the workflow once (or reuse its last run) and price the work: per run, per month, beside the seed's design."""
+    from sandbox.cost_report import ITEM_SCALING, cost_report
+    from sandbox.last_run import load_usage
+
     with _one_line_errors():
         options = _check_workflow(workflow, standin)
         if items is not None and workflow not in ITEM_SCALING:
@@ -463,7 +593,7 @@ def cost(
                 _fail(ExitCode.USAGE, f"no run of {workflow} kept yet: `python -m sandbox run {workflow}` first, or leave out --last")
             console.print(f"[dim]reusing {usage.execution_arn.rsplit(':', 1)[-1]} ({usage.status})[/dim]")
         else:
-            with Sandbox() as sandbox:
+            with Sandbox(progress=_progress) as sandbox:
                 _print_synth(sandbox)
                 _, (_, usage) = _run_and_keep(sandbox, workflow, execution_input, options)
         report = cost_report(usage, runs_per_month=runs_per_month, items=items)
@@ -475,4 +605,8 @@ def cost(
 
 def main() -> None:
     signal.signal(signal.SIGTERM, _raise_terminated)
-    app()
+    timings.add("imports", time.perf_counter() - timings.STARTED)
+    try:
+        app()
+    finally:
+        timings.write_if_asked()

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import re
+import tempfile
 import threading
 import time
 import warnings
@@ -205,9 +206,10 @@ class _CountingMiddleware:
 
 
 def deterministic_zip(directory: Path) -> bytes:
-    """Zip a directory with sorted entries and fixed timestamps (same tree -> same bytes)."""
+    """Zip a directory with sorted entries and fixed timestamps (same tree -> same bytes). The fastest deflate
+    level: the zip only travels to the emulator, where a rebuilt handler's zip is on the way to its result."""
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         for path in sorted(p for p in directory.rglob("*") if p.is_file()):
             rel = path.relative_to(directory).as_posix()
             info = zipfile.ZipInfo(rel, date_time=(1980, 1, 1, 0, 0, 0))
@@ -216,6 +218,20 @@ def deterministic_zip(directory: Path) -> bytes:
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, path.read_bytes())
     return buf.getvalue()
+
+
+def _cached_zip(directory: Path, cache: Path) -> bytes:
+    cached = cache / f"{directory.name}.zip"
+    try:
+        return cached.read_bytes()
+    except FileNotFoundError:
+        pass
+    body = deterministic_zip(directory)
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=cache, prefix=f".{cached.name}-", delete=False) as tmp:
+        tmp.write(body)
+    Path(tmp.name).replace(cached)  # whole or absent: another process may read it now
+    return body
 
 
 def _cfn_to_api_logging(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -263,6 +279,8 @@ class Emulator:
         self._saved_sfn_config: Any = None
         self._saved_log_levels: dict[str, int] = {}
         self.lambda_runtime: Any = None  # LocalLambdaRuntime once started
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients_lock = threading.Lock()
         self._engine_extensions: Any = None  # ExitStack undoing sandbox.engine's patches
 
     # -- lifecycle ---------------------------------------------------------
@@ -302,7 +320,7 @@ class Emulator:
                 self_inner._server = make_server(self_inner._ip_address, self_inner._port, app, True,
                                                  request_handler=MotoRequestHandler)
                 self_inner._server_ready_event.set()
-                self_inner._server.serve_forever()
+                self_inner._server.serve_forever(poll_interval=0.05)  # stop() then waits 50 ms, not 500
 
         try:
             from sandbox.engine import install_extensions
@@ -377,18 +395,25 @@ class Emulator:
             else:
                 os.environ[k] = v
         self._saved_env.clear()
+        self._clients.clear()
         with _ACTIVE_LOCK:
             if _ACTIVE is self:
                 _ACTIVE = None
 
     # -- clients & counters -------------------------------------------------
     def client(self, service: str) -> Any:
-        return boto3.client(
-            service, endpoint_url=self.endpoint_url, region_name=self.region,
-            aws_access_key_id=FAKE_ACCESS_KEY_ID, aws_secret_access_key=FAKE_SECRET_ACCESS_KEY,
-            config=Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=900,
-                          user_agent_extra=HARNESS_USER_AGENT),
-        )
+        """The harness's client for `service` (one per service and emulator: botocore clients are thread-safe,
+        and making one costs tens of milliseconds)."""
+        key = (service, self.endpoint_url)
+        with self._clients_lock:
+            if key not in self._clients:
+                self._clients[key] = boto3.client(
+                    service, endpoint_url=self.endpoint_url, region_name=self.region,
+                    aws_access_key_id=FAKE_ACCESS_KEY_ID, aws_secret_access_key=FAKE_SECRET_ACCESS_KEY,
+                    config=Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=900,
+                                  user_agent_extra=HARNESS_USER_AGENT),
+                )
+            return self._clients[key]
 
     def request_counts(self) -> collections.Counter[str]:
         """Requests made by the workflow (its handlers and the Step Functions engine), by
@@ -401,8 +426,12 @@ class Emulator:
             self._counter.clear()
 
     # -- deploy ---------------------------------------------------------------
-    def upload_assets(self, assets_manifest_path: Path) -> list[tuple[str, str]]:
-        """Upload every file asset of a CDK asset manifest; returns [(bucket, key)]."""
+    def upload_assets(self, assets_manifest_path: Path, *, zip_cache: Path | None = None) -> list[tuple[str, str]]:
+        """Upload every file asset of a CDK asset manifest; returns [(bucket, key)].
+
+        zip_cache: a folder keeping each zipped asset folder under its name (CDK names them by content),
+        so an unchanged asset is zipped once.
+        """
         manifest = json.loads(Path(assets_manifest_path).read_text())
         base = Path(assets_manifest_path).parent
         s3 = self.client("s3")
@@ -415,7 +444,7 @@ class Emulator:
             src = base / source["path"]
             packaging = source.get("packaging", "file")
             if packaging == "zip" and src.is_dir():
-                body = deterministic_zip(src)
+                body = _cached_zip(src, zip_cache) if zip_cache is not None else deterministic_zip(src)
             elif src.is_file():
                 body = src.read_bytes()
             else:
@@ -462,10 +491,10 @@ class Emulator:
         return template
 
     def deploy(self, *, stack_name: str, template_path: Path, assets_manifest_path: Path,
-               parameters: dict[str, str] | None = None) -> DeployedStack:
+               parameters: dict[str, str] | None = None, zip_cache: Path | None = None) -> DeployedStack:
         from botocore.exceptions import ClientError
 
-        self.upload_assets(assets_manifest_path)
+        self.upload_assets(assets_manifest_path, zip_cache=zip_cache)
         template = self.prepare_template(json.loads(Path(template_path).read_text()))
         cfn = self.client("cloudformation")
         try:
@@ -491,7 +520,7 @@ class Emulator:
                         break
                 raise DeployError(f"stack {stack_name} ended in {status}: resource {resource}: {reason}",
                                   resource=resource, reason=reason)
-            time.sleep(0.2)
+            time.sleep(0.05)
 
         outputs = {o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs", []) or []}
         resources: dict[str, str] = {}

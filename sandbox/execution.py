@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from .emulator import Emulator
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+TERMINAL_EVENTS = {"ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"}
+_STATUS_POLL_S = 0.05
 _PAYLOAD_KEYS = ("input", "output", "parameters")
 
 
@@ -233,18 +235,32 @@ def run_execution(emulator: "Emulator", *, state_machine_arn: str, execution_inp
                                         name=name or f"sandbox-{uuid.uuid4().hex[:12]}",
                                         input=json.dumps(execution_input))["executionArn"]
     paginator = sfn.get_paginator("get_execution_history")
-    timed_out = False
-    while True:
-        desc = sfn.describe_execution(executionArn=execution_arn)
+
+    def read_history() -> str | None:
+        """Consume the events not seen yet; the type of the last event."""
+        last = None
         for page in paginator.paginate(executionArn=execution_arn):
             for raw in page.get("events", []):
                 follower.consume(raw)
+                last = raw["type"]
+        return last
+
+    # The status is polled often (cheap) so the end is seen soon after it happens; the history (the whole of
+    # it on every read: moto does not page it) only every `poll_interval_s`, and once more at the end.
+    timed_out = False
+    history_read_at = 0.0
+    while True:
+        desc = sfn.describe_execution(executionArn=execution_arn)
         if desc["status"] in TERMINAL:
-            # the terminal event may land just after the status flips: one last read
-            for page in paginator.paginate(executionArn=execution_arn):
-                for raw in page.get("events", []):
-                    follower.consume(raw)
+            # the terminal event may land just after the status flips: read until it is there
+            for _ in range(50):
+                if read_history() in TERMINAL_EVENTS:
+                    break
+                time.sleep(0.01)
             break
+        if time.monotonic() - history_read_at >= poll_interval_s:
+            read_history()
+            history_read_at = time.monotonic()
         if time.monotonic() - started > timeout_s:
             timed_out = True
             try:
@@ -254,7 +270,7 @@ def run_execution(emulator: "Emulator", *, state_machine_arn: str, execution_inp
                 pass
             desc = sfn.describe_execution(executionArn=execution_arn)
             break
-        time.sleep(poll_interval_s)
+        time.sleep(_STATUS_POLL_S)
     duration = time.monotonic() - started
     if desc.get("startDate") and desc.get("stopDate"):
         duration = (desc["stopDate"] - desc["startDate"]).total_seconds()

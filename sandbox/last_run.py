@@ -11,7 +11,7 @@ from sandbox.cost_report import Usage, lambda_snapshot, measure
 from sandbox.graph.run_path import RunPath, record_run
 from sandbox.synth import SANDBOX_DIR
 
-__all__ = ["RUNS_DIR", "keep_last_run", "lambda_snapshot", "load_last_run", "load_usage", "save_last_run", "save_usage"]
+__all__ = ["RUNS_DIR", "keep_last_run", "run_and_keep", "lambda_snapshot", "load_last_run", "load_usage", "save_last_run", "save_usage"]
 
 RUNS_DIR = SANDBOX_DIR / "runs"
 
@@ -53,3 +53,20 @@ def keep_last_run(deployed: Any, report: Any, before: tuple[dict[str, int], dict
     save_last_run(path)
     save_usage(usage)
     return path, usage
+
+
+def run_and_keep(deployed: Any, execution_input: Any = None, *, standins: Any = None, on_event: Any = None,
+                 timeout_s: float = 600) -> tuple[Any, tuple[RunPath, Usage]]:
+    """One run of a deployed workflow, kept as its last run (for `graph --last` and `cost --last`):
+    (its RunReport, (its path, its work))."""
+    from sandbox import timings
+
+    runtime = deployed.emulator.lambda_runtime
+    before, worker_start_s = lambda_snapshot(runtime), runtime.worker_start_s
+    with timings.phase("run"):
+        report = deployed.run(execution_input, standins=standins, on_event=on_event, timeout_s=timeout_s)
+    timings.add("execution", report.duration_s)
+    timings.add("worker start", runtime.worker_start_s - worker_start_s)
+    with timings.phase("keep last run"):
+        kept = keep_last_run(deployed, report, before)
+    return report, kept

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, ContextManager, Mapping
 
 from sandbox.costs import cost_lines, estimate_cost_usd, step_functions_cost, with_map_children
 from sandbox.coverage import StateCoverage, entered_states
@@ -25,7 +25,8 @@ from sandbox.event_sources import SqsEventSourcePollers
 from sandbox.execution import ExecutionReport, TimelineEvent, run_execution
 from sandbox.lambda_runtime import prune_code_cache
 from sandbox.scheduler import Schedule, ScheduleError, fire_times, is_scheduled_time, render_input, schedules_in
-from sandbox.synth import SynthResult, synthesize_local
+from sandbox import timings
+from sandbox.synth import REPO_ROOT, STATE_FILE, ZIP_CACHE, SynthResult, assembly_lock, plan_synth, synthesize_local
 from sandbox.workflows import Scenario, WorkflowSpec, get_workflow
 
 
@@ -203,6 +204,32 @@ class DeployedWorkflow:
             estimated_cost_usd=total, not_emulated=sorted(set(self.stack.not_emulated.values())),
         )
 
+    def update_code(self, cloud_assembly: Path, rebuilt: Mapping[str, tuple[str, str]]) -> list[str]:
+        """Point the deployed functions whose code was a rebuilt asset at the new one, as `cdk deploy --hotswap`
+        does: the new zip into the asset bucket, then UpdateFunctionCode. Their next invocation starts a
+        worker on the new code. Returns the function names updated."""
+        new_of = {f"{old}.zip": f"{new}.zip" for old, new in rebuilt.values()}
+        functions = {
+            logical_id: new_of[resource["Properties"]["Code"]["S3Key"]]
+            for logical_id, resource in self.template["Resources"].items()
+            if resource["Type"] == "AWS::Lambda::Function"
+            and isinstance((resource["Properties"].get("Code") or {}).get("S3Key"), str)
+            and resource["Properties"]["Code"]["S3Key"] in new_of
+        }
+        stack_id = self.spec.stack_id
+        with assembly_lock(cloud_assembly):
+            template = json.loads((cloud_assembly / f"{stack_id}.template.json").read_text())
+            uploaded = dict((key, bucket) for bucket, key in self.emulator.upload_assets(
+                cloud_assembly / f"{stack_id}.assets.json", zip_cache=cloud_assembly / ZIP_CACHE)) if functions else {}
+        lambda_client = self.emulator.client("lambda")
+        updated = []
+        for logical_id, key in functions.items():
+            name = self.stack.resources[logical_id]
+            lambda_client.update_function_code(FunctionName=name, S3Bucket=uploaded[key], S3Key=key)
+            updated.append(name)
+        self.template = template
+        return updated
+
     def state_coverage(self) -> list[StateCoverage]:
         """Which states of each deployed definition some execution (of this session) entered."""
         sfn = self.emulator.client("stepfunctions")
@@ -227,11 +254,37 @@ def _per_service(counts: Mapping[str, int]) -> dict[str, int]:
     return {key: count for key, count in sorted(counts.items()) if ":" not in key}
 
 
-class Sandbox:
-    """Synthesizes the local stage (cached), starts the emulator, deploys workflows on demand."""
+@dataclass(frozen=True)
+class HotSwap:
+    """What `Sandbox.hot_swap` did after a change to the project."""
 
-    def __init__(self, *, force_synth: bool = False) -> None:
+    synth: SynthResult
+    updated_functions: tuple[str, ...] = ()  # code updated in place (UpdateFunctionCode)
+    redeploy: bool = False  # the workflow's template changed: it needs a new deploy
+
+    def describe(self) -> str:
+        if self.redeploy:
+            return f"{self.synth.describe()}; the stack changed: deploying it again"
+        if self.updated_functions:
+            names = ", ".join(name.split("-")[-2] if name.count("-") >= 2 else name for name in self.updated_functions)
+            return f"{self.synth.describe()}; UpdateFunctionCode: {len(self.updated_functions)} function(s) ({names})"
+        if self.synth.cached:
+            return "nothing the workflow is made from changed"
+        return f"{self.synth.describe()}; none of the workflow's functions or resources changed"
+
+
+class Sandbox:
+    """Synthesizes the local stage (cached), starts the emulator, deploys workflows on demand.
+
+    root: the project whose `local` stage is run (default: this repository); its assembly is
+    `<root>/.sandbox/cdk.out`.
+    """
+
+    def __init__(self, *, force_synth: bool = False, root: Path = REPO_ROOT,
+                 progress: Callable[[str], ContextManager[Any]] | None = None) -> None:
         self._force_synth = force_synth
+        self._root = root
+        self._progress = progress or (lambda _message: nullcontext())
         self._exit = ExitStack()
         self._deployed: dict[str, DeployedWorkflow] = {}
         self.event_sources: dict[str, SqsEventSourcePollers] = {}  # workflow -> its SQS pollers
@@ -240,18 +293,30 @@ class Sandbox:
 
     def __enter__(self) -> "Sandbox":
         try:
-            self.synth = synthesize_local(force=self._force_synth)
+            with timings.phase("synth check"), self._synth_progress(force=self._force_synth):
+                self.synth = synthesize_local(force=self._force_synth, root=self._root)
             # Code extracted for functions of earlier synths: unused since this assembly was made (and for 10 minutes).
-            assembly_time = (self.synth.cloud_assembly / ".inputs-sha256").stat().st_mtime
+            assembly_time = (self.synth.cloud_assembly / STATE_FILE).stat().st_mtime
             prune_code_cache(SANDBOX_CACHE_DIR, unused_since=min(assembly_time, time.time() - 600))
-            self.emulator = self._exit.enter_context(Emulator())
+            with timings.phase("moto start"):
+                self.emulator = self._exit.enter_context(Emulator())
         except BaseException:
             self._exit.close()
             raise
         return self
 
+    def _synth_progress(self, *, force: bool = False) -> ContextManager[Any]:
+        """The progress display for a synth that will take long (not when the assembly is current)."""
+        plan = plan_synth(self._root, force=force)
+        if plan.synthesize:
+            return self._progress(f"synthesizing the local stage ({plan.reason})")
+        if plan.rebuild:
+            return self._progress(f"rebuilding the asset of {', '.join(plan.rebuild)}")
+        return nullcontext()
+
     def __exit__(self, *exc: object) -> None:
-        self._exit.close()
+        with timings.phase("teardown"):
+            self._exit.close()
 
     @property
     def cloud_assembly(self) -> Path:
@@ -266,16 +331,34 @@ class Sandbox:
         if workflow in self._deployed:
             return self._deployed[workflow]
         assert self.emulator, "use Sandbox as a context manager"
-        spec = get_workflow(workflow)
-        template_path = self.cloud_assembly / f"{spec.stack_id}.template.json"
-        stack = self.emulator.deploy(
-            stack_name=f"{spec.stack_id}-local",
-            template_path=template_path,
-            assets_manifest_path=self.cloud_assembly / f"{spec.stack_id}.assets.json",
-        )
-        # Lambda's SQS pollers for the stack's event source mappings (moto's own are disabled).
-        self.event_sources[workflow] = self._exit.enter_context(SqsEventSourcePollers(self.emulator, stack, template_path))
-        scenario = self._exit.enter_context(spec.scenario(self.emulator, stack))
-        self._deployed[workflow] = DeployedWorkflow(spec, self.emulator, stack, scenario,
-                                                    json.loads(template_path.read_text()))
+        with timings.phase("deploy"), self._progress(f"deploying {workflow}"):
+            spec = get_workflow(workflow)
+            template_path = self.cloud_assembly / f"{spec.stack_id}.template.json"
+            # under the assembly's lock: another process may be rebuilding an asset of it
+            with assembly_lock(self.cloud_assembly):
+                template = json.loads(template_path.read_text())
+                stack = self.emulator.deploy(
+                    stack_name=f"{spec.stack_id}-local",
+                    template_path=template_path,
+                    assets_manifest_path=self.cloud_assembly / f"{spec.stack_id}.assets.json",
+                    zip_cache=self.cloud_assembly / ZIP_CACHE,
+                )
+            # Lambda's SQS pollers for the stack's event source mappings (moto's own are disabled).
+            self.event_sources[workflow] = self._exit.enter_context(SqsEventSourcePollers(self.emulator, stack, template_path))
+            scenario = self._exit.enter_context(spec.scenario(self.emulator, stack))
+            self._deployed[workflow] = DeployedWorkflow(spec, self.emulator, stack, scenario, template)
         return self._deployed[workflow]
+
+    def hot_swap(self, workflow: str) -> HotSwap:
+        """After a change to the project: bring the assembly up to date (an asset rebuilt alone when only its
+        Lambda source changed), then update the code of the deployed workflow's functions that use a rebuilt
+        asset. `redeploy` says the workflow's template itself changed (a new deploy is needed)."""
+        deployed = self._deployed[workflow]
+        with self._synth_progress():
+            self.synth = synth = synthesize_local(root=self._root)
+        if synth.cached:
+            return HotSwap(synth)
+        if synth.synthesized:
+            template = json.loads((self.cloud_assembly / f"{deployed.spec.stack_id}.template.json").read_text())
+            return HotSwap(synth, redeploy=template != deployed.template)
+        return HotSwap(synth, updated_functions=tuple(deployed.update_code(self.cloud_assembly, synth.rebuilt_assets)))

@@ -37,6 +37,11 @@ GOALS: dict[str, Goal] = {
     "synth_ratio": Goal("whole-app synth (prod) / an empty cdk.App() synth, fresh process each", 2.0, unit="x"),
     "handler_import_overhead_ms": Goal(
         "a handler module's cold import over a process that imports boto3 and creates Powertools' Tracer()", 50.0, unit="ms"),
+    # sandbox/benches/hot_swap.py: both beyond the execution's own duration in the same run
+    "warm_run_overhead_s": Goal(
+        "a warm `sandbox run parallel-search` (synth cached): its wall time beyond the execution's own duration", 1.5, unit="s"),
+    "watch_edit_to_result_s": Goal(
+        "`sandbox watch parallel-search`: from saving a handler to the result, beyond the execution's own duration", 2.0, unit="s"),
     # sandbox/benches/weekly_batch.py
     "bigquery_import_ms": Goal("a BigQuery handler's cold import with google.cloud.bigquery", 800.0, unit="ms"),
     # sandbox/benches/single_flight.py

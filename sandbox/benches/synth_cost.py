@@ -13,8 +13,8 @@ In that process, in this order:
 
 Beside the wall times, every phase reports what it spent where, by timers wrapped around
 jsii's node round trip (`_NodeProcess.send`: time the node side worked plus the pipe),
-the Docker-free bundling callback (`_PipLocalBundling.try_bundle`: copying dependencies and
-sources into the asset folder) and the asset content hash (`content_hash`). What is left is
+the Docker-free bundling callback (`bundle_into`, which the local bundler's `try_bundle` calls: copying
+dependencies and sources into the asset folder) and the asset content hash (`content_hash`). What is left is
 Python-side work (our constructs' code, jsii (de)serialisation). CPU time (this process plus its
 live child processes, read from /proc in 10 ms ticks) is reported beside wall time: on a busy
 machine only CPU compares between runs. Node's background threads (WebAssembly tier-up, GC) may
@@ -137,7 +137,7 @@ def _install_bundling_timers() -> None:
         _COUNTERS.hashing_s += elapsed
 
     # CPU time: these run in this process's main thread
-    _wrap(bundling._PipLocalBundling, "try_bundle", bundle, time.process_time)  # noqa: SLF001 - measuring our own callback
+    _wrap(bundling, "bundle_into", bundle, time.process_time)  # the local bundler's try_bundle calls it
     _wrap(bundling, "content_hash", hashing, time.process_time)
 
 

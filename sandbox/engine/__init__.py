@@ -8,20 +8,40 @@ refused by name, since the patches reach into its internals) and can be undone. 
 
 from __future__ import annotations
 
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
+from functools import cache
 from importlib.metadata import version
-from typing import Callable, ContextManager
+from typing import Callable, ContextManager, Iterator
 
-from sandbox.engine import (
-    context_times,
-    distributed_map,
-    fail_state,
-    jsonata_states,
-    payload_size,
-    s3_integrity,
-    status_events,
-    string_matches,
-)
+
+@contextmanager
+def _one_botocore_loader() -> Iterator[None]:
+    """While moto is imported, new botocore sessions share one data loader, so EC2's service model is parsed once:
+    moto 5.2.5's EC2 models (which its Step Functions engine imports, through Batch) build three boto3 Sessions
+    at import, each parsing EC2's model and the endpoints file anew (about a second of CPU) to list regions.
+    Only for the import: a loader's data may be changed by botocore's handlers as clients are made, so moto's
+    server and the harness's clients keep loaders of their own."""
+    import botocore.session
+
+    original = botocore.session.create_loader
+    botocore.session.create_loader = cache(original)
+    try:
+        yield
+    finally:
+        botocore.session.create_loader = original
+
+
+with _one_botocore_loader():
+    from sandbox.engine import (
+        context_times,
+        distributed_map,
+        fail_state,
+        jsonata_states,
+        payload_size,
+        s3_integrity,
+        status_events,
+        string_matches,
+    )
 
 PINNED_MOTO = "5.2.5"
 

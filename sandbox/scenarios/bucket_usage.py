@@ -62,6 +62,7 @@ class BucketUsageScenario:
         self.results_faults = DynamoDBFaults()
         self.settings: BucketFleetSettings | None = None
         self.fleet: list[FleetBucket] = []
+        self._items_before: int | None = None  # results table items when the run was configured
         self.table_name = self._only("AWS::DynamoDB::Table")
         self.topic_arn = self._only("AWS::SNS::Topic")
 
@@ -104,6 +105,23 @@ class BucketUsageScenario:
             self.rules.vanished.clear()
             self.rules.denied_requests = self.rules.wrong_region_requests = self.rules.throttled_requests = 0
             self.rules.requests_by_region.clear()
+            self._items_before = self._results_written()
+
+    def _results_written(self) -> int | None:
+        """Items in the results table now, read from the emulator's backend (not a workflow request)."""
+        from moto.dynamodb.models import dynamodb_backends
+
+        try:
+            return len(dynamodb_backends[self._emulator.account_id][self._emulator.region].get_table(self.table_name))
+        except RuntimeError:  # the table changed while it was counted
+            return None
+
+    def progress(self) -> str | None:
+        """For a live display during a run: buckets whose results are written so far (one item per scanned bucket)."""
+        written = self._results_written()
+        if written is None or self._items_before is None or not self.fleet:
+            return None
+        return f"results written for {written - self._items_before} of {len(self.fleet)} buckets"
 
     def _teardown(self) -> None:
         for bucket in self.fleet:

@@ -121,6 +121,12 @@ def object_name(style: str, index: int, day: str, *, name_bytes: int) -> str:
     return f"report-{index:05d}-{day}.csv"
 
 
+def headline(output: Any) -> str:
+    """The demo table's line for a successful run: objects moved, left alone (other dates) and failed."""
+    return (f"{output.get('moved')} objects moved ({output.get('targetDate')}), {output.get('skipped')} of other dates "
+            f"left, {output.get('failed')} failed")
+
+
 class DistributedCopyScenario:
     """Creates the configured source bucket in the emulator and fills it per run."""
 
@@ -222,6 +228,16 @@ class DistributedCopyScenario:
     def destination_of(self, key: str) -> str:
         name = key[len(self.source_prefix):]
         return f"{self.destination_prefix}{self.target_date.replace('-', '/')}/{name}"
+
+    def progress(self) -> str | None:
+        """For a live display during a run: objects at the destination so far (None when it cannot tell now)."""
+        if not self.expected:
+            return None
+        try:
+            moved = len(self.keys(self.destination_prefix))
+        except RuntimeError:  # the bucket changed while its keys were read: ask again later
+            return None
+        return f"{moved:,}/{len(self.expected):,} objects moved"
 
     def stats(self) -> dict[str, Any]:
         return {

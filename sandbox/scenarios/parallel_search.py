@@ -15,6 +15,14 @@ STANDIN_SETTINGS = {"shop-a": SearchApiBehaviour, "shop-b": SearchApiBehaviour}
 SAMPLE_INPUT = {"keywords": "wireless earbuds"}  # what `sandbox run` sends without --input
 
 
+def headline(output: Any) -> str:
+    """The demo table's line for a successful run: how many results each API gave and how many were left after merging."""
+    sources = output.get("sources") or {}
+    found = " + ".join(f"{count} {source}" for source, count in sources.items()) or "none"
+    where = (output.get("result") or {}).get("kind", "")
+    return f"{output.get('item_count')} items merged from {found}" + (f" ({where})" if where else "")
+
+
 class ParallelSearchScenario:
     """A random API key per API in Secrets Manager (under the secret name the function is configured
     with) and a stand-in server per API on a free port, checking that key; each search function

@@ -65,6 +65,13 @@ def _find_resources(emulator: "Emulator", stack: "DeployedStack") -> SingleFligh
     return SingleFlightResources(consumer=consumers[0], queue_url=work[0], dead_letter_queue_url=dead[0])
 
 
+def headline(output: Any) -> str:
+    """The demo table's line for a successful run: the tick enqueued (and its key), or skipped (and why)."""
+    if output.get("enqueued"):
+        return f"tick enqueued ({output.get('deduplication_id')})"
+    return f"tick skipped: {output.get('reason', 'a message is queued or in flight')}"
+
+
 class SingleFlightScenario:
     """The long API stand-in (with a random token in Secrets Manager under the name the consumer
     reads), the consumer pointed at it, and counters of what the consumer and the queues did."""

@@ -223,7 +223,8 @@ class BigQueryStandIn:
             self._seed()
             self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
             self._server.daemon_threads = True
-            threading.Thread(target=self._server.serve_forever, name="standin-bigquery", daemon=True).start()
+            threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="standin-bigquery",
+                             daemon=True).start()
         except BaseException:
             self._emulator.__exit__(None, None, None)
             raise

@@ -63,7 +63,9 @@ class HttpStandIn:
     def __enter__(self) -> "HttpStandIn":
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, name=f"standin-{self.name}", daemon=True).start()
+        # a short poll: shutdown() waits for it (the default 0.5 s would be paid by every run's teardown)
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"standin-{self.name}",
+                         daemon=True).start()
         return self
 
     def __exit__(self, *exc: object) -> None:

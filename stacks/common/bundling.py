@@ -9,6 +9,9 @@ Installed dependencies are cached under `.cache/lambda-deps/<hash>` keyed by the
 requirements file and the target platform, and the asset hash is computed from
 the source files plus that key, so an unchanged function is never re-bundled
 and never re-uploaded.
+
+Importing this module does not start jsii/Node (CDK is imported when an asset is made): the
+sandbox rebuilds a changed function's asset with the same code, without a synth.
 """
 
 from __future__ import annotations
@@ -21,12 +24,15 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import jsii
-from filelock import FileLock
-from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
-from aws_cdk import aws_lambda as lambda_
+from functools import cache
+from typing import TYPE_CHECKING
 
-from stacks.common.config import StageConfig
+from filelock import FileLock
+
+if TYPE_CHECKING:
+    from aws_cdk import aws_lambda as lambda_
+
+    from stacks.common.config import StageConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEPS_CACHE = REPO_ROOT / ".cache" / "lambda-deps"
@@ -123,7 +129,7 @@ def _runtime_provided_filter(deps_root: Path):
     return ignore
 
 
-def _link_or_copy(source: str, destination: str) -> None:
+def link_or_copy(source: str, destination: str) -> None:
     """Hard-link a cached dependency file into the bundle (the cache is never modified in place, and a
     synth then stages megabytes of dependencies without copying them); copy across file systems."""
     try:
@@ -132,39 +138,66 @@ def _link_or_copy(source: str, destination: str) -> None:
         shutil.copy2(source, destination)
 
 
-@jsii.implements(ILocalBundling)
-class _PipLocalBundling:
-    def __init__(self, source_dir: Path, platform: TargetPlatform) -> None:
-        self._source_dir = source_dir
-        self._platform = platform
-
-    def try_bundle(self, output_dir: str, *, image, **_options) -> bool:  # noqa: ANN001 - jsii signature
-        out = Path(output_dir)
-        requirements = self._source_dir / "requirements.txt"
-        if requirements.exists():
-            deps = install_dependencies(requirements, self._platform)
-            shutil.copytree(deps, out, dirs_exist_ok=True, ignore=_runtime_provided_filter(deps), copy_function=_link_or_copy)
-        for path in _source_files(self._source_dir):
-            destination = out / path.relative_to(self._source_dir)
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, destination)
-        return True
+def bundle_into(out: Path, source_dir: Path, platform: TargetPlatform) -> None:
+    """What a function's asset holds: `source_dir`'s requirements installed for `platform` (minus what the
+    runtime provides) and its source files. CDK's local bundling and the sandbox's asset rebuild both call it."""
+    requirements = source_dir / "requirements.txt"
+    if requirements.exists():
+        deps = install_dependencies(requirements, platform)
+        shutil.copytree(deps, out, dirs_exist_ok=True, ignore=_runtime_provided_filter(deps), copy_function=link_or_copy)
+    for path in _source_files(source_dir):
+        destination = out / path.relative_to(source_dir)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, destination)
 
 
-def target_platform(stage: StageConfig) -> TargetPlatform:
+# The image is required by the API but never pulled: local bundling always succeeds or raises.
+_BUNDLING_IMAGE = "local-bundling-only"
+
+
+def cdk_asset_hash(source_hash: str) -> str:
+    """The asset id CDK gives `python_code_asset(...)` for a `content_hash` (its folder `asset.<id>`, its S3 key
+    `<id>.zip`): aws-cdk-lib's AssetStaging hashes a CUSTOM hash with its bundling options,
+    sha256(custom hash + JSON.stringify(bundling)), and ours serialize as below (the local bundler as `{}`).
+    The sandbox checks this against every synth and synthesizes again where it does not hold."""
+    bundling_json = '{"image":"%s","local":{}}' % _BUNDLING_IMAGE
+    return hashlib.sha256((source_hash + bundling_json).encode()).hexdigest()
+
+
+@cache
+def _local_bundling_class() -> type:
+    import jsii
+    from aws_cdk import ILocalBundling
+
+    @jsii.implements(ILocalBundling)
+    class _PipLocalBundling:
+        def __init__(self, source_dir: Path, platform: TargetPlatform) -> None:
+            self._source_dir = source_dir
+            self._platform = platform
+
+        def try_bundle(self, output_dir: str, *, image, **_options) -> bool:  # noqa: ANN001 - jsii signature
+            bundle_into(Path(output_dir), self._source_dir, self._platform)
+            return True
+
+    return _PipLocalBundling
+
+
+def target_platform(stage: "StageConfig") -> TargetPlatform:
     """Lambda's Python 3.14 on arm64, or this host for the `local` stage (handlers run here)."""
     return TargetPlatform.host() if stage.bundle_for_host else TargetPlatform()
 
 
-def python_code_asset(source_dir: Path, platform: TargetPlatform) -> lambda_.Code:
+def python_code_asset(source_dir: Path, platform: TargetPlatform) -> "lambda_.Code":
     """Lambda code for `source_dir`, bundled locally (never in Docker) for `platform`."""
+    from aws_cdk import AssetHashType, BundlingOptions, DockerImage
+    from aws_cdk import aws_lambda as lambda_
+
     return lambda_.Code.from_asset(
         str(source_dir),
         asset_hash_type=AssetHashType.CUSTOM,
         asset_hash=content_hash(source_dir, platform),
         bundling=BundlingOptions(
-            # Required by the API but never pulled: local bundling always succeeds or raises.
-            image=DockerImage.from_registry("local-bundling-only"),
-            local=_PipLocalBundling(source_dir, platform),
+            image=DockerImage.from_registry(_BUNDLING_IMAGE),
+            local=_local_bundling_class()(source_dir, platform),
         ),
     )

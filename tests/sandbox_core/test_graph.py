@@ -262,13 +262,13 @@ def test_a_file_without_exactly_one_block_is_a_named_error(tmp_path: Path, text:
 
 
 def test_refreshing_a_stack_readme_does_not_invalidate_the_synth_cache(tmp_path: Path):
-    from sandbox.synth import inputs_hash
+    from sandbox.synth import infrastructure_hash
 
     # GIVEN a stack folder; WHEN its README (with the diagram block) changes, THEN the synth inputs are the same
     (tmp_path / "stacks" / "wf").mkdir(parents=True)
     (tmp_path / "stacks" / "wf" / "stack.py").write_text("X = 1\n")
-    before = inputs_hash(tmp_path)
+    before = infrastructure_hash(tmp_path)
     (tmp_path / "stacks" / "wf" / "README.md").write_text(f"{BLOCK_START}\nflowchart TD\n{BLOCK_END}\n")
-    assert inputs_hash(tmp_path) == before
+    assert infrastructure_hash(tmp_path) == before
     (tmp_path / "stacks" / "wf" / "stack.py").write_text("X = 2\n")  # while code still counts
-    assert inputs_hash(tmp_path) != before
+    assert infrastructure_hash(tmp_path) != before
