@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from sandbox.checks.templates import StateMachine, Template, definition_of, realistic_token, referenced_resource
+from sandbox.checks.templates import StateMachine, Template, dead_letter_targets, definition_of, realistic_token, referenced_resource
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOOLS_VENV = REPO_ROOT / ".venv-tools"
@@ -61,17 +61,8 @@ def _is_dead_letter_queue(template: Template, logical_id: str) -> bool:
     return any(
         referenced_resource(target) == (logical_id, "Arn")
         for resource in template.resources.values()
-        for target in _dead_letter_targets(resource)
+        for target in dead_letter_targets(resource)
     )
-
-
-def _dead_letter_targets(resource: dict[str, Any]) -> list[Any]:
-    properties = resource.get("Properties") or {}
-    return [
-        (properties.get("RedrivePolicy") or {}).get("deadLetterTargetArn"),
-        (properties.get("DeadLetterConfig") or {}).get("TargetArn"),
-        ((properties.get("Target") or {}).get("DeadLetterConfig") or {}).get("Arn"),
-    ]
 
 
 def _reads_an_sqs_queue(template: Template, logical_id: str) -> bool:
@@ -81,6 +72,23 @@ def _reads_an_sqs_queue(template: Template, logical_id: str) -> bool:
 
 def _has_sqs_managed_encryption(template: Template, logical_id: str) -> bool:
     return ((template.resources.get(logical_id) or {}).get("Properties") or {}).get("SqsManagedSseEnabled") is True
+
+
+def _async_failures_kept_in_a_queue(template: Template, logical_id: str) -> bool:
+    """The function's asynchronous invocations that fail for good go to a queue of this template (an on-failure
+    destination of its EventInvokeConfig): what a function DLQ would keep."""
+    return any(
+        referenced_resource(((resource.get("Properties") or {}).get("FunctionName"))) == (logical_id, None)
+        and any((template.resources.get((referenced_resource(target) or ("",))[0]) or {}).get("Type") == "AWS::SQS::Queue"
+                for target in dead_letter_targets(resource))
+        for resource in template.of_type("AWS::Lambda::EventInvokeConfig").values()
+    )
+
+
+def _permitted_function_keeps_async_failures(template: Template, logical_id: str) -> bool:
+    """The Lambda permission's function has its asynchronous failures kept in a queue (see above)."""
+    function = referenced_resource(((template.resources.get(logical_id) or {}).get("Properties") or {}).get("FunctionName"))
+    return bool(function) and _async_failures_kept_in_a_queue(template, function[0])
 
 
 def _never_invoked_asynchronously(template: Template, logical_id: str) -> bool:
@@ -104,6 +112,12 @@ CFN_LINT_ACCEPTED: dict[str, Accepted] = {
         "The rule asks every queue for a redrive policy, DLQs too; a DLQ keeps its messages for a person to redrive, "
         "alarmed on its depth (dead_letter_queues checks that, and that every other queue has a DLQ).",
         _is_dead_letter_queue,
+    ),
+    "ES1007": Accepted(
+        "The rule matches a permission to its function's EventInvokeConfig by the literal FunctionName, and CDK "
+        "writes the function's Arn in one and its Ref in the other; accepted where that function's async config "
+        "sends failures to a queue of the template.",
+        _permitted_function_keeps_async_failures,
     ),
     "ES1001": Accepted(
         "An on-failure destination exists only for stream and Kafka event sources; an SQS source's failures go to "
@@ -137,8 +151,10 @@ CHECKOV_ACCEPTED: dict[str, Accepted] = {
     "CKV_AWS_116": Accepted(
         "A function's DLQ takes only asynchronous invocations; accepted where nothing may invoke the function "
         "asynchronously (no Lambda permission, async config or URL names it), so its errors reach a Task's "
-        "Retry/Catch or an SQS queue's DLQ.",
-        _never_invoked_asynchronously,
+        "Retry/Catch or an SQS queue's DLQ, or where its async config's on-failure destination is a queue of the "
+        "template (AWS's successor to a function DLQ, with the error's details).",
+        lambda template, logical_id: (_never_invoked_asynchronously(template, logical_id)
+                                      or _async_failures_kept_in_a_queue(template, logical_id)),
     ),
 }
 ASL_VALIDATOR_SKIPPED: dict[str, str] = {}  # path and ARN checks both run
