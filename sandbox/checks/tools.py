@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from sandbox.checks.templates import StateMachine, Template, dead_letter_targets, definition_of, realistic_token, referenced_resource
+from sandbox.checks.templates import (StateMachine, Template, dead_letter_targets, definition_of, realistic_token,
+                                      referenced_resource)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOOLS_VENV = REPO_ROOT / ".venv-tools"

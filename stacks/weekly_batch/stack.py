@@ -428,14 +428,16 @@ class WeeklyBatchStack(Stack):
         notify_waiting = self._notice(
             "NotifyWaiting",
             "waiting",
-            {"targetDate": dates["targetDate"], "checks": "{% $checks %}", "maxChecks": s.max_checks, "waitSeconds": s.wait_seconds},
+            {"targetDate": dates["targetDate"], "checks": "{% $checks %}", "maxChecks": s.max_checks,
+             "waitSeconds": s.wait_seconds},
             wait,
         ).next(wait)
 
         data_not_ready = sfn.Pass.jsonata(
             self,
             "DataNotReady",
-            outputs={"Error": DATA_NOT_READY, "Cause": "{% 'no rows for ' & $plan.targetDate & ' after ' & $checks & ' checks' %}"},
+            outputs={"Error": DATA_NOT_READY,
+                     "Cause": "{% 'no rows for ' & $plan.targetDate & ' after ' & $checks & ' checks' %}"},
         ).next(mark_failed)
         notify_gave_up = self._notice(
             "NotifyGaveUp", "gave_up", {"targetDate": dates["targetDate"], "checks": "{% $checks %}"}, data_not_ready

@@ -39,7 +39,8 @@ def _function(**properties):
 
 def _async_invoked(function_id):
     return {"Type": "AWS::Lambda::Permission", "Properties": {
-        "Action": "lambda:InvokeFunction", "FunctionName": {"Fn::GetAtt": [function_id, "Arn"]}, "Principal": "events.amazonaws.com"}}
+        "Action": "lambda:InvokeFunction", "FunctionName": {"Fn::GetAtt": [function_id, "Arn"]},
+        "Principal": "events.amazonaws.com"}}
 
 
 def _failures_to(function_id, queue_id):

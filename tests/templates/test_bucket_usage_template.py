@@ -73,7 +73,8 @@ def test_a_child_reads_only_the_variables_it_assigned_itself(definition):
     expressions = " ".join(re.findall(r"\{%(.*?)%\}", json.dumps(child)))
     read = set(re.findall(r"\$([A-Za-z_]\w*)", expressions)) - {"states", "merge", "count", "type", "exists", "not"}
     assigned = {name for state in child.values()
-                for assign in [state.get("Assign", {})] + [c.get("Assign", {}) for c in state.get("Catch", [])] for name in assign}
+                for assign in [state.get("Assign", {})] + [c.get("Assign", {}) for c in state.get("Catch", [])]
+                for name in assign}
     # THEN every variable it reads is one of its own
     assert assigned == {"item", "scan", "passes"} and read == assigned
 
@@ -96,7 +97,8 @@ def test_buckets_go_to_s3_and_feed_one_distributed_map_whose_results_stay_out_of
     # the children's results go to S3: the Map's output is where they are, a constant size
     assert scan_map["ResultWriter"]["Resource"].endswith(":states:::s3:putObject")
     assert scan_map["ResultWriter"]["Arguments"]["Prefix"] == MAP_RUNS_PREFIX
-    assert states[scan_map["Next"]]["Arguments"] == {"targets": "{% $targets %}", "execution": "{% $states.context.Execution.Name %}"}
+    assert states[scan_map["Next"]]["Arguments"] == {"targets": "{% $targets %}",
+                                                     "execution": "{% $states.context.Execution.Name %}"}
     assert 1 <= scan_map["MaxConcurrency"] <= 10_000
 
 
@@ -116,7 +118,8 @@ def test_the_failure_threshold_reads_the_summarys_verdict(definition):
     states = _states(definition)
     assert states["Summarize"]["Next"] == "OverFailureThreshold"
     threshold = states["OverFailureThreshold"]
-    assert threshold["Choices"] == [{"Condition": "{% $states.input.verdict.thresholdExceeded = true %}", "Next": THRESHOLD_ERROR}]
+    assert threshold["Choices"] == [{"Condition": "{% $states.input.verdict.thresholdExceeded = true %}",
+                                     "Next": THRESHOLD_ERROR}]
     assert states[THRESHOLD_ERROR] == {"Type": "Fail", "Error": THRESHOLD_ERROR, "Cause": "{% $states.input.verdict.cause %}"}
     assert states[threshold["Default"]] == {"Type": "Succeed"}
 
@@ -165,7 +168,8 @@ def test_a_bucket_whose_scan_fails_is_a_result_and_everything_else_is_caught_not
         assert catch == {"ErrorEquals": ["States.ALL"], "Next": "PublishFailureNotice"}  # the caught error alone goes on
         notice = states[catch["Next"]]
         assert notice["Resource"].endswith(":states:::sns:publish") and notice["Output"] == "{% $states.input %}"
-        assert states[notice["Next"]] == {"Type": "Fail", "Error": "{% $states.input.Error %}", "Cause": "{% $states.input.Cause %}"}
+        assert states[notice["Next"]] == {"Type": "Fail", "Error": "{% $states.input.Error %}",
+                                          "Cause": "{% $states.input.Cause %}"}
 
 
 def test_bad_input_fails_first_with_a_named_error(definition):

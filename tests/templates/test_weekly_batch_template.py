@@ -172,13 +172,15 @@ def test_bigquery_errors_are_retried_with_full_jitter_and_everything_else_is_cau
         assert catch == {"ErrorEquals": ["States.ALL"], "Next": "NotifyFailed"}
     failed = states["NotifyFailed"]
     assert failed["Arguments"]["kind"] == "failed" and failed["Output"] == "{% $states.input %}"
-    assert failed["Arguments"]["error"] == "{% $states.input.Error %}" and failed["Arguments"]["cause"] == "{% $states.input.Cause %}"
+    assert failed["Arguments"]["error"] == "{% $states.input.Error %}"
+    assert failed["Arguments"]["cause"] == "{% $states.input.Cause %}"
     assert failed["Next"] == failed["Catch"][0]["Next"] == "MarkRunFailed"
     # AND MarkRunFailed passes that error, not its own, to the failure notice, whether it records FAILED or not
     mark = states["MarkRunFailed"]
     assert mark["Output"] == "{% $states.input %}" and mark["Next"] == "PublishFailureNotice"
     assert mark["Catch"] == [{"ErrorEquals": ["States.ALL"], "Next": "PublishFailureNotice", "Output": "{% $states.input %}"}]
-    assert states["WorkflowFailed"] == {"Type": "Fail", "Error": "{% $states.input.Error %}", "Cause": "{% $states.input.Cause %}"}
+    assert states["WorkflowFailed"] == {"Type": "Fail", "Error": "{% $states.input.Error %}",
+                                        "Cause": "{% $states.input.Cause %}"}
 
 
 def test_slack_notices_retry_transient_errors_and_never_stop_the_batch(definition):
