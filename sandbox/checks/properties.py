@@ -88,6 +88,7 @@ import networkx as nx
 from sandbox.checks.graph import SUCCEEDED, StateGraph
 from sandbox.checks.templates import (
     DefinitionNotInline,
+    dead_letter_targets,
     StateMachine,
     Template,
     join_text,
@@ -533,16 +534,8 @@ def dead_letter_queues(template: Template) -> list[Violation]:
                 kinds = {True: "FIFO", False: "standard"}
                 found.append(Violation("dead_letter_queues", f"{template}/{logical_id}",
                                        f"a {kinds[bool(properties.get('FifoQueue'))]} queue with a {kinds[not bool(properties.get('FifoQueue'))]} DLQ {dlq}"))
-        targets = {
-            "AWS::Lambda::Function": [(properties.get("DeadLetterConfig") or {}).get("TargetArn")],
-            "AWS::Scheduler::Schedule": [((properties.get("Target") or {}).get("DeadLetterConfig") or {}).get("Arn")],
-            "AWS::Events::Rule": [(t.get("DeadLetterConfig") or {}).get("Arn") for t in properties.get("Targets") or []],
-            "AWS::Lambda::EventSourceMapping": [((properties.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")],
-            "AWS::Lambda::EventInvokeConfig": [((properties.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")],
-            "AWS::SNS::Subscription": [(properties.get("RedrivePolicy") or {}).get("deadLetterTargetArn")],
-        }.get(kind or "", [])
-        for target in targets:
-            if target is not None:
+        if kind != "AWS::SQS::Queue":  # a queue's redrive is noted above, with its kind
+            for target in dead_letter_targets(resource):
                 note(target, logical_id)
     for logical_id, resource in queues.items():
         if logical_id not in dlqs and "RedrivePolicy" not in (resource.get("Properties") or {}):

@@ -93,6 +93,24 @@ def referenced_resource(value: Any) -> tuple[str, str | None] | None:
     return None
 
 
+def dead_letter_targets(resource: dict[str, Any]) -> list[Any]:
+    """Where a resource sends what it could not deliver or process (the ARN values, as written): a queue's redrive,
+    a function's DLQ, a schedule's or a rule target's DLQ, an on-failure destination of an event source mapping
+    or of a function's asynchronous invocations, an SNS subscription's redrive."""
+    properties = resource.get("Properties") or {}
+    on_failure = ((properties.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+    targets = {
+        "AWS::SQS::Queue": [(properties.get("RedrivePolicy") or {}).get("deadLetterTargetArn")],
+        "AWS::Lambda::Function": [(properties.get("DeadLetterConfig") or {}).get("TargetArn")],
+        "AWS::Scheduler::Schedule": [((properties.get("Target") or {}).get("DeadLetterConfig") or {}).get("Arn")],
+        "AWS::Events::Rule": [(target.get("DeadLetterConfig") or {}).get("Arn") for target in properties.get("Targets") or []],
+        "AWS::Lambda::EventSourceMapping": [on_failure],
+        "AWS::Lambda::EventInvokeConfig": [on_failure],
+        "AWS::SNS::Subscription": [(properties.get("RedrivePolicy") or {}).get("deadLetterTargetArn")],
+    }.get(resource.get("Type") or "", [])
+    return [target for target in targets if target is not None]
+
+
 def realistic_token(template: Template) -> Callable[[str, Any], str]:
     """A `token` writer for validators that check ARNs' shape: each token becomes a value of the form AWS gives it."""
 

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from sandbox.checks.templates import StateMachine, Template, definition_of, realistic_token, referenced_resource
+from sandbox.checks.templates import (StateMachine, Template, dead_letter_targets, definition_of, realistic_token,
+                                      referenced_resource)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOOLS_VENV = REPO_ROOT / ".venv-tools"
@@ -61,38 +62,8 @@ def _is_dead_letter_queue(template: Template, logical_id: str) -> bool:
     return any(
         referenced_resource(target) == (logical_id, "Arn")
         for resource in template.resources.values()
-        for target in _dead_letter_targets(resource)
+        for target in dead_letter_targets(resource)
     )
-
-
-def _dead_letter_targets(resource: dict[str, Any]) -> list[Any]:
-    """Where a resource sends what it could not deliver: a queue's redrive target, a function's DLQ, a schedule's,
-    an EventBridge rule target's, and a function's asynchronous on-failure destination."""
-    properties = resource.get("Properties") or {}
-    targets = [
-        (properties.get("RedrivePolicy") or {}).get("deadLetterTargetArn"),
-        (properties.get("DeadLetterConfig") or {}).get("TargetArn"),
-        ((properties.get("Target") or {}).get("DeadLetterConfig") or {}).get("Arn"),
-        ((properties.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination"),
-    ]
-    targets += [(target.get("DeadLetterConfig") or {}).get("Arn") for target in properties.get("Targets") or [] if isinstance(target, dict)]
-    return targets
-
-
-def _on_failure_destination_of(template: Template, function: str) -> bool:
-    """An AWS::Lambda::EventInvokeConfig of the function sends failed asynchronous invocations somewhere."""
-    return any(
-        resource.get("Type") == "AWS::Lambda::EventInvokeConfig"
-        and referenced_resource((resource.get("Properties") or {}).get("FunctionName")) == (function, None)
-        and ((resource["Properties"].get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
-        for resource in template.resources.values()
-    )
-
-
-def _permitted_function_has_an_on_failure_destination(template: Template, logical_id: str) -> bool:
-    """The function a Lambda permission is for has an EventInvokeConfig with an on-failure destination."""
-    target = referenced_resource(((template.resources.get(logical_id) or {}).get("Properties") or {}).get("FunctionName"))
-    return bool(target) and _on_failure_destination_of(template, target[0])
 
 
 def _reads_an_sqs_queue(template: Template, logical_id: str) -> bool:
@@ -102,6 +73,23 @@ def _reads_an_sqs_queue(template: Template, logical_id: str) -> bool:
 
 def _has_sqs_managed_encryption(template: Template, logical_id: str) -> bool:
     return ((template.resources.get(logical_id) or {}).get("Properties") or {}).get("SqsManagedSseEnabled") is True
+
+
+def _async_failures_kept_in_a_queue(template: Template, logical_id: str) -> bool:
+    """The function's asynchronous invocations that fail for good go to a queue of this template (an on-failure
+    destination of its EventInvokeConfig): what a function DLQ would keep."""
+    return any(
+        referenced_resource(((resource.get("Properties") or {}).get("FunctionName"))) == (logical_id, None)
+        and any((template.resources.get((referenced_resource(target) or ("",))[0]) or {}).get("Type") == "AWS::SQS::Queue"
+                for target in dead_letter_targets(resource))
+        for resource in template.of_type("AWS::Lambda::EventInvokeConfig").values()
+    )
+
+
+def _permitted_function_keeps_async_failures(template: Template, logical_id: str) -> bool:
+    """The Lambda permission's function has its asynchronous failures kept in a queue (see above)."""
+    function = referenced_resource(((template.resources.get(logical_id) or {}).get("Properties") or {}).get("FunctionName"))
+    return bool(function) and _async_failures_kept_in_a_queue(template, function[0])
 
 
 def _never_invoked_asynchronously(template: Template, logical_id: str) -> bool:
@@ -126,16 +114,16 @@ CFN_LINT_ACCEPTED: dict[str, Accepted] = {
         "alarmed on its depth (dead_letter_queues checks that, and that every other queue has a DLQ).",
         _is_dead_letter_queue,
     ),
+    "ES1007": Accepted(
+        "The rule matches a permission to its function's EventInvokeConfig by the literal FunctionName, and CDK "
+        "writes the function's Arn in one and its Ref in the other; accepted where that function's async config "
+        "sends failures to a queue of the template.",
+        _permitted_function_keeps_async_failures,
+    ),
     "ES1001": Accepted(
         "An on-failure destination exists only for stream and Kafka event sources; an SQS source's failures go to "
         "the queue's own DLQ (dead_letter_queues checks it).",
         _reads_an_sqs_queue,
-    ),
-    "ES1007": Accepted(
-        "The rule relates a permission to an EventInvokeConfig by the function's Arn, while CDK's config names the "
-        "function by Ref; accepted where the permitted function does have an EventInvokeConfig with an on-failure "
-        "destination (checked here by resource, whatever the reference's form).",
-        _permitted_function_has_an_on_failure_destination,
     ),
 }
 
@@ -164,10 +152,10 @@ CHECKOV_ACCEPTED: dict[str, Accepted] = {
     "CKV_AWS_116": Accepted(
         "A function's DLQ takes only asynchronous invocations; accepted where nothing may invoke the function "
         "asynchronously (no Lambda permission, async config or URL names it), so its errors reach a Task's "
-        "Retry/Catch or an SQS queue's DLQ, or where its EventInvokeConfig sends failed asynchronous invocations "
-        "to an on-failure destination (AWS's successor to the function DLQ, which the check does not read).",
-        lambda template, logical_id: _never_invoked_asynchronously(template, logical_id)
-        or _on_failure_destination_of(template, logical_id),
+        "Retry/Catch or an SQS queue's DLQ, or where its async config's on-failure destination is a queue of the "
+        "template (AWS's successor to a function DLQ, with the error's details).",
+        lambda template, logical_id: (_never_invoked_asynchronously(template, logical_id)
+                                      or _async_failures_kept_in_a_queue(template, logical_id)),
     ),
 }
 ASL_VALIDATOR_SKIPPED: dict[str, str] = {}  # path and ARN checks both run

@@ -31,7 +31,7 @@ from stacks.common.state_machine import (
     MonitoredStateMachine,
     MonitoredStateMachineProps,
     acknowledge_distributed_map,
-    notify_failure_then_fail,
+    notify_failure_then_fail_jsonata,
 )
 from stacks.common.table import DataTable, DataTableProps
 
@@ -49,10 +49,18 @@ SCAN_S3_ACTIONS = ["s3:ListBucket", "s3:GetBucketLocation"]
 LIST_BUCKETS_ACTION = "s3:ListAllMyBuckets"
 TARGETS_PREFIX = "targets/"  # <prefix><execution name>.json: the scan's bucket names, one JSON array
 MAP_RUNS_PREFIX = "map-runs/"  # ResultWriter: <prefix><map run id>/manifest.json, SUCCEEDED_0.json, FAILED_0.json
-# Characters that can start a JSON array element that is not a string (a number, true/false/null, an object or an
-# array): in the compact JSON text of `buckets` (States.JsonToString), an element after a comma starting with one
-# of these is not a string. A string element holding ",5" is caught too: no bucket name holds a comma.
-NOT_A_STRING_START = ("-", *"0123456789", "t", "f", "n", "{", "[")
+EXECUTION_NAME = "{% $states.context.Execution.Name %}"
+# What makes an input invalid, each a JSONata condition on the execution input. A given list must hold as many strings as
+# elements: `$type($) = 'string'` in a filter, not `!= 'string'`, since a filter drops an empty-array element (`[]`).
+_INPUT = "$states.input"
+INPUT_PROBLEMS = (
+    f"($exists({_INPUT}.scan_id) and $type({_INPUT}.scan_id) != 'string')",
+    f"($exists({_INPUT}.by_storage_class) and $type({_INPUT}.by_storage_class) != 'boolean')",
+    f"($exists({_INPUT}.name_prefix) and $type({_INPUT}.name_prefix) != 'string')",
+    f"($exists({_INPUT}.buckets) and $exists({_INPUT}.name_prefix))",
+    f"($exists({_INPUT}.buckets) and $not($type({_INPUT}.buckets) = 'array' and $count({_INPUT}.buckets) > 0"
+    f" and $count({_INPUT}.buckets[$type($) = 'string']) = $count({_INPUT}.buckets)))",
+)
 
 
 class BucketUsageStack(Stack):
@@ -87,6 +95,7 @@ class BucketUsageStack(Stack):
                 notices=self.notices,
                 invoked_functions=(self.targets_function, self.scan_function, self.summary_function),
                 timeout=Duration.seconds(self.settings.execution_timeout_seconds),
+                query_language=sfn.QueryLanguage.JSONATA,
                 log_retention=stage.log_retention,
                 removal_policy=stage.removal_policy,
                 comment="Usage per file extension of every bucket: one bounded scan loop per bucket in a Map",
@@ -180,7 +189,9 @@ class BucketUsageStack(Stack):
     # ------------------------------------------------------------------ definition
 
     def _invoke(self, construct_id: str, function: lambda_.IFunction, payload: dict, timeout_s: int, **kwargs) -> tasks.LambdaInvoke:
-        invoke = tasks.LambdaInvoke(
+        # LambdaInvoke.jsonata, not LambdaInvoke: a JSONata Map does not pass its query language on to the states of
+        # its processor (aws-cdk #34352), and those would get JSONPath's Parameters.
+        invoke = tasks.LambdaInvoke.jsonata(
             self,
             construct_id,
             lambda_function=function,
@@ -194,29 +205,26 @@ class BucketUsageStack(Stack):
         return invoke
 
     def _build_bucket_scan(self) -> sfn.IChainable:
-        """One child execution: scan passes until the bucket is done, bounded by max_scan_passes."""
+        """One child execution: scan passes until the bucket is done, bounded by max_scan_passes. A child cannot read
+        the execution's variables, so StartScan sets its own: $item (its bucket and the checked request), $scan (the
+        last pass's result) and $passes (the loop's counter)."""
         s = self.settings
-        scan_payload = {
-            "bucket.$": "$.bucket",
-            "request.$": "$.request",
-            "execution.$": "$.execution",
-            "state.$": "$.scan",
-        }
+        item = {key: f"{{% $item.{key} %}}" for key in ("bucket", "request", "execution")}
+        start = sfn.Pass.jsonata(self, "StartScan", comment="The child's variables, from its item",
+                                 assign={"item": "{% $states.input %}", "scan": {"pass": 0, "done": False}, "passes": 0})
         scan = self._invoke(
             "ScanPass",
             self.scan_function,
-            {**scan_payload, "pass.$": "States.MathAdd($.scan.pass, 1)"},
+            {**item, "state": "{% $scan %}", "pass": "{% $passes + 1 %}"},
             s.scan_function_timeout_seconds,
-            result_path="$.scan",
+            assign={"scan": "{% $states.result %}", "passes": "{% $passes + 1 %}"},
             comment="One time-boxed pass; returns a continuation token and partial counts, or the bucket's result",
         )
         finish = self._invoke(
             "RecordIncomplete",
             self.scan_function,
-            {**scan_payload, "pass.$": "$.scan.pass", "finalize": True},
+            {**item, "state": "{% $scan %}", "pass": "{% $passes %}", "finalize": True},
             s.scan_function_timeout_seconds,
-            result_path="$.scan",
-            output_path="$.scan",
             comment=f"Pass limit ({s.max_scan_passes}) reached: record the partial counts as incomplete",
         )
         for task in (scan, finish):
@@ -224,113 +232,83 @@ class BucketUsageStack(Stack):
         failed = self._invoke(
             "ScanFailed",
             self.scan_function,
-            {**scan_payload, "pass.$": "$.scan.pass", "failure.$": "$.error"},
+            {**item, "state": "{% $scan %}", "pass": "{% $passes %}", "failure": "{% $states.input %}"},
             s.scan_function_timeout_seconds,
             comment="The scan failed for good: record the bucket as an error (unless this execution already wrote it)",
         )
         retry_from_settings(failed, RETRYABLE_SCAN_ERRORS, self.settings)
         for task in (scan, finish):
-            task.add_catch(failed, errors=["States.ALL"], result_path="$.error")
-        done = sfn.Succeed(self, "BucketDone", output_path="$.scan")
+            task.add_catch(failed, errors=["States.ALL"])  # the caught error is the input
+        done = sfn.Succeed.jsonata(self, "BucketDone", outputs="{% $scan %}")
         more = (
-            sfn.Choice(self, "MoreToScan")
-            .when(sfn.Condition.boolean_equals("$.scan.done", True), done)
-            .when(sfn.Condition.number_less_than("$.scan.pass", s.max_scan_passes), scan)
+            sfn.Choice.jsonata(self, "MoreToScan")
+            .when(sfn.Condition.jsonata("{% $scan.done = true %}"), done)
+            .when(sfn.Condition.jsonata(f"{{% $passes < {s.max_scan_passes} %}}"), scan)
             .otherwise(finish)
         )
-        return scan.next(more)
+        return start.next(scan).next(more)
 
     def _build_definition(self) -> sfn.IChainable:
+        """Variables: $targets (where the lister wrote the bucket names, their count and the checked request)."""
         s = self.settings
-        on_failure = notify_failure_then_fail(self, notices=self.notices, workflow=WORKFLOW)
+        on_failure = notify_failure_then_fail_jsonata(self, notices=self.notices, workflow=WORKFLOW)
 
         list_targets = self._invoke(
             "ListTargets",
             self.targets_function,
-            {"request.$": "$$.Execution.Input", "execution.$": "$$.Execution.Name"},
+            {"request": "{% $states.input %}", "execution": EXECUTION_NAME},
             s.targets_function_timeout_seconds,
-            result_path="$.targets",
-            output_path="$.targets",  # the state is now {bucket, key, count, request}: never the list itself
+            assign={"targets": "{% $states.result %}"},  # {bucket, key, count, request}: never the list itself
             comment="The bucket names (given, or every page of ListBuckets) to S3 as one JSON array",
         )
-        list_targets.add_catch(on_failure, errors=["States.ALL"], result_path="$.error")
+        list_targets.add_catch(on_failure, errors=["States.ALL"])  # the caught error is the output
 
-        scan_buckets = sfn.DistributedMap(
+        scan_buckets = sfn.DistributedMap.jsonata(
             self,
             "ScanBuckets",
-            item_reader=sfn.S3JsonItemReader(bucket=self.lists.bucket, key=sfn.JsonPath.string_at("$.key")),
+            item_reader=sfn.S3JsonItemReader(bucket=self.lists.bucket, key="{% $targets.key %}"),
             item_selector={
-                "bucket.$": "$$.Map.Item.Value",
-                "request.$": "$.request",  # the checked scan_id and by_storage_class: a few bytes per child
-                "execution.$": "$$.Execution.Name",
-                "scan": {"pass": 0, "done": False},
+                "bucket": "{% $states.context.Map.Item.Value %}",
+                "request": "{% $targets.request %}",  # the checked scan_id and by_storage_class: a few bytes per child
+                "execution": EXECUTION_NAME,
             },
             # The children's results go to S3: the state keeps only where (a constant size, whatever N).
             result_writer_v2=sfn.ResultWriterV2(bucket=self.lists.bucket, prefix=MAP_RUNS_PREFIX),
-            result_path="$.scanRun",
             max_concurrency=s.max_concurrency,
             map_execution_type=sfn.StateMachineType.STANDARD,  # a scan loop may outlast an Express child's 5 minutes
             label="ScanBuckets",
             comment="One child execution per bucket, each a bounded scan loop; a bucket that fails is recorded, not raised",
         )
         scan_buckets.item_processor(self._build_bucket_scan())
-        scan_buckets.add_catch(on_failure, errors=["States.ALL"], result_path="$.error")
+        scan_buckets.add_catch(on_failure, errors=["States.ALL"])
 
         summarize = self._invoke(
             "Summarize",
             self.summary_function,
-            {"targets.$": "$", "execution.$": "$$.Execution.Name"},
+            {"targets": "{% $targets %}", "execution": EXECUTION_NAME},
             s.summary_function_timeout_seconds,
             comment="Sum this execution's items, name the buckets that failed, publish the summary to SNS",
         )
         retry_from_settings(summarize, RETRYABLE_SCAN_ERRORS, self.settings)
-        summarize.add_catch(on_failure, errors=["States.ALL"], result_path="$.error")
+        summarize.add_catch(on_failure, errors=["States.ALL"])
         over_threshold = (
-            sfn.Choice(self, "OverFailureThreshold", comment="After the summary (the notice naming them): past the tolerated "
-                                                           "share of failed scans, the run fails")
-            .when(sfn.Condition.boolean_equals("$.verdict.thresholdExceeded", True),
-                  sfn.Fail(self, THRESHOLD_ERROR, error=THRESHOLD_ERROR, cause_path="$.verdict.cause"))
-            .otherwise(sfn.Succeed(self, "ScanSummarized"))
+            sfn.Choice.jsonata(self, "OverFailureThreshold", comment="After the summary (the notice naming them): past the "
+                                                                   "tolerated share of failed scans, the run fails")
+            .when(sfn.Condition.jsonata("{% $states.input.verdict.thresholdExceeded = true %}"),
+                  sfn.Fail.jsonata(self, THRESHOLD_ERROR, error=THRESHOLD_ERROR, cause="{% $states.input.verdict.cause %}"))
+            .otherwise(sfn.Succeed.jsonata(self, "ScanSummarized"))
         )
         list_targets.next(scan_buckets).next(summarize).next(over_threshold)
 
-        invalid = sfn.Fail(
+        invalid = sfn.Fail.jsonata(
             self,
             "InvalidInput",
             error=INVALID_INPUT_ERROR,
             cause="buckets must be a non-empty list of bucket names (or omitted, with an optional name_prefix string); "
             "scan_id must be a string and by_storage_class a boolean",
         )
-        present, c = sfn.Condition.is_present, sfn.Condition
-        bad_input = c.or_(
-            c.and_(present("$.scan_id"), c.not_(c.is_string("$.scan_id"))),
-            c.and_(present("$.by_storage_class"), c.not_(c.is_boolean("$.by_storage_class"))),
-            c.and_(present("$.name_prefix"), c.not_(c.is_string("$.name_prefix"))),
-            c.and_(present("$.buckets"), present("$.name_prefix")),
-            c.and_(present("$.buckets"), c.not_(c.and_(present("$.buckets[0]"), c.is_string("$.buckets[0]")))),
-        )
-        # Every element's type: a Choice cannot call intrinsic functions, so the list's JSON text is made first.
-        read_names = sfn.Pass(
-            self,
-            "ReadBucketNames",
-            comment="The list as compact JSON text, for the Choice below (the list itself is read from the input later)",
-            parameters={"names.$": "States.JsonToString($.buckets)"},
-        )
-        text = "$.names"
-        a_non_string = c.or_(
-            c.not_(c.string_matches(text, '["*"]')),
-            *[c.string_matches(text, f"*,{start}*") for start in NOT_A_STRING_START],
-        )
-        check_names = (
-            sfn.Choice(self, "CheckBucketNames", comment="Every element must be a string: a number, true/false/null, "
-                                                         "an object or a list after a comma is not")
-            .when(a_non_string, invalid)
-            .otherwise(list_targets)
-        )
         return (
-            sfn.Choice(self, "ChooseBuckets")
-            .when(bad_input, invalid)
-            .when(present("$.buckets"), read_names.next(check_names))
+            sfn.Choice.jsonata(self, "ChooseBuckets", comment="The input's types, every element of a given list included")
+            .when(sfn.Condition.jsonata(f"{{% {' or '.join(INPUT_PROBLEMS)} %}}"), invalid)
             .otherwise(list_targets)
         )
-

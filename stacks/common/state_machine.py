@@ -102,35 +102,6 @@ class MonitoredStateMachine(Construct):
 
 
 
-def notify_failure_then_fail(scope: Construct, *, notices: NotificationTopic, workflow: str, error_path: str = "$.error") -> sfn.IChainable:
-    """States for a `Catch` (with `result_path=error_path`): publish a failure notice, then
-    fail the execution with the caught error's own name and cause."""
-    notice = tasks.SnsPublish(
-        scope,
-        "PublishFailureNotice",
-        topic=notices.topic,
-        subject=f"{workflow} failed",
-        message=sfn.TaskInput.from_object(
-            {
-                "workflow": workflow,
-                "execution": sfn.JsonPath.execution_id,
-                "error": sfn.JsonPath.string_at(f"{error_path}.Error"),
-                "cause": sfn.JsonPath.string_at(f"{error_path}.Cause"),
-            }
-        ),
-        result_path=sfn.JsonPath.DISCARD,
-        task_timeout=sfn.Timeout.duration(Duration.seconds(30)),
-    )
-    retry_publish(notice)
-    failed = sfn.Fail(
-        scope,
-        "WorkflowFailed",
-        error_path=f"{error_path}.Error",
-        cause_path=f"{error_path}.Cause",
-    )
-    return notice.next(failed)
-
-
 def acknowledge_distributed_map(machine: sfn.StateMachine, *, label: str, bucket: s3.IBucket, holds: str) -> None:
     """Acknowledge, with reasons, the wildcards CDK grants a state machine for a Distributed Map labelled `label`
     whose ItemReader/ResultWriter use `bucket` (which holds only `holds`)."""

@@ -25,7 +25,7 @@ from stacks.common.lambda_function import PythonFunction, PythonFunctionProps
 from stacks.common.nag import acknowledge_wildcard_resource, arn_token
 from stacks.common.notifications import NotificationTopic, NotificationTopicProps
 from stacks.common.schedule import SCHEDULED_TIME, StateMachineSchedule, StateMachineScheduleProps
-from stacks.common.state_machine import MonitoredStateMachine, MonitoredStateMachineProps, notify_failure_then_fail
+from stacks.common.state_machine import MonitoredStateMachine, MonitoredStateMachineProps, notify_failure_then_fail_jsonata
 from stacks.common.table import DataTable, DataTableProps
 from stacks.common.alarms import alarm_on_any
 from stacks.weekly_batch.settings import WeeklyBatchSettings
@@ -54,6 +54,8 @@ NOTICE_KINDS = ("starting", "waiting", "succeeded", "failed", "gave_up")
 # for a guard whose outcome is already recorded.
 UNSUCCESSFUL_END_STATUSES = ["ABORTED", "TIMED_OUT", "FAILED"]
 STATUS_CHANGE = "Step Functions Execution Status Change"
+STATE_INPUT = "{% $states.input %}"
+EXECUTION_ID = "{% $states.context.Execution.Id %}"
 
 
 class WeeklyBatchStack(Stack):
@@ -121,6 +123,7 @@ class WeeklyBatchStack(Stack):
                 notices=self.notices,
                 invoked_functions=(self.plan_function, self.check_function, self.insert_function, self.notify_function),
                 timeout=Duration.seconds(self.settings.execution_timeout_seconds),
+                query_language=sfn.QueryLanguage.JSONATA,
                 log_retention=stage.log_retention,
                 removal_policy=stage.removal_policy,
                 comment="Weekly: wait (bounded) for yesterday's BigQuery rows, MERGE the week, notify Slack",
@@ -313,173 +316,163 @@ class WeeklyBatchStack(Stack):
 
     # ---- states ----------------------------------------------------------------------------
 
-    def _invoke(
-        self, construct_id: str, function: lambda_.IFunction, payload: sfn.TaskInput, *, result_path: str | None, timeout_s: int
-    ) -> tasks.LambdaInvoke:
-        invoke = tasks.LambdaInvoke(
+    def _invoke(self, construct_id: str, function: lambda_.IFunction, payload: dict, *, timeout_s: int,
+                assign: dict[str, object] | None = None, outputs: object = None) -> tasks.LambdaInvoke:
+        invoke = tasks.LambdaInvoke.jsonata(
             self,
             construct_id,
             lambda_function=function,
-            payload=payload,
+            payload=sfn.TaskInput.from_object(payload),
             payload_response_only=True,
             retry_on_service_exceptions=False,  # replaced by the jittered retry below
-            result_path=result_path,
+            assign=assign,
+            outputs=outputs,
             task_timeout=sfn.Timeout.duration(Duration.seconds(timeout_s + 10)),
         )
         retry_from_settings(invoke, LAMBDA_SERVICE_ERRORS, self.settings)
         return invoke
 
-    def _notice(self, construct_id: str, kind: str, facts: dict[str, str], then: sfn.IChainable) -> tasks.LambdaInvoke:
-        """Post a Slack notice; whether delivered or not (after retries), record it under $.notices.<kind> and go on."""
+    def _notice(self, construct_id: str, kind: str, facts: dict[str, object], then: sfn.IChainable) -> tasks.LambdaInvoke:
+        """Post a Slack notice; whether delivered or not (after retries), record it in $notices.<kind> and go on to
+        `then` with the state's input unchanged."""
         notice = self._invoke(
             construct_id,
             self.notify_function,
-            sfn.TaskInput.from_object({"kind": kind, **facts}),
-            result_path=f"$.notices.{kind}",
+            {"kind": kind, **facts},
             timeout_s=self.settings.slack.function_timeout_seconds,
+            assign={"notices": f"{{% $merge([$notices, {{'{kind}': $states.result}}]) %}}"},
+            outputs=STATE_INPUT,
         )
         retry_from_settings(notice, SLACK_RETRYABLE_ERRORS, self.settings, max_attempts=self.settings.slack.retry_max_attempts)
-        notice.add_catch(then, errors=["States.ALL"], result_path=f"$.notices.{kind}")
+        notice.add_catch(then, errors=["States.ALL"], outputs=STATE_INPUT,
+                         assign={"notices": f"{{% $merge([$notices, {{'{kind}': $states.errorOutput}}]) %}}"})
         return notice
 
-    def _guard_task(self, construct_id: str, status: str) -> tasks.DynamoUpdateItem:
-        update = tasks.DynamoUpdateItem(
+    def _guard_task(self, construct_id: str, status: str, *, outputs: object) -> tasks.DynamoUpdateItem:
+        update = tasks.DynamoUpdateItem.jsonata(
             self,
             construct_id,
             table=self.guard,
-            key={"targetDate": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.targetDate"))},
+            key={"targetDate": tasks.DynamoAttributeValue.from_string("{% $plan.targetDate %}")},
             update_expression="SET #status = :status, finishedAt = :now",
             condition_expression="executionId = :me",  # only the run holding the guard records its outcome
             expression_attribute_names={"#status": "status"},
             expression_attribute_values={
                 ":status": tasks.DynamoAttributeValue.from_string(status),
-                ":now": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$$.State.EnteredTime")),
-                ":me": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.execution_id),
+                ":now": tasks.DynamoAttributeValue.from_string("{% $states.context.State.EnteredTime %}"),
+                ":me": tasks.DynamoAttributeValue.from_string(EXECUTION_ID),
             },
-            result_path=sfn.JsonPath.DISCARD,
+            outputs=outputs,
             task_timeout=sfn.Timeout.duration(Duration.seconds(20)),
         )
         retry_from_settings(update, DYNAMODB_TRANSIENT_ERRORS, self.settings)
         return update
 
     def _build_definition(self) -> sfn.IChainable:
+        """Variables: $plan (the dates and the guard's record), $checks (the loop's counter), $rows, $rowsAffected and
+        $notices (each notice's delivery or error, by kind). A caught error travels as the state input (a JSONata
+        Catch's output) through NotifyFailed and MarkRunFailed to the failure notice."""
         s = self.settings
-        on_failure = notify_failure_then_fail(self, notices=self.notices, workflow=WORKFLOW)
-        dates = {"targetDate.$": "$.targetDate", "weekStart.$": "$.weekStart", "weekEnd.$": "$.weekEnd"}
+        on_failure = notify_failure_then_fail_jsonata(self, notices=self.notices, workflow=WORKFLOW)
+        dates = {key: f"{{% $plan.{key} %}}" for key in ("targetDate", "weekStart", "weekEnd")}
 
-        plan = self._invoke(
-            "ResolveTargetDate", self.plan_function, sfn.TaskInput.from_object({"input.$": "$"}), result_path=None, timeout_s=10
-        )
-        plan.add_catch(on_failure, errors=["States.ALL"], result_path="$.error")
+        plan = self._invoke("ResolveTargetDate", self.plan_function, {"input": STATE_INPUT}, timeout_s=10,
+                            assign={"plan": "{% $states.result %}", "checks": 0, "notices": {}})
+        plan.add_catch(on_failure, errors=["States.ALL"])
 
-        acquire = tasks.DynamoPutItem(
+        acquire = tasks.DynamoPutItem.jsonata(
             self,
             "AcquireRunGuard",
             table=self.guard,
             item={
-                "targetDate": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.targetDate")),
+                "targetDate": tasks.DynamoAttributeValue.from_string("{% $plan.targetDate %}"),
                 "status": tasks.DynamoAttributeValue.from_string("RUNNING"),
-                "executionId": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.execution_id),
-                "startedAt": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.execution_start_time),
-                "expiresAt": tasks.DynamoAttributeValue.number_from_string(sfn.JsonPath.string_at("$.guardExpiresAt")),
+                "executionId": tasks.DynamoAttributeValue.from_string(EXECUTION_ID),
+                "startedAt": tasks.DynamoAttributeValue.from_string("{% $states.context.Execution.StartTime %}"),
+                "expiresAt": tasks.DynamoAttributeValue.number_from_string("{% $plan.guardExpiresAt %}"),
             },
             # First run for the date, or a deliberate re-run ("rerun": true) of a FAILED one.
             condition_expression="attribute_not_exists(targetDate) OR #status = :rerunnable",
             expression_attribute_names={"#status": "status"},
-            expression_attribute_values={
-                ":rerunnable": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.rerunnableStatus"))
-            },
-            result_path=sfn.JsonPath.DISCARD,
+            expression_attribute_values={":rerunnable": tasks.DynamoAttributeValue.from_string("{% $plan.rerunnableStatus %}")},
             task_timeout=sfn.Timeout.duration(Duration.seconds(20)),
         )
         retry_from_settings(acquire, DYNAMODB_TRANSIENT_ERRORS, self.settings)
-        already_ran = sfn.Pass(self, "AlreadyRan", parameters={"outcome": "already ran", "targetDate.$": "$.targetDate"})
-        acquire.add_catch(already_ran, errors=[GUARD_TAKEN], result_path=sfn.JsonPath.DISCARD)
-        acquire.add_catch(on_failure, errors=["States.ALL"], result_path="$.error")
+        already_ran = sfn.Pass.jsonata(self, "AlreadyRan", outputs={"outcome": "already ran", "targetDate": dates["targetDate"]})
+        acquire.add_catch(already_ran, errors=[GUARD_TAKEN])
+        acquire.add_catch(on_failure, errors=["States.ALL"])
 
-        mark_failed = self._guard_task("MarkRunFailed", "FAILED")
-        mark_failed.add_catch(on_failure, errors=["States.ALL"], result_path="$.guardError")
+        # The caught error is the input: record FAILED, then notify with that error (not the guard's own, if any).
+        mark_failed = self._guard_task("MarkRunFailed", "FAILED", outputs=STATE_INPUT)
+        mark_failed.add_catch(on_failure, errors=["States.ALL"], outputs=STATE_INPUT)
         mark_failed.next(on_failure)
 
         notify_failed = self._notice(
-            "NotifyFailed", "failed", {**dates, "error.$": "$.error.Error", "cause.$": "$.error.Cause"}, mark_failed
+            "NotifyFailed", "failed", {**dates, "error": "{% $states.input.Error %}", "cause": "{% $states.input.Cause %}"},
+            mark_failed,
         ).next(mark_failed)
 
+        # The loop's counter: one more check done.
         check = self._invoke(
             "CheckRows",
             self.check_function,
-            sfn.TaskInput.from_object({"targetDate.$": "$.targetDate"}),
-            result_path="$.check",
+            {"targetDate": dates["targetDate"]},
             timeout_s=s.check_timeout_seconds,
+            assign={"rows": "{% $states.result.rows %}", "checks": "{% $checks + 1 %}"},
         )
         retry_from_settings(check, BIGQUERY_RETRYABLE_ERRORS, self.settings)
-        check.add_catch(notify_failed, errors=["States.ALL"], result_path="$.error")
+        check.add_catch(notify_failed, errors=["States.ALL"])
 
-        # The loop's counter: one more check done, carried with the dates and the notices so far.
-        count_check = sfn.Pass(
-            self,
-            "CountCheck",
-            parameters={**dates, "rows.$": "$.check.rows", "checks.$": "States.MathAdd($.checks, 1)", "notices.$": "$.notices"},
-        )
-
-        wait = sfn.Wait(self, "WaitForData", time=sfn.WaitTime.duration(Duration.seconds(s.wait_seconds)))
+        wait = sfn.Wait.jsonata(self, "WaitForData", time=sfn.WaitTime.duration(Duration.seconds(s.wait_seconds)))
         wait.next(check)
         notify_waiting = self._notice(
             "NotifyWaiting",
             "waiting",
-            {"targetDate.$": "$.targetDate", "checks.$": "$.checks", "maxChecks": s.max_checks, "waitSeconds": s.wait_seconds},
+            {"targetDate": dates["targetDate"], "checks": "{% $checks %}", "maxChecks": s.max_checks,
+             "waitSeconds": s.wait_seconds},
             wait,
         ).next(wait)
 
-        data_not_ready = sfn.Pass(
+        data_not_ready = sfn.Pass.jsonata(
             self,
             "DataNotReady",
-            parameters={
-                "Error": DATA_NOT_READY,
-                "Cause.$": "States.Format('no rows for {} after {} checks', $.targetDate, $.checks)",
-            },
-            result_path="$.error",
+            outputs={"Error": DATA_NOT_READY,
+                     "Cause": "{% 'no rows for ' & $plan.targetDate & ' after ' & $checks & ' checks' %}"},
         ).next(mark_failed)
         notify_gave_up = self._notice(
-            "NotifyGaveUp", "gave_up", {"targetDate.$": "$.targetDate", "checks.$": "$.checks"}, data_not_ready
+            "NotifyGaveUp", "gave_up", {"targetDate": dates["targetDate"], "checks": "{% $checks %}"}, data_not_ready
         ).next(data_not_ready)
 
-        done = sfn.Pass(
-            self,
-            "BatchInserted",
-            parameters={
-                "outcome": "inserted",
-                **dates,
-                "rowsFound.$": "$.rows",
-                "rowsAffected.$": "$.insert.rowsAffected",
-                "checks.$": "$.checks",
-                "notices.$": "$.notices",
-            },
-        )
-        mark_succeeded = self._guard_task("MarkRunSucceeded", "SUCCEEDED")
+        mark_succeeded = self._guard_task("MarkRunSucceeded", "SUCCEEDED", outputs={
+            "outcome": "inserted",
+            **dates,
+            "rowsFound": "{% $rows %}",
+            "rowsAffected": "{% $rowsAffected %}",
+            "checks": "{% $checks %}",
+            "notices": "{% $notices %}",
+        })
         # The week is in, but a guard left RUNNING would refuse every later run of the date as "already ran":
         # say so and fail (the status-event rule then releases the guard; a re-run MERGEs the same rows).
-        mark_succeeded.add_catch(on_failure, errors=["States.ALL"], result_path="$.error")
-        mark_succeeded.next(done)
+        mark_succeeded.add_catch(on_failure, errors=["States.ALL"])
         notify_succeeded = self._notice(
-            "NotifySucceeded", "succeeded", {**dates, "rowsAffected.$": "$.insert.rowsAffected"}, mark_succeeded
+            "NotifySucceeded", "succeeded", {**dates, "rowsAffected": "{% $rowsAffected %}"}, mark_succeeded
         ).next(mark_succeeded)
         insert = self._invoke(
             "InsertWeek",
             self.insert_function,
-            sfn.TaskInput.from_object({"weekStart.$": "$.weekStart", "weekEnd.$": "$.weekEnd"}),
-            result_path="$.insert",
+            {"weekStart": dates["weekStart"], "weekEnd": dates["weekEnd"]},
             timeout_s=s.insert_timeout_seconds,
+            assign={"rowsAffected": "{% $states.result.rowsAffected %}"},
         )
         retry_from_settings(insert, BIGQUERY_RETRYABLE_ERRORS, self.settings)
-        insert.add_catch(notify_failed, errors=["States.ALL"], result_path="$.error")
+        insert.add_catch(notify_failed, errors=["States.ALL"])
         insert.next(notify_succeeded)
-        notify_starting = self._notice("NotifyStarting", "starting", {**dates, "rows.$": "$.rows"}, insert).next(insert)
+        notify_starting = self._notice("NotifyStarting", "starting", {**dates, "rows": "{% $rows %}"}, insert).next(insert)
 
         rows_ready = (
-            sfn.Choice(self, "RowsReady")
-            .when(sfn.Condition.number_greater_than("$.rows", 0), notify_starting)
-            .when(sfn.Condition.number_greater_than_equals("$.checks", s.max_checks), notify_gave_up)
+            sfn.Choice.jsonata(self, "RowsReady")
+            .when(sfn.Condition.jsonata("{% $rows > 0 %}"), notify_starting)
+            .when(sfn.Condition.jsonata(f"{{% $checks >= {s.max_checks} %}}"), notify_gave_up)
             .otherwise(notify_waiting)
         )
-        return plan.next(acquire).next(check).next(count_check).next(rows_ready)
+        return plan.next(acquire).next(check).next(rows_ready)

@@ -31,6 +31,52 @@ def test_cfn_lint_reports_its_own_and_serverless_findings_and_accepts_only_dlqs(
     assert not any(where == "probe/Probe/Dlq" for _, where in found)
 
 
+def _function(**properties):
+    return {"Type": "AWS::Lambda::Function", "Properties": {
+        "Code": {"ZipFile": "def handler(event, context): return event"}, "Handler": "index.handler",
+        "Role": "arn:aws:iam::123456789012:role/probe", "Runtime": "python3.13", **properties}}
+
+
+def _async_invoked(function_id):
+    return {"Type": "AWS::Lambda::Permission", "Properties": {
+        "Action": "lambda:InvokeFunction", "FunctionName": {"Fn::GetAtt": [function_id, "Arn"]},
+        "Principal": "events.amazonaws.com"}}
+
+
+def _failures_to(function_id, queue_id):
+    return {"Type": "AWS::Lambda::EventInvokeConfig", "Properties": {
+        "FunctionName": {"Ref": function_id}, "Qualifier": "$LATEST", "MaximumRetryAttempts": 2,
+        "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [queue_id, "Arn"]}}}}}
+
+
+def test_asynchronously_invoked_functions_need_somewhere_for_their_failures(tmp_path):
+    # GIVEN two functions EventBridge invokes asynchronously: one whose failures go nowhere, one whose async config
+    #       sends them to a queue (its on-failure destination), and that queue
+    probe = template({
+        "Lost": _function(), "LostInvoke": _async_invoked("Lost"),
+        "Kept": _function(), "KeptInvoke": _async_invoked("Kept"), "KeptConfig": _failures_to("Kept", "KeptFailures"),
+        "KeptFailures": _queue(),
+    }, tmp_path / "Probe.template.json")
+    # WHEN checkov and cfn-lint run
+    dlq_findings = {(f.rule, f.where) for f in tools.checkov([probe]) if f.rule == "CKV_AWS_116"}
+    lint_findings = {(f.rule, f.where) for f in tools.cfn_lint([probe]) if f.rule in ("ES6000", "ES1007")}
+    # THEN the function whose failures are lost, and the permission invoking it, are reported; the other function,
+    #      its permission (written as CDK writes it: the Arn there, a Ref in the config) and its failures' queue are not
+    assert dlq_findings == {("CKV_AWS_116", "probe/Probe/Lost")}
+    assert lint_findings == {("ES1007", "probe/Probe/LostInvoke")}
+
+
+def test_a_queue_only_an_event_rule_target_dead_letters_to_is_a_dlq_and_a_lone_queue_is_not(tmp_path):
+    # GIVEN a rule whose target's DLQ is a queue, and a queue nothing sends to
+    rule = {"Type": "AWS::Events::Rule", "Properties": {"EventPattern": {"source": ["aws.states"]}, "Targets": [
+        {"Id": "Target", "Arn": {"Fn::GetAtt": ["Fn", "Arn"]}, "DeadLetterConfig": {"Arn": {"Fn::GetAtt": ["RuleDlq", "Arn"]}}}]}}
+    probe = template({"Fn": _function(), "Rule": rule, "RuleDlq": _queue(), "Lone": _queue()}, tmp_path / "Probe.template.json")
+    # WHEN cfn-lint runs
+    found = {(f.rule, f.where) for f in tools.cfn_lint([probe]) if f.rule == "ES6000"}
+    # THEN only the lone queue lacks a redrive policy
+    assert found == {("ES6000", "probe/Probe/Lone")}
+
+
 def test_checkov_reports_an_unencrypted_queue_and_accepts_sse_sqs(tmp_path):
     # GIVEN a queue without encryption and one with SQS-managed encryption
     probe = template({
@@ -59,22 +105,3 @@ def test_asl_validator_reports_a_malformed_definition():
 def test_every_skipped_or_narrowed_rule_says_why(skips):
     reasons = {rule: getattr(entry, "reason", entry) for rule, entry in skips.items()}
     assert all(len(reason.split()) >= 12 for reason in reasons.values()), reasons
-
-
-def test_an_asynchronously_invoked_function_is_accepted_only_with_an_on_failure_destination(tmp_path):
-    # GIVEN a function an EventBridge rule may invoke asynchronously, with or without an on-failure destination
-    function = {"Type": "AWS::Lambda::Function", "Properties": {"Handler": "h.handler", "Runtime": "python3.14"}}
-    permission = {"Type": "AWS::Lambda::Permission", "Properties": {
-        "Action": "lambda:InvokeFunction", "Principal": "events.amazonaws.com", "FunctionName": {"Fn::GetAtt": ["Fn", "Arn"]}}}
-    invoke_config = {"Type": "AWS::Lambda::EventInvokeConfig", "Properties": {
-        "FunctionName": {"Ref": "Fn"}, "Qualifier": "$LATEST",
-        "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": ["Dlq", "Arn"]}}}}}
-    with_destination = template({"Fn": function, "Allow": permission, "Config": invoke_config, "Dlq": _queue()},
-                                tmp_path / "With.template.json")
-    without = template({"Fn": function, "Allow": permission}, tmp_path / "Without.template.json")
-    es1007, ckv116 = tools.CFN_LINT_ACCEPTED["ES1007"], tools.CHECKOV_ACCEPTED["CKV_AWS_116"]
-    # THEN the permission and the function are accepted only where failed invocations have somewhere to go
-    assert es1007.applies(with_destination, "Allow") and not es1007.applies(without, "Allow")
-    assert ckv116.applies(with_destination, "Fn") and not ckv116.applies(without, "Fn")
-    # AND that destination queue counts as a DLQ (no redrive policy of its own asked of it)
-    assert tools.CFN_LINT_ACCEPTED["ES6000"].applies(with_destination, "Dlq")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 
-
+from stacks.bucket_usage.settings import BucketUsageSettings
 from stacks.bucket_usage.stack import (
+    INPUT_PROBLEMS,
     INVALID_INPUT_ERROR,
     LAMBDA_SERVICE_ERRORS,
     LAMBDA_SOURCE,
@@ -14,9 +16,12 @@ from stacks.bucket_usage.stack import (
     MAP_RUNS_PREFIX,
     RETRYABLE_SCAN_ERRORS,
     SCAN_S3_ACTIONS,
+    SETTINGS_KEY,
     TARGETS_PREFIX,
+    THRESHOLD_ERROR,
 )
-from tests.templates.cfn import all_states, as_list, only_resource, policy_statements, resources_of_type
+from stacks.common.config import load_stage
+from tests.templates.cfn import all_states, as_list, jsonata_throughout, only_resource, policy_statements, resources_of_type
 
 STACK = "BucketUsage"
 
@@ -41,55 +46,88 @@ def test_no_state_machine_is_created_at_run_time_anywhere(template):
             assert machine_id in json.dumps(statement["Resource"]), statement
 
 
-def test_no_polling_loop_no_wait_state_and_the_only_loop_is_the_bounded_scan(definition):
+def test_no_polling_loop_no_wait_state_and_the_only_loop_is_the_bounded_scan(definition, stage):
     states = _states(definition)
     assert not [name for name, s in states.items() if s["Type"] == "Wait"]
-    # the only backward edge: MoreToScan -> the scan pass, guarded by a pass counter
+    # the only backward edge: MoreToScan -> the scan pass, while the pass counter is under the limit
     (more,) = [s for s in states.values() if s["Type"] == "Choice" and any(c.get("Next") == "ScanPass" for c in s["Choices"])]
-    (bound,) = [c for c in more["Choices"] if c.get("Next") == "ScanPass"]
-    assert bound["Variable"] == "$.scan.pass" and bound["NumericLessThan"] >= 1
-    done = [c for c in more["Choices"] if c.get("BooleanEquals") is True]
-    assert done and states[done[0]["Next"]]["Type"] == "Succeed"
+    done, bound = more["Choices"]
+    assert done["Condition"] == "{% $scan.done = true %}" and states[done["Next"]]["Type"] == "Succeed"
+    max_passes = load_stage(stage.name).workflow_settings(SETTINGS_KEY, BucketUsageSettings).max_scan_passes
+    assert bound == {"Condition": f"{{% $passes < {max_passes} %}}", "Next": "ScanPass"} and max_passes >= 1
     assert states[more["Default"]]["Type"] == "Task"  # the pass limit: record partial counts, then end
+    # the counter: a variable of the child, set to 0 before the loop and raised by 1 by each pass that returned
     scan = states["ScanPass"]
-    assert scan["Parameters"]["pass.$"] == "States.MathAdd($.scan.pass, 1)" and scan["Next"] == "MoreToScan"
+    assert scan["Arguments"]["pass"] == "{% $passes + 1 %}" and scan["Arguments"]["state"] == "{% $scan %}"
+    assert scan["Assign"] == {"scan": "{% $states.result %}", "passes": "{% $passes + 1 %}"} and scan["Next"] == "MoreToScan"
+    processor = states["ScanBuckets"]["ItemProcessor"]
+    start = processor["States"][processor["StartAt"]]
+    assert start["Assign"] == {"item": "{% $states.input %}", "scan": {"pass": 0, "done": False}, "passes": 0}
+    assert start["Type"] == "Pass" and start["Next"] == "ScanPass"
+
+
+def test_a_child_reads_only_the_variables_it_assigned_itself(definition):
+    # GIVEN the Map's child: a Distributed Map's child execution cannot read the execution's variables
+    (scan_map,) = [s for s in _states(definition).values() if s["Type"] == "Map"]
+    child = scan_map["ItemProcessor"]["States"]
+    expressions = " ".join(re.findall(r"\{%(.*?)%\}", json.dumps(child)))
+    read = set(re.findall(r"\$([A-Za-z_]\w*)", expressions)) - {"states", "merge", "count", "type", "exists", "not"}
+    assigned = {name for state in child.values()
+                for assign in [state.get("Assign", {})] + [c.get("Assign", {}) for c in state.get("Catch", [])]
+                for name in assign}
+    # THEN every variable it reads is one of its own
+    assert assigned == {"item", "scan", "passes"} and read == assigned
 
 
 def test_buckets_go_to_s3_and_feed_one_distributed_map_whose_results_stay_out_of_the_state(definition):
     states = _states(definition)
     (scan_map,) = [s for s in states.values() if s["Type"] == "Map"]
     lister = states["ListTargets"]
-    # the lister's answer replaces the state: where the list is, never the list itself
-    assert lister["ResultPath"] == lister["OutputPath"] == "$.targets" and states[lister["Next"]] is scan_map
-    assert lister["Parameters"] == {"request.$": "$$.Execution.Input", "execution.$": "$$.Execution.Name"}
+    # the lister's answer is a variable: where the list is, never the list itself
+    assert lister["Assign"] == {"targets": "{% $states.result %}"} and states[lister["Next"]] is scan_map
+    assert lister["Arguments"] == {"request": "{% $states.input %}", "execution": "{% $states.context.Execution.Name %}"}
     assert scan_map["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
     assert scan_map["ItemReader"]["Resource"].endswith(":states:::s3:getObject")
     assert scan_map["ItemReader"]["ReaderConfig"] == {"InputType": "JSON"}
-    assert scan_map["ItemReader"]["Parameters"]["Key.$"] == "$.key"
-    assert "ItemsPath" not in scan_map
+    assert scan_map["ItemReader"]["Arguments"]["Key"] == "{% $targets.key %}"
+    assert "Items" not in scan_map
     # each child carries its bucket and the checked request (a few bytes), never the list
-    assert scan_map["ItemSelector"] == {"bucket.$": "$$.Map.Item.Value", "request.$": "$.request",
-                                        "execution.$": "$$.Execution.Name", "scan": {"pass": 0, "done": False}}
+    assert scan_map["ItemSelector"] == {"bucket": "{% $states.context.Map.Item.Value %}", "request": "{% $targets.request %}",
+                                        "execution": "{% $states.context.Execution.Name %}"}
     # the children's results go to S3: the Map's output is where they are, a constant size
     assert scan_map["ResultWriter"]["Resource"].endswith(":states:::s3:putObject")
-    assert scan_map["ResultWriter"]["Parameters"]["Prefix"] == MAP_RUNS_PREFIX and scan_map["ResultPath"] == "$.scanRun"
-    assert states[scan_map["Next"]]["Parameters"] == {"targets.$": "$", "execution.$": "$$.Execution.Name"}
+    assert scan_map["ResultWriter"]["Arguments"]["Prefix"] == MAP_RUNS_PREFIX
+    assert states[scan_map["Next"]]["Arguments"] == {"targets": "{% $targets %}",
+                                                     "execution": "{% $states.context.Execution.Name %}"}
     assert 1 <= scan_map["MaxConcurrency"] <= 10_000
 
 
 def test_every_element_of_a_given_list_is_type_checked_before_any_task(definition):
-    states = _states(definition)
     start = definition["States"][definition["StartAt"]]
-    (to_names,) = [c for c in start["Choices"] if c.get("Next") == "ReadBucketNames"]
-    assert to_names == {"Variable": "$.buckets", "IsPresent": True, "Next": "ReadBucketNames"}
-    read = states["ReadBucketNames"]
-    assert read["Type"] == "Pass" and read["Parameters"] == {"names.$": "States.JsonToString($.buckets)"}
-    check = states[read["Next"]]
-    assert check["Type"] == "Choice" and check["Default"] == "ListTargets"
-    (reject,) = check["Choices"]
-    assert states[reject["Next"]]["Type"] == "Fail" and states[reject["Next"]]["Error"] == INVALID_INPUT_ERROR
-    patterns = [rule.get("StringMatches") or rule["Not"]["StringMatches"] for rule in reject["Or"]]
-    assert patterns[0] == '["*"]' and sorted(patterns[1:]) == sorted(f"*,{c}*" for c in "-0123456789tfn{[")
+    # GIVEN the first state: one Choice whose only rule names every way an input is invalid
+    (reject,) = start["Choices"]
+    assert reject == {"Condition": f"{{% {' or '.join(INPUT_PROBLEMS)} %}}", "Next": "InvalidInput"}
+    assert start["Default"] == "ListTargets"
+    # THEN a given list must be a non-empty array holding as many strings as elements (one condition, no Pass state)
+    assert "$count($states.input.buckets[$type($) = 'string']) = $count($states.input.buckets)" in reject["Condition"]
+    assert "$type($states.input.buckets) = 'array' and $count($states.input.buckets) > 0" in reject["Condition"]
+    assert not [name for name, s in definition["States"].items() if s["Type"] == "Pass"]
+
+
+def test_the_failure_threshold_reads_the_summarys_verdict(definition):
+    states = _states(definition)
+    assert states["Summarize"]["Next"] == "OverFailureThreshold"
+    threshold = states["OverFailureThreshold"]
+    assert threshold["Choices"] == [{"Condition": "{% $states.input.verdict.thresholdExceeded = true %}",
+                                     "Next": THRESHOLD_ERROR}]
+    assert states[THRESHOLD_ERROR] == {"Type": "Fail", "Error": THRESHOLD_ERROR, "Cause": "{% $states.input.verdict.cause %}"}
+    assert states[threshold["Default"]] == {"Type": "Succeed"}
+
+
+def test_the_definition_is_jsonata_throughout(definition):
+    # GIVEN the synthesized definition THEN JSONata is its top level's language and every state's (the Map's child
+    # included), and no state holds a JSONPath field
+    assert jsonata_throughout(definition) == []
 
 
 def test_every_task_has_a_timeout_longer_than_its_function_and_the_machine_too(template, definition):
@@ -118,19 +156,20 @@ def test_a_bucket_whose_scan_fails_is_a_result_and_everything_else_is_caught_not
     states = _states(definition)
     for name in ("ScanPass", "RecordIncomplete"):
         (catch,) = states[name]["Catch"]
-        assert catch["ErrorEquals"] == ["States.ALL"] and catch["ResultPath"] == "$.error"
+        assert catch == {"ErrorEquals": ["States.ALL"], "Next": "ScanFailed"}  # the caught error is ScanFailed's input
         failed = states[catch["Next"]]
-        assert failed is states["ScanFailed"] and failed.get("End") and failed["Parameters"]["failure.$"] == "$.error"
+        assert failed.get("End") and failed["Arguments"]["failure"] == "{% $states.input %}"
     assert "Catch" not in states["ScanFailed"]  # if even the failure cannot be recorded, the child fails, and the Map
     top_level = [s for s in definition["States"].values()
                  if s["Type"] in ("Task", "Map") and not s["Resource" if "Resource" in s else "Type"].endswith("sns:publish")]
     assert len(top_level) == 3  # the lister, the Map, the summary
     for state in top_level:
         (catch,) = state["Catch"]
-        assert catch["ErrorEquals"] == ["States.ALL"] and catch["ResultPath"] == "$.error"
+        assert catch == {"ErrorEquals": ["States.ALL"], "Next": "PublishFailureNotice"}  # the caught error alone goes on
         notice = states[catch["Next"]]
-        assert notice["Resource"].endswith(":states:::sns:publish")
-        assert states[notice["Next"]] == {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
+        assert notice["Resource"].endswith(":states:::sns:publish") and notice["Output"] == "{% $states.input %}"
+        assert states[notice["Next"]] == {"Type": "Fail", "Error": "{% $states.input.Error %}",
+                                          "Cause": "{% $states.input.Cause %}"}
 
 
 def test_bad_input_fails_first_with_a_named_error(definition):

@@ -17,7 +17,7 @@ from stacks.weekly_batch.stack import (
     STATUS_CHANGE,
     UNSUCCESSFUL_END_STATUSES,
 )
-from tests.templates.cfn import all_states, as_list, only_resource, policy_statements, resources_of_type
+from tests.templates.cfn import all_states, as_list, jsonata_throughout, only_resource, policy_statements, resources_of_type
 
 STACK = "WeeklyBatch"
 # stage -> (max_checks, wait_seconds), as cdk.json sets them (prod: the documented defaults)
@@ -97,22 +97,30 @@ def test_the_schedule_role_may_only_start_this_state_machine(template):
 def test_the_wait_loop_is_bounded_by_a_counter_and_its_choice(definition, stage):
     max_checks, wait_seconds = LOOP[stage.name]
     states = dict(all_states(definition))
-    # the counter: one Pass adds 1 per check
-    (counter_name,) = [n for n, s in states.items() if s["Type"] == "Pass" and "States.MathAdd($.checks, 1)" in json.dumps(s)]
+    # the counter: a variable the plan sets to 0 and each successful check adds 1 to, with the rows it found
+    assert states["ResolveTargetDate"]["Assign"]["checks"] == 0
+    (counter_name,) = [n for n, s in states.items() if s.get("Assign", {}).get("checks") == "{% $checks + 1 %}"]
+    assert counter_name == "CheckRows" and states[counter_name]["Assign"]["rows"] == "{% $states.result.rows %}"
     choice = states[states[counter_name]["Next"]]
     assert choice["Type"] == "Choice"
     # rows first, then the bound, else wait
     rows_rule, bound_rule = choice["Choices"]
-    assert rows_rule["Variable"] == "$.rows" and rows_rule["NumericGreaterThan"] == 0
-    assert bound_rule == {"Variable": "$.checks", "NumericGreaterThanEquals": max_checks, "Next": bound_rule["Next"]}
+    assert rows_rule["Condition"] == "{% $rows > 0 %}"
+    assert bound_rule == {"Condition": f"{{% $checks >= {max_checks} %}}", "Next": bound_rule["Next"]}
     (wait,) = [s for s in states.values() if s["Type"] == "Wait"]
     assert wait["Seconds"] == wait_seconds
     # every cycle of the graph passes through the counter: without it the graph is acyclic
     edges = {name: _successors(state) for name, state in states.items()}
     edges[counter_name] = set()
     assert not _has_cycle(edges)
-    # giving up ends in Fail with DataNotReady (the error set in a Pass, then the common failure path)
-    assert any(s["Type"] == "Pass" and s.get("Parameters", {}).get("Error") == DATA_NOT_READY for s in states.values())
+    # nothing else assigns the counter
+    assigned = [n for n, s in states.items() for a in [s.get("Assign", {})] + [c.get("Assign", {}) for c in s.get("Catch", [])]
+                if "checks" in a]
+    assert sorted(assigned) == ["CheckRows", "ResolveTargetDate"]
+    # giving up ends in Fail with DataNotReady (the error made by a Pass, then the common failure path)
+    (gave_up,) = [s for s in states.values() if s["Type"] == "Pass" and s.get("Output", {}).get("Error") == DATA_NOT_READY]
+    assert gave_up["Output"]["Cause"] == "{% 'no rows for ' & $plan.targetDate & ' after ' & $checks & ' checks' %}"
+    assert gave_up["Next"] == "MarkRunFailed"
 
 
 def _successors(state: dict) -> set[str]:
@@ -160,31 +168,48 @@ def test_bigquery_errors_are_retried_with_full_jitter_and_everything_else_is_cau
         (retry,) = [r for r in states[name]["Retry"] if set(r["ErrorEquals"]) == set(BIGQUERY_RETRYABLE_ERRORS)]
         assert retry["JitterStrategy"] == "FULL" and retry["BackoffRate"] >= 2 and retry["MaxAttempts"] >= 2
         (catch,) = states[name]["Catch"]
-        assert catch["ErrorEquals"] == ["States.ALL"] and catch["ResultPath"] == "$.error"
-        assert states[catch["Next"]]["Parameters"]["kind"] == "failed"
+        # the caught error alone goes on (a JSONata Catch's output) to the "failed" notice, which passes it on
+        assert catch == {"ErrorEquals": ["States.ALL"], "Next": "NotifyFailed"}
+    failed = states["NotifyFailed"]
+    assert failed["Arguments"]["kind"] == "failed" and failed["Output"] == "{% $states.input %}"
+    assert failed["Arguments"]["error"] == "{% $states.input.Error %}"
+    assert failed["Arguments"]["cause"] == "{% $states.input.Cause %}"
+    assert failed["Next"] == failed["Catch"][0]["Next"] == "MarkRunFailed"
+    # AND MarkRunFailed passes that error, not its own, to the failure notice, whether it records FAILED or not
+    mark = states["MarkRunFailed"]
+    assert mark["Output"] == "{% $states.input %}" and mark["Next"] == "PublishFailureNotice"
+    assert mark["Catch"] == [{"ErrorEquals": ["States.ALL"], "Next": "PublishFailureNotice", "Output": "{% $states.input %}"}]
+    assert states["WorkflowFailed"] == {"Type": "Fail", "Error": "{% $states.input.Error %}",
+                                        "Cause": "{% $states.input.Cause %}"}
 
 
 def test_slack_notices_retry_transient_errors_and_never_stop_the_batch(definition):
     states = dict(all_states(definition))
-    notices = {n: s for n, s in states.items() if s["Type"] == "Task" and "kind" in s.get("Parameters", {})}
-    assert sorted(s["Parameters"]["kind"] for s in notices.values()) == sorted(NOTICE_KINDS)
+    notices = {n: s for n, s in states.items() if s["Type"] == "Task" and "kind" in s.get("Arguments", {})}
+    assert sorted(s["Arguments"]["kind"] for s in notices.values()) == sorted(NOTICE_KINDS)
     for name, notice in notices.items():
-        kind = notice["Parameters"]["kind"]
+        kind = notice["Arguments"]["kind"]
         (retry,) = [r for r in notice["Retry"] if set(r["ErrorEquals"]) == set(SLACK_RETRYABLE_ERRORS)]
         assert retry["JitterStrategy"] == "FULL"
         # a 4xx cannot improve; a 429 was already waited out as far as Retry-After allowed in the notifier
         assert not any({"SlackRejected", "SlackRateLimited"} & set(r["ErrorEquals"]) for r in notice["Retry"])
-        # a failed notice is recorded where a delivered one would be, and the batch goes on to the same state
+        # a failed notice is recorded where a delivered one would be ($notices.<kind>), and the batch goes on to the
+        # same state with the same input
         (catch,) = notice["Catch"]
         assert catch["ErrorEquals"] == ["States.ALL"] and catch["Next"] == notice["Next"]
-        assert catch["ResultPath"] == notice["ResultPath"] == f"$.notices.{kind}"
+        assert notice["Assign"] == {"notices": f"{{% $merge([$notices, {{'{kind}': $states.result}}]) %}}"}
+        assert catch["Assign"] == {"notices": f"{{% $merge([$notices, {{'{kind}': $states.errorOutput}}]) %}}"}
+        assert notice["Output"] == catch["Output"] == "{% $states.input %}"
         # only facts travel: no URL, no secret
-        assert "http" not in json.dumps(notice["Parameters"]) and "Secret" not in json.dumps(notice["Parameters"])
+        assert "http" not in json.dumps(notice["Arguments"]) and "Secret" not in json.dumps(notice["Arguments"])
+    # AND the output reports them, as the run's outcome
+    assert definition["States"]["ResolveTargetDate"]["Assign"]["notices"] == {}
+    assert states["MarkRunSucceeded"]["Output"]["notices"] == "{% $notices %}"
 
 
 def test_one_notifier_function_serves_every_notice_and_its_errors_are_alarmed(template, definition):
     notify_id = _function_id(template, "notify")
-    notices = [s for _, s in all_states(definition) if s["Type"] == "Task" and "kind" in s.get("Parameters", {})]
+    notices = [s for _, s in all_states(definition) if s["Type"] == "Task" and "kind" in s.get("Arguments", {})]
     assert {s["Resource"].split(" ")[1].split(".")[0] for s in notices} == {notify_id}
     alarms = [
         a["Properties"]
@@ -198,13 +223,16 @@ def test_one_notifier_function_serves_every_notice_and_its_errors_are_alarmed(te
 def test_the_run_once_guard_is_a_conditional_put_with_expiry(template, definition):
     states = dict(all_states(definition))
     (guard,) = [s for s in states.values() if s.get("Resource", "").endswith(":dynamodb:putItem")]
-    params = guard["Parameters"]
+    params = guard["Arguments"]
     assert params["ConditionExpression"] == "attribute_not_exists(targetDate) OR #status = :rerunnable"
-    assert params["Item"]["expiresAt"] == {"N.$": "$.guardExpiresAt"}
+    assert params["Item"]["expiresAt"] == {"N": "{% $plan.guardExpiresAt %}"}
+    assert params["Item"]["executionId"] == {"S": "{% $states.context.Execution.Id %}"}
+    assert params["ExpressionAttributeValues"] == {":rerunnable": {"S": "{% $plan.rerunnableStatus %}"}}
     taken = [c for c in guard["Catch"] if c["ErrorEquals"] == [GUARD_TAKEN]]
     (catch,) = taken
     already = states[catch["Next"]]
-    assert already["Type"] == "Pass" and already["End"] is True and already["Parameters"]["outcome"] == "already ran"
+    assert already["Type"] == "Pass" and already["End"] is True
+    assert already["Output"] == {"outcome": "already ran", "targetDate": "{% $plan.targetDate %}"}
     # no notice before the guard: a duplicate start sends nothing
     assert states[definition["StartAt"]]["Next"] == next(n for n, s in states.items() if s is guard)
     _, table = only_resource(template, "AWS::DynamoDB::Table")
@@ -214,7 +242,8 @@ def test_the_run_once_guard_is_a_conditional_put_with_expiry(template, definitio
     assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     # the outcome is recorded only by the execution holding the guard
     updates = [s for s in states.values() if s.get("Resource", "").endswith(":dynamodb:updateItem")]
-    assert len(updates) == 2 and all(u["Parameters"]["ConditionExpression"] == "executionId = :me" for u in updates)
+    assert len(updates) == 2 and all(u["Arguments"]["ConditionExpression"] == "executionId = :me" for u in updates)
+    assert all(u["Arguments"]["ExpressionAttributeValues"][":me"] == {"S": "{% $states.context.Execution.Id %}"} for u in updates)
 
 
 def test_secret_grants_are_scoped_to_the_two_secrets(template, stage):
@@ -322,3 +351,26 @@ def test_sql_templates_in_s3_are_readable_key_by_key_and_prod_refuses_local_only
         assert [k.split('"')[0] for k in keys] == ["team-sql/wb/count_rows.sql", "team-sql/wb/weekly_insert.sql"]
     with pytest.raises(ConfigError):
         WeeklyBatchStack(cdk.App(context=context), "Probe2", stage=load_stage("prod", {"weekly_batch.bigquery.credentials": "anonymous"}))
+
+
+def test_the_definition_is_jsonata_throughout(definition):
+    # GIVEN the synthesized definition THEN JSONata is its top level's language and every state's, and no state holds
+    # a JSONPath field
+    assert jsonata_throughout(definition) == []
+
+
+def test_a_batch_outputs_its_outcome_from_the_variables_its_states_assigned(definition):
+    states = dict(all_states(definition))
+    # GIVEN the variables: the plan, the rows found, the rows the MERGE affected
+    assert states["ResolveTargetDate"]["Assign"]["plan"] == "{% $states.result %}"
+    assert states["ResolveTargetDate"]["Arguments"] == {"input": "{% $states.input %}"}
+    assert states["InsertWeek"]["Assign"] == {"rowsAffected": "{% $states.result.rowsAffected %}"}
+    assert states["InsertWeek"]["Arguments"] == {"weekStart": "{% $plan.weekStart %}", "weekEnd": "{% $plan.weekEnd %}"}
+    # THEN the guard's record of success is the last state, and its output is the batch's outcome
+    mark = states["MarkRunSucceeded"]
+    assert mark["End"] is True
+    assert mark["Output"] == {"outcome": "inserted", "targetDate": "{% $plan.targetDate %}", "weekStart": "{% $plan.weekStart %}",
+                              "weekEnd": "{% $plan.weekEnd %}", "rowsFound": "{% $rows %}", "rowsAffected": "{% $rowsAffected %}",
+                              "checks": "{% $checks %}", "notices": "{% $notices %}"}
+    # AND a failure to record it fails the run after the failure notice, with DynamoDB's own error
+    assert mark["Catch"] == [{"ErrorEquals": ["States.ALL"], "Next": "PublishFailureNotice"}]

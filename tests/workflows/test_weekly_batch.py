@@ -62,7 +62,7 @@ def test_rows_present_insert_the_week_with_two_slack_messages(workflow, notices)
         ("u2", 7, 62),
         ("u3", 1, 3),
     ]
-    assert report.state_transitions == 11 and report.lambda_invocations == 5
+    assert report.state_transitions == 9 and report.lambda_invocations == 5
     assert notices() == []
 
 
@@ -77,7 +77,8 @@ def test_rows_arriving_after_two_waits(workflow):
         "データ更新を終えた猫",
     ]
     assert "1秒待って再実行します" in slack_texts(workflow)[0] and "1/4" in slack_texts(workflow)[0]
-    assert report.state_transitions == 11 + 2 * 5 and report.lambda_invocations == 5 + 2 * 2
+    # each wait loop: CheckRows, RowsReady, NotifyWaiting, WaitForData
+    assert report.state_transitions == 9 + 2 * 4 and report.lambda_invocations == 5 + 2 * 2
 
 
 def test_data_that_never_arrives_gives_up_after_max_checks(workflow, notices):

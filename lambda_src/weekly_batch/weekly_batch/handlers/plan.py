@@ -2,7 +2,7 @@
 
 Event: {"input": <the execution input>}: {"scheduledTime": ISO-8601} from the schedule, or
 {"targetDate": "YYYY-MM-DD", "rerun": bool} by hand.
-Result: {"targetDate", "weekStart", "weekEnd", "rerunnableStatus", "guardExpiresAt", "checks": 0, "notices": {}}
+Result: {"targetDate", "weekStart", "weekEnd", "rerunnableStatus", "guardExpiresAt"}
 Raises InvalidTargetDate on a malformed date or time (nothing is written).
 """
 
@@ -38,6 +38,4 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         **week.as_dict(),
         "rerunnableStatus": RERUNNABLE if rerun else "NONE",
         "guardExpiresAt": str(int(time.time()) + settings.guard_ttl_days * 86_400),
-        "checks": 0,
-        "notices": {},
     }
