@@ -23,7 +23,7 @@ SHELL_BLOCK = re.compile(r"^```(?:sh|bash|shell)\n(.*?)^```", re.M | re.S)
 INLINE = re.compile(r"`((?:\.venv/bin/python|python3?|make|npx cdk|node_modules/\.bin/cdk) [^`\n]+)`")
 HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
 # Commands of other tools a README may show (the user's AWS and Google CLIs), not this project's.
-OTHER_TOOLS = ("aws", "gcloud", "cd", "git", "export")
+OTHER_TOOLS = ("aws", "gcloud", "cd", "git", "export", "jq", "less", "head")
 
 
 def shown_commands() -> list[tuple[str, str]]:
@@ -65,7 +65,15 @@ def test_the_readmes_show_commands_to_check():
 
 @pytest.mark.parametrize(("where", "line"), COMMANDS, ids=[f"{w}:{line[:60]}" for w, line in COMMANDS])
 def test_a_shown_command_runs_as_shown(where, line):
-    words = shlex.split(line, comments=True)
+    lexer = shlex.shlex(line, posix=True, punctuation_chars="|")
+    lexer.whitespace_split, lexer.commenters = True, "#"
+    tokens = list(lexer)
+    segments = [[]]
+    for token in tokens:
+        segments.append([]) if token == "|" else segments[-1].append(token)
+    for piped in segments[1:]:  # what the output is piped into must be a common tool
+        assert piped and piped[0] in OTHER_TOOLS, f"{where}: `{line}` pipes into {piped[:1]}"
+    words = segments[0]
     env_prefix = 0
     while env_prefix < len(words) and re.fullmatch(r"[A-Z_]+=\S*", words[env_prefix]):
         env_prefix += 1  # `AWS_REGION=... make deploy ...`
