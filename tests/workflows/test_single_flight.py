@@ -183,14 +183,16 @@ FAULTS = {  # fault -> stand-in settings, and how the API saw the first call end
 
 @pytest.mark.parametrize("fault", list(FAULTS))
 def test_a_transient_fault_is_redelivered_and_called_again_never_overlapping(workflow, scenario, quick_redelivery, fault):
-    # GIVEN an API (or a consumer) whose first call fails transiently
+    # GIVEN an API (or a consumer) whose first call fails transiently, and nothing of an earlier test in flight
     standins, first_outcome = FAULTS[fault]
+    assert scenario.settle(60), scenario.stats()
     # WHEN a tick is enqueued
     report = workflow.run({"scheduled_time": _tick_time()}, standins=standins)
     world = report.outside_world
     # THEN SQS redelivered the message once the first call may be over, and the second call completed,
     # with the same idempotency key; never two calls at once; nothing in the DLQ; nothing left running
-    assert report.status == "SUCCEEDED"
+    assert report.status == "SUCCEEDED" and report.output["enqueued"] is True, report.output
+    assert len(scenario.api.calls) == 2, (scenario.api.calls, world)
     first, second = scenario.api.calls
     assert first["outcome"] == first_outcome and second["outcome"] == "200", scenario.api.calls
     assert second["started"] >= first["started"] + first["seconds"]
