@@ -15,7 +15,7 @@ from functools import cache
 from typing import Any, Callable, Mapping
 
 from sandbox.emulator import DeployedStack, Emulator
-from sandbox.scenarios.base import Scenario, ScenarioError, validate_standin_options
+from sandbox.scenarios.base import LAMBDA_STANDIN, FunctionCrashes, Scenario, ScenarioError, validate_standin_options
 from stacks.common.registry import Workflow, WorkflowError, discover_workflows
 
 
@@ -32,8 +32,9 @@ class WorkflowSpec:
     declaration: Workflow | None = None
 
     def validate_standins(self, options: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
-        """`--standin` strings -> one validated settings object per stand-in (ScenarioError if not)."""
-        return validate_standin_options(options, self.standin_settings)
+        """`--standin` strings -> one validated settings object per stand-in (ScenarioError if not), the
+        `lambda` stand-in every workflow has (`FunctionCrashes`) included."""
+        return validate_standin_options(options, {**self.standin_settings, LAMBDA_STANDIN: FunctionCrashes})
 
 
 def spec_of(workflow: Workflow) -> WorkflowSpec:
@@ -48,6 +49,9 @@ def spec_of(workflow: Workflow) -> WorkflowSpec:
     missing = [name for name in ("SCENARIO", "STANDIN_SETTINGS", "SAMPLE_INPUT") if not hasattr(module, name)]
     if missing:
         raise ScenarioError(f"sandbox/scenarios/{workflow.package}.py must define {', '.join(missing)}")
+    if LAMBDA_STANDIN in module.STANDIN_SETTINGS:
+        raise ScenarioError(f"sandbox/scenarios/{workflow.package}.py: the stand-in name {LAMBDA_STANDIN!r} is every "
+                            "workflow's own (its functions crashing); choose another")
     return WorkflowSpec(
         name=workflow.name,
         stack_id=workflow.stack_id,
