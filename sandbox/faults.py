@@ -36,6 +36,15 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class FunctionSettings:
+    """A deployed function's configuration during the matrix's runs (as `update-function-configuration`
+    would set it; restored after): only to make waits shorter, e.g. a redelivery hold or a timeout."""
+
+    environment: Mapping[str, str] = field(default_factory=dict)
+    timeout_seconds: int | None = None
+
+
+@dataclass(frozen=True)
 class Fault:
     """One dependency failing one way, and what the workflow must do about it.
 
@@ -48,6 +57,7 @@ class Fault:
     observed: values the stand-ins' report (`outside_world`) must hold, by dotted path (`api_requests.shop-a`).
     rerun: the run succeeds without reaching a clean run's end state (it records the failure and goes on):
         a re-run once the fault is cleared must reach it. A run that fails is always re-run.
+    functions: `{function: FunctionSettings}` for this fault's run only (restored before any re-run).
     variant: tells apart two faults of one kind and dependency (part of `id`).
     """
 
@@ -59,20 +69,12 @@ class Fault:
     notice: Notice | None = None
     observed: Mapping[str, Any] = field(default_factory=dict)
     rerun: bool = False
+    functions: Mapping[str, FunctionSettings] = field(default_factory=dict)
     variant: str = ""
 
     @property
     def id(self) -> str:
         return "-".join(part for part in (self.dependency, self.kind, self.variant) if part)
-
-
-@dataclass(frozen=True)
-class FunctionSettings:
-    """A deployed function's configuration during the matrix's runs (as `update-function-configuration`
-    would set it; restored after): only to make waits shorter, e.g. a redelivery hold or a timeout."""
-
-    environment: Mapping[str, str] = field(default_factory=dict)
-    timeout_seconds: int | None = None
 
 
 def failure_notice(message: Mapping[str, Any]) -> tuple[str, str] | None:

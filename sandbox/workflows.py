@@ -5,7 +5,11 @@ A *scenario* prepares what a deployed stack expects to exist outside it (secrets
 name, stand-in servers at the endpoints its functions are configured with) and can change
 stand-in behaviour between runs. Its module defines `SCENARIO` (the class), `STANDIN_SETTINGS`
 (stand-in name -> settings dataclass), `SAMPLE_INPUT` and, optionally, `headline(output)`: one
-line about a successful run for the demo table. Kept free of jsii/CDK imports so the CLI starts fast.
+line about a successful run for the demo table; and `FAULTS` (`sandbox.faults.FaultMatrix`: each outside
+dependency failing each way, and what the workflow must do), with `nothing_lost(report)` and
+`end_state(report)` on the scenario class, which tests/workflows/test_fault_matrix.py runs and checks.
+Every workflow also has the stand-in `lambda` (`FunctionCrashes`): one of its functions crashing.
+Kept free of jsii/CDK imports so the CLI starts fast.
 """
 
 from __future__ import annotations

@@ -291,8 +291,6 @@ _MAP_FAILED = "States.ExceedToleratedFailureThreshold"  # a batch that fails cou
 FAULTS = FaultMatrix(
     base_standins={"source": {"objects": "8", "other_dates": "2"}},  # one batch of 10
     rerun_standins={"source": {"fill": "false"}},  # S3 answers again; the objects stay where the failed run left them
-    # A stalled S3 request times the copy function out in 2 s instead of the local stage's 60 s.
-    functions={"CopyFunction": FunctionSettings(timeout_seconds=2)},
     faults=(
         # S3's client tries 3 times (S3_MAX_ATTEMPTS: 2 retries locally), then the batch is retried: its first copy passes
         Fault("S3", THROTTLED, {"source": {"throttle_keys": "1", "fault_times": "3"}}, retries={"CopyBatch": {"S3Throttled": 1}},
@@ -300,8 +298,10 @@ FAULTS = FaultMatrix(
         # every copy of one object fails: the batch is retried twice, its child fails, so does the Map, after the notice
         Fault("S3", ERRORING, {"source": {"error_keys": "1"}}, retries={"CopyBatch": {"S3Throttled": 2}}, error=_MAP_FAILED,
               notice=Notice(_MAP_FAILED), observed={"faults_injected": {"error": 9}}),
-        # a copy answered after the function's timeout: a function timeout is not retried
-        Fault("S3", TIMING_OUT, {"source": {"slow_keys": "1", "slow_seconds": "2.5"}}, error=_MAP_FAILED, notice=Notice(_MAP_FAILED)),
+        # a copy answered after the function's timeout (3 s for this run instead of the local stage's 60 s): a
+        # function timeout is not retried
+        Fault("S3", TIMING_OUT, {"source": {"slow_keys": "1", "slow_seconds": "3.5"}}, error=_MAP_FAILED, notice=Notice(_MAP_FAILED),
+              functions={"CopyFunction": FunctionSettings(timeout_seconds=3)}, observed={"faults_injected": {"slow": 1}}),
         # the copy is made but its answer is not XML: the retried batch finds the copy equal by content
         Fault("S3", GARBAGE, {"source": {"garbage_keys": "1"}}, retries={"CopyBatch": {"S3Throttled": 1}}),
         # the copy function's worker dies half-way through the batch: not retried, nothing lost

@@ -116,16 +116,20 @@ def _each_retried(error: str) -> dict[str, dict[str, int]]:
 
 
 _TWO_REQUESTS_EACH = {"api_requests": {shop: 2 for shop in _SHOPS}}
-FAULTS = FaultMatrix(faults=(
-    Fault(_BOTH, THROTTLED, _both(fail_mode="429"), retries=_each_retried("SearchApiThrottled"), observed=_TWO_REQUESTS_EACH),
-    Fault(_BOTH, ERRORING, _both(fail_mode="5xx"), retries=_each_retried("SearchApiUnavailable"), observed=_TWO_REQUESTS_EACH),
-    # answers 0.5 s after the local stage's 3 s HTTP timeout
-    Fault(_BOTH, TIMING_OUT, _both(fail_mode="slow", slow_seconds="3.5"), retries=_each_retried("SearchApiTimeout"),
-          observed=_TWO_REQUESTS_EACH),
-    # an HTML page is not retried: the run fails by name after one request (one shop: the first error would win)
-    Fault(_BOTH, GARBAGE, {"shop-b": {"fail_mode": "non-json", "fail_times": "1"}}, error="SearchApiBadResponse",
-          notice=Notice("SearchApiBadResponse", "shop-b: response is not JSON"), observed={"api_requests.shop-b": 1}),
-    # a search function's worker dies during its call: not retried (a crash is not a Lambda service error)
-    Fault(_BOTH, CRASH, {LAMBDA_STANDIN: {"function": "SearchAFunction"}}, error="Runtime.ExitError",
-          notice=Notice("Runtime.ExitError", "signal: killed"), observed={"lambda_crashes": 1}),
-))
+FAULTS = FaultMatrix(
+    # results over the 64 KiB inline threshold: every run's answer travels through S3 by reference (the claim check)
+    base_standins={"*": {"result_bytes": "70000"}},
+    faults=(
+        Fault(_BOTH, THROTTLED, _both(fail_mode="429"), retries=_each_retried("SearchApiThrottled"), observed=_TWO_REQUESTS_EACH),
+        Fault(_BOTH, ERRORING, _both(fail_mode="5xx"), retries=_each_retried("SearchApiUnavailable"), observed=_TWO_REQUESTS_EACH),
+        # answers 0.5 s after the local stage's 3 s HTTP timeout
+        Fault(_BOTH, TIMING_OUT, _both(fail_mode="slow", slow_seconds="3.5"), retries=_each_retried("SearchApiTimeout"),
+              observed=_TWO_REQUESTS_EACH),
+        # an HTML page is not retried: the run fails by name after one request (one shop: the first error would win)
+        Fault(_BOTH, GARBAGE, {"shop-b": {"fail_mode": "non-json", "fail_times": "1"}}, error="SearchApiBadResponse",
+              notice=Notice("SearchApiBadResponse", "shop-b: response is not JSON"), observed={"api_requests.shop-b": 1}),
+        # a search function's worker dies during its call: not retried (a crash is not a Lambda service error)
+        Fault(_BOTH, CRASH, {LAMBDA_STANDIN: {"function": "SearchAFunction"}}, error="Runtime.ExitError",
+              notice=Notice("Runtime.ExitError", "signal: killed"), observed={"lambda_crashes": 1}),
+    ),
+)

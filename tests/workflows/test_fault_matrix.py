@@ -10,20 +10,55 @@ the fault is cleared. One clean run per workflow and test process gives that end
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Mapping
 
 import pytest
 
 from sandbox.engine.distributed_map import map_runs
 from sandbox.execution import retries_by_state
-from sandbox.faults import FaultMatrix, Observation, fault_matrix_of, merge_retries, same_inputs, verify
-from sandbox.session import DeployedWorkflow, Sandbox
+from sandbox.faults import (
+    ERRORING,
+    Fault,
+    FaultMatrix,
+    FunctionSettings,
+    Notice,
+    Observation,
+    fault_matrix_of,
+    merge_retries,
+    same_inputs,
+    verify,
+)
+from sandbox.session import DeployedWorkflow, RunReport, Sandbox
+from sandbox.workflows import ScenarioError
 from stacks.common.registry import discover_workflows
 from tests.workflows.notices import notice_inbox
 
 MATRICES: dict[str, FaultMatrix | None] = {workflow.name: fault_matrix_of(workflow.scenario()) for workflow in discover_workflows()}
 CASES = [pytest.param(name, fault, id=f"{name}:{fault.id}") for name, matrix in MATRICES.items() if matrix for fault in matrix.faults]
+
+
+def configure_functions(workflow: DeployedWorkflow, functions: Mapping[str, FunctionSettings]) -> dict[str, dict[str, Any]]:
+    """Set deployed functions' environment and timeout as `update-function-configuration` would; returns
+    what they were (for `restore_functions`)."""
+    client = workflow.emulator.client("lambda")
+    before = {}
+    for function, settings in functions.items():
+        name = workflow.function_named(function)
+        configuration = client.get_function_configuration(FunctionName=name)
+        environment = configuration.get("Environment", {}).get("Variables", {})
+        before[name] = {"Environment": {"Variables": environment}, "Timeout": configuration["Timeout"]}
+        change: dict[str, Any] = {"Environment": {"Variables": {**environment, **settings.environment}}}
+        if settings.timeout_seconds is not None:
+            change["Timeout"] = settings.timeout_seconds
+        client.update_function_configuration(FunctionName=name, **change)
+    return before
+
+
+def restore_functions(workflow: DeployedWorkflow, before: Mapping[str, Mapping[str, Any]]) -> None:
+    client = workflow.emulator.client("lambda")
+    for name, configuration in before.items():
+        client.update_function_configuration(FunctionName=name, **configuration)
 
 
 @dataclass
@@ -49,6 +84,7 @@ class MatrixRuns:
         self._sandbox = sandbox
         self._prepared: dict[str, PreparedWorkflow] = {}
         self._restore: list[PreparedWorkflow] = []  # whose functions to configure back
+        self._observed: dict[tuple[str, str], Observation] = {}
 
     def prepared(self, name: str) -> PreparedWorkflow:
         if name not in self._prepared:
@@ -69,31 +105,39 @@ class MatrixRuns:
         return self._prepared[name]
 
     def _configure_functions(self, prepared: PreparedWorkflow) -> None:
-        client = prepared.workflow.emulator.client("lambda")
-        for function, settings in prepared.matrix.functions.items():
-            name = prepared.workflow.function_named(function)
-            before = client.get_function_configuration(FunctionName=name)
-            environment = before.get("Environment", {}).get("Variables", {})
-            prepared.restore[name] = {"Environment": {"Variables": environment}, "Timeout": before["Timeout"]}
-            change: dict[str, Any] = {"Environment": {"Variables": {**environment, **settings.environment}}}
-            if settings.timeout_seconds is not None:
-                change["Timeout"] = settings.timeout_seconds
-            client.update_function_configuration(FunctionName=name, **change)
+        prepared.restore = configure_functions(prepared.workflow, prepared.matrix.functions)
 
     def restore(self) -> None:
         for prepared in reversed(self._restore):  # a second preparation saved the first one's changes
-            client = prepared.workflow.emulator.client("lambda")
-            for name, configuration in prepared.restore.items():
-                client.update_function_configuration(FunctionName=name, **configuration)
+            restore_functions(prepared.workflow, prepared.restore)
 
-    def observe(self, name: str, fault: Any) -> Observation:
+    def clean_run(self, name: str) -> RunReport:
+        """One more run without a fault, on inputs of its own."""
+        prepared = self.prepared(name)
+        prepared.runs += 1
+        report = prepared.workflow.run(prepared.inputs(prepared.runs)[0], standins=prepared.matrix.standins())
+        prepared.notices()
+        return report
+
+    def observe_once(self, name: str, fault: Fault) -> Observation:
+        """`observe`, run at most once per fault in this process (the harness's own tests reuse a case's)."""
+        key = (name, fault.id)
+        if key not in self._observed:
+            self._observed[key] = self.observe(name, fault)
+        return self._observed[key]
+
+    def observe(self, name: str, fault: Fault) -> Observation:
         """Run `fault` (and, when the run fails, a re-run with the fault cleared); what the matrix sees."""
         prepared = self.prepared(name)
         workflow, matrix, scenario = prepared.workflow, prepared.matrix, prepared.workflow.scenario
         prepared.runs += 1
         run_input, rerun_input = prepared.inputs(prepared.runs)
         prepared.notices()
-        report = workflow.run(run_input, standins=matrix.standins(fault.standins))
+        before = configure_functions(workflow, fault.functions)
+        try:
+            report = workflow.run(run_input, standins=matrix.standins(fault.standins))
+        finally:
+            restore_functions(workflow, before)
         notices = prepared.failure_notices()
         lost = scenario.nothing_lost(report)
         if report.status == "SUCCEEDED" and not fault.rerun:
@@ -132,7 +176,90 @@ def test_every_workflow_declares_each_kind_of_fault_for_each_dependency():
 def test_a_fault_keeps_the_workflows_promise(matrix_runs, workflow, fault):
     # GIVEN the workflow deployed, and the end state of a clean run
     # WHEN it runs with the fault (and, if it failed, again once the fault is cleared)
-    seen = matrix_runs.observe(workflow, fault)
+    seen = matrix_runs.observe_once(workflow, fault)
     # THEN the history shows the declared retries, the run ends as declared with its notice,
     #      nothing is lost, and the end state is the clean run's
     assert verify(fault, seen, matrix_runs.prepared(workflow).clean_end_state) == []
+
+
+# --------------------------------------------------------------------------- the harness can fail
+
+
+def test_the_harness_fails_a_case_whose_declaration_the_run_does_not_keep(matrix_runs):
+    # GIVEN a real case that keeps its promise: both search APIs answer 503 once, each search is retried once
+    (fault,) = [fault for fault in MATRICES["parallel-search"].faults if fault.kind == ERRORING]
+    seen = matrix_runs.observe_once("parallel-search", fault)
+    clean = matrix_runs.prepared("parallel-search").clean_end_state
+    assert verify(fault, seen, clean) == []
+    # WHEN the declaration is wrong in one way, THEN the same run fails it, saying how
+    wrong = {
+        "retries in the history": replace(fault, retries={"Search shop-a": {"SearchApiUnavailable": 2},
+                                                          "Search shop-b": {"SearchApiUnavailable": 1}}),
+        "notices: expected one SearchApiUnavailable": replace(fault, notice=Notice("SearchApiUnavailable")),
+        "run: expected FAILED with SearchApiUnavailable, got SUCCEEDED": replace(fault, error="SearchApiUnavailable"),
+        "outside world: expected api_requests.shop-a = 1, got 2": replace(fault, observed={"api_requests.shop-a": 1}),
+    }
+    for problem, declared in wrong.items():
+        found = verify(declared, seen, clean)
+        assert len(found) == 1 and problem in found[0], (problem, found)
+    # AND an end state other than the clean run's fails it
+    assert "differs from a clean run's" in verify(fault, seen, {"items": []})[0]
+
+
+def _overwrite_the_merged_result(workflow: DeployedWorkflow, report: RunReport) -> str:
+    result = report.output["result"]
+    workflow.emulator.client("s3").put_object(Bucket=result["bucket"], Key=result["key"], Body=b'{"items": []}')
+    return "the merged result cannot be read back: ValueError"
+
+
+def _delete_a_copy(workflow: DeployedWorkflow, report: RunReport) -> str:
+    scenario = workflow.scenario
+    key = sorted(scenario.expected)[0]
+    workflow.emulator.client("s3").delete_object(Bucket=scenario.bucket, Key=scenario.destination_of(key))
+    return f"{key} was deleted without its copy"
+
+
+def _forget_the_job(workflow: DeployedWorkflow, report: RunReport) -> str:
+    workflow.scenario.api.reset_log()  # the API has no record of the tick's job, and the DLQ has no message
+    return f"the tick {report.output['deduplication_id']} was neither done by the API nor dead-lettered"
+
+
+def _leave_the_guard_running(workflow: DeployedWorkflow, report: RunReport) -> str:
+    (table,) = [workflow.stack.resources[lid] for lid, kind in workflow.stack.resource_types.items() if kind == "AWS::DynamoDB::Table"]
+    workflow.emulator.client("dynamodb").update_item(
+        TableName=table, Key={"targetDate": {"S": report.output["targetDate"]}}, UpdateExpression="SET #s = :r",
+        ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":r": {"S": "RUNNING"}})
+    return f"the run guard of {report.output['targetDate']} is stuck at RUNNING"
+
+
+def _delete_an_item(workflow: DeployedWorkflow, report: RunReport) -> str:
+    scenario = workflow.scenario
+    bucket = scenario.fleet[0].name
+    workflow.emulator.client("dynamodb").delete_item(
+        TableName=scenario.table_name, Key={"scan_id": {"S": scenario.scan_id(report)}, "bucket": {"S": bucket}})
+    return f"{bucket} has no item in the results table"
+
+
+LOSSES = {"parallel-search": _overwrite_the_merged_result, "distributed-copy": _delete_a_copy, "single-flight": _forget_the_job,
+          "weekly-batch": _leave_the_guard_running, "bucket-usage": _delete_an_item}
+
+
+@pytest.mark.parametrize("workflow", sorted(LOSSES))
+def test_the_harness_finds_what_a_run_lost(matrix_runs, workflow):
+    # GIVEN a clean run, which lost nothing
+    report = matrix_runs.clean_run(workflow)
+    deployed = matrix_runs.prepared(workflow).workflow
+    assert report.status == "SUCCEEDED" and deployed.scenario.nothing_lost(report) == []
+    # WHEN what it did is then lost (a copy deleted, a guard left RUNNING, ...)
+    expected = LOSSES[workflow](deployed, report)
+    # THEN the scenario's nothing_lost names it, and so would the case's verdict
+    lost = deployed.scenario.nothing_lost(report)
+    assert len(lost) == 1 and expected in lost[0], lost
+    seen = Observation(report.status, None, {}, [], lost, report.outside_world, matrix_runs.prepared(workflow).clean_end_state)
+    assert verify(Fault("any", ERRORING, {}), seen, seen.end_state) == [f"lost after the faulted run: {lost[0]}"]
+
+
+def test_a_crash_of_a_function_the_workflow_does_not_have_is_refused_by_name(matrix_runs):
+    deployed = matrix_runs.prepared("parallel-search").workflow
+    with pytest.raises(ScenarioError, match="parallel-search has no function 'NoSuchFunction'; its functions: MergeFunction"):
+        deployed.run(standins={"lambda": {"function": "NoSuchFunction"}})
