@@ -185,25 +185,33 @@ def test_a_fault_keeps_the_workflows_promise(matrix_runs, workflow, fault):
 # --------------------------------------------------------------------------- the harness can fail
 
 
+# A case that recovers after retries, of the first workflow that declares one: the harness's own test runs it.
+RECOVERING = next(((name, fault) for name, matrix in MATRICES.items() if matrix for fault in matrix.faults
+                   if fault.retries and fault.error is None and fault.notice is None and not fault.rerun), None)
+
+
+@pytest.mark.skipif(RECOVERING is None, reason="no workflow declares a fault that recovers after retries")
 def test_the_harness_fails_a_case_whose_declaration_the_run_does_not_keep(matrix_runs):
-    # GIVEN a real case that keeps its promise: both search APIs answer 503 once, each search is retried once
-    (fault,) = [fault for fault in MATRICES["parallel-search"].faults if fault.kind == ERRORING]
-    seen = matrix_runs.observe_once("parallel-search", fault)
-    clean = matrix_runs.prepared("parallel-search").clean_end_state
+    # GIVEN a real case that keeps its promise: it recovers after the retries it declares
+    name, fault = RECOVERING
+    seen = matrix_runs.observe_once(name, fault)
+    clean = matrix_runs.prepared(name).clean_end_state
     assert verify(fault, seen, clean) == []
-    # WHEN the declaration is wrong in one way, THEN the same run fails it, saying how
+    # WHEN its declaration is wrong in one way, THEN the same run fails it, saying how
+    state, errors = next(iter(fault.retries.items()))
+    error, count = next(iter(errors.items()))
+    path, value = next(iter(fault.observed.items()), ("no_such.value", None))
     wrong = {
-        "retries in the history": replace(fault, retries={"Search shop-a": {"SearchApiUnavailable": 2},
-                                                          "Search shop-b": {"SearchApiUnavailable": 1}}),
-        "notices: expected one SearchApiUnavailable": replace(fault, notice=Notice("SearchApiUnavailable")),
-        "run: expected FAILED with SearchApiUnavailable, got SUCCEEDED": replace(fault, error="SearchApiUnavailable"),
-        "outside world: expected api_requests.shop-a = 1, got 2": replace(fault, observed={"api_requests.shop-a": 1}),
+        "retries in the history": replace(fault, retries={**fault.retries, state: {**errors, error: count + 1}}),
+        "notices: expected one NoSuchNotice": replace(fault, notice=Notice("NoSuchNotice")),
+        "run: expected FAILED with NoSuchError, got SUCCEEDED": replace(fault, error="NoSuchError"),
+        f"outside world: expected {path} = ": replace(fault, observed={path: ["not", "this"]}),
     }
     for problem, declared in wrong.items():
         found = verify(declared, seen, clean)
         assert len(found) == 1 and problem in found[0], (problem, found)
     # AND an end state other than the clean run's fails it
-    assert "differs from a clean run's" in verify(fault, seen, {"items": []})[0]
+    assert "differs from a clean run's" in verify(fault, seen, {"not": "the clean end state"})[0]
 
 
 def _overwrite_the_merged_result(workflow: DeployedWorkflow, report: RunReport) -> str:
@@ -244,7 +252,7 @@ LOSSES = {"parallel-search": _overwrite_the_merged_result, "distributed-copy": _
           "weekly-batch": _leave_the_guard_running, "bucket-usage": _delete_an_item}
 
 
-@pytest.mark.parametrize("workflow", sorted(LOSSES))
+@pytest.mark.parametrize("workflow", sorted(name for name in LOSSES if MATRICES.get(name)))
 def test_the_harness_finds_what_a_run_lost(matrix_runs, workflow):
     # GIVEN a clean run, which lost nothing
     report = matrix_runs.clean_run(workflow)
@@ -259,7 +267,9 @@ def test_the_harness_finds_what_a_run_lost(matrix_runs, workflow):
     assert verify(Fault("any", ERRORING, {}), seen, seen.end_state) == [f"lost after the faulted run: {lost[0]}"]
 
 
+@pytest.mark.skipif(not CASES, reason="no workflow declares faults")
 def test_a_crash_of_a_function_the_workflow_does_not_have_is_refused_by_name(matrix_runs):
-    deployed = matrix_runs.prepared("parallel-search").workflow
-    with pytest.raises(ScenarioError, match="parallel-search has no function 'NoSuchFunction'; its functions: MergeFunction"):
+    name = CASES[0].values[0]
+    deployed = matrix_runs.prepared(name).workflow
+    with pytest.raises(ScenarioError, match=f"{name} has no function 'NoSuchFunction'; its functions: "):
         deployed.run(standins={"lambda": {"function": "NoSuchFunction"}})
