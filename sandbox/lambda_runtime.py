@@ -538,7 +538,10 @@ class LocalLambdaRuntime:
         except (EOFError, BrokenPipeError, OSError):
             with self._lock:
                 self._running.pop(request_id, None)
-            code_rc = worker.proc.poll()
+            try:  # its pipe closed as it died: its exit status follows
+                code_rc = worker.proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                code_rc = None
             logs = log_prefix + self._read_log(worker, offset)
             worker.kill()
             how = "signal: killed" if code_rc == -9 else f"exit status {code_rc}"  # as Lambda words it

@@ -211,20 +211,20 @@ def _redelivered(first_outcome: str, **more: Any) -> dict[str, Any]:
             "outcomes": {first_outcome: 1, "200": 1} if first_outcome != "200" else {"200": 2}, **more}
 
 
-_CALL = {"delay_seconds": "0.5"}
+_CALL = {"delay_seconds": "0.2"}
 # The tick's history shows no retry: a failed call is retried by SQS, redelivering the message once the
 # consumer's hold ends; `consumer_invocations` counts the deliveries.
 FAULTS = FaultMatrix(
     inputs=_ticks,
-    # Redelivery waits for the hold: max(api.max_call_seconds, rest of the invocation + 1 s). A 3 s function
-    # with a 2 s client timeout and a 3 s longest call holds a message 4 s, instead of the local stage's 45 s.
-    functions={"ConsumerFunction": FunctionSettings(environment={"API_TIMEOUT_SECONDS": "2", "API_MAX_CALL_SECONDS": "3"},
-                                                    timeout_seconds=3)},
+    # Redelivery waits for the hold: max(api.max_call_seconds, rest of the invocation + 1 s). A 2 s function
+    # with a 1.5 s client timeout and a 2 s longest call holds a message 3 s, instead of the local stage's 45 s.
+    functions={"ConsumerFunction": FunctionSettings(environment={"API_TIMEOUT_SECONDS": "1.5", "API_MAX_CALL_SECONDS": "2"},
+                                                    timeout_seconds=2)},
     faults=(
         Fault("api", THROTTLED, {"api": {**_CALL, "fail_mode": "429", "fail_times": "1"}}, observed=_redelivered("429")),
         Fault("api", ERRORING, {"api": {**_CALL, "fail_mode": "5xx", "fail_times": "1"}}, observed=_redelivered("503")),
-        # holds the connection past the 2 s client timeout (ApiTimeout), closing it within the 3 s longest call
-        Fault("api", TIMING_OUT, {"api": {**_CALL, "fail_mode": "timeout", "fail_times": "1", "hold_seconds": "2.5"}},
+        # holds the connection past the 1.5 s client timeout (ApiTimeout), closing it within the hold (3 s)
+        Fault("api", TIMING_OUT, {"api": {**_CALL, "fail_mode": "timeout", "fail_times": "1", "hold_seconds": "2"}},
               observed=_redelivered("dropped")),
         # a 200 with an HTML body (ApiBadAnswer) is transient: the job is called again under the same key
         Fault("api", GARBAGE, {"api": {**_CALL, "fail_mode": "garbage", "fail_times": "1"}}, observed=_redelivered("200")),
