@@ -10,10 +10,14 @@ the fault is cleared. One clean run per workflow and test process gives that end
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import pytest
+from filelock import FileLock
 
 from sandbox.engine.distributed_map import map_runs
 from sandbox.execution import retries_by_state
@@ -36,6 +40,11 @@ from tests.workflows.notices import notice_inbox
 
 MATRICES: dict[str, FaultMatrix | None] = {workflow.name: fault_matrix_of(workflow.scenario()) for workflow in discover_workflows()}
 CASES = [pytest.param(name, fault, id=f"{name}:{fault.id}") for name, matrix in MATRICES.items() if matrix for fault in matrix.faults]
+
+
+def as_json(value: Any) -> Any:
+    """`value` as JSON gives it back (tuples as lists): how end states are kept and compared."""
+    return json.loads(json.dumps(value))
 
 
 def configure_functions(workflow: DeployedWorkflow, functions: Mapping[str, FunctionSettings]) -> dict[str, dict[str, Any]]:
@@ -78,9 +87,13 @@ class PreparedWorkflow:
 
 
 class MatrixRuns:
-    """Prepares each workflow on first use (deploy, function settings, clean run) and runs its faults."""
+    """Prepares each workflow on first use (deploy, function settings, clean run) and runs its faults.
 
-    def __init__(self, sandbox: Sandbox) -> None:
+    The clean run's end state is kept in `shared` (a folder every test process of the session sees), so that
+    one process runs it and the others read it: an end state is a function of the declarations alone."""
+
+    def __init__(self, sandbox: Sandbox, shared: Path) -> None:
+        self._shared = shared
         self._sandbox = sandbox
         self._prepared: dict[str, PreparedWorkflow] = {}
         self._restore: list[PreparedWorkflow] = []  # whose functions to configure back
@@ -95,14 +108,22 @@ class MatrixRuns:
                                         matrix.inputs or same_inputs(workflow.spec.sample_input))
             self._configure_functions(prepared)
             self._restore.append(prepared)
-            run_input, _ = prepared.inputs(0)
-            clean = workflow.run(run_input, standins=matrix.standins())
-            assert clean.status == "SUCCEEDED", f"{name}: the clean run failed: {clean.error}: {clean.cause}"
-            assert workflow.scenario.nothing_lost(clean) == [], f"{name}: the clean run lost something"
-            prepared.clean_end_state = workflow.scenario.end_state(clean)
-            prepared.notices()
+            kept = self._shared / f"clean-end-state-{name}.json"
+            with FileLock(f"{kept}.lock"):
+                if not kept.exists():
+                    kept.write_text(json.dumps(self._clean_end_state(prepared)))
+            prepared.clean_end_state = json.loads(kept.read_text())
             self._prepared[name] = prepared
         return self._prepared[name]
+
+    @staticmethod
+    def _clean_end_state(prepared: PreparedWorkflow) -> Any:
+        workflow, name = prepared.workflow, prepared.workflow.spec.name
+        clean = workflow.run(prepared.inputs(0)[0], standins=prepared.matrix.standins())
+        assert clean.status == "SUCCEEDED", f"{name}: the clean run failed: {clean.error}: {clean.cause}"
+        assert workflow.scenario.nothing_lost(clean) == [], f"{name}: the clean run lost something"
+        prepared.notices()
+        return as_json(workflow.scenario.end_state(clean))
 
     def _configure_functions(self, prepared: PreparedWorkflow) -> None:
         prepared.restore = configure_functions(prepared.workflow, prepared.matrix.functions)
@@ -142,11 +163,11 @@ class MatrixRuns:
         lost = scenario.nothing_lost(report)
         if report.status == "SUCCEEDED" and not fault.rerun:
             return Observation(report.status, None, self.retries(workflow, report.execution_arn), notices, lost,
-                               report.outside_world, scenario.end_state(report))
+                               report.outside_world, as_json(scenario.end_state(report)))
         rerun = workflow.run(rerun_input, standins=matrix.standins(matrix.rerun_standins))
         prepared.notices()  # a re-run's own notices (a summary) are not the fault's
         return Observation(report.status, report.error, self.retries(workflow, report.execution_arn), notices, lost,
-                           report.outside_world, scenario.end_state(rerun) if rerun.status == "SUCCEEDED" else None,
+                           report.outside_world, as_json(scenario.end_state(rerun)) if rerun.status == "SUCCEEDED" else None,
                            rerun_status=rerun.status, rerun_lost=scenario.nothing_lost(rerun))
 
     @staticmethod
@@ -159,8 +180,9 @@ class MatrixRuns:
 
 
 @pytest.fixture(scope="module")
-def matrix_runs(sandbox):
-    runs = MatrixRuns(sandbox)
+def matrix_runs(sandbox, tmp_path_factory):
+    shared = tmp_path_factory.getbasetemp()
+    runs = MatrixRuns(sandbox, shared.parent if "PYTEST_XDIST_WORKER" in os.environ else shared)
     yield runs
     runs.restore()
 
