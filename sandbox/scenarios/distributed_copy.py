@@ -298,10 +298,10 @@ FAULTS = FaultMatrix(
         # every copy of one object fails: the batch is retried twice, its child fails, so does the Map, after the notice
         Fault("S3", ERRORING, {"source": {"error_keys": "1"}}, retries={"CopyBatch": {"S3Throttled": 2}}, error=_MAP_FAILED,
               notice=Notice(_MAP_FAILED), observed={"faults_injected": {"error": 9}}),
-        # a copy answered after the function's timeout (3 s for this run instead of the local stage's 60 s): a
+        # a copy answered after the function's timeout (4 s for this run instead of the local stage's 60 s): a
         # function timeout is not retried
-        Fault("S3", TIMING_OUT, {"source": {"slow_keys": "1", "slow_seconds": "3.5"}}, error=_MAP_FAILED, notice=Notice(_MAP_FAILED),
-              functions={"CopyFunction": FunctionSettings(timeout_seconds=3)}, observed={"faults_injected": {"slow": 1}}),
+        Fault("S3", TIMING_OUT, {"source": {"slow_keys": "1", "slow_seconds": "5"}}, error=_MAP_FAILED, notice=Notice(_MAP_FAILED),
+              functions={"CopyFunction": FunctionSettings(timeout_seconds=4)}, observed={"faults_injected": {"slow": 1}}),
         # the copy is made but its answer is not XML: the retried batch finds the copy equal by content
         Fault("S3", GARBAGE, {"source": {"garbage_keys": "1"}}, retries={"CopyBatch": {"S3Throttled": 1}}),
         # the copy function's worker dies half-way through the batch: not retried, nothing lost
