@@ -216,7 +216,7 @@ FAULTS = FaultMatrix(
         # its summary names it; once access is given, a second scan under the same id holds every bucket's counts
         Fault("S3", ERRORING, _one_more("denied"), rerun=True, notice=Notice("AccessDenied", "denied")),
         # a bucket answering after the scan function's timeout (3 s for this run instead of the local 30 s)
-        Fault("S3", TIMING_OUT, _one_more("slow", slow_seconds="4"), error=_FAILED, notice=Notice("Sandbox.Timedout"),
+        Fault("S3", TIMING_OUT, _one_more("slow", slow_seconds="4"), error=_FAILED, notice=Notice("Sandbox.Timedout", "Task timed out after 3.00 seconds"),
               functions={"ScanFunction": FunctionSettings(timeout_seconds=3)}),
         # a listing that is an HTML page is not S3's answer: not retried, recorded as an error, not as an empty bucket
         Fault("S3", GARBAGE, _one_more("garbage"), error=_FAILED, notice=Notice("BucketAnswerInvalid")),

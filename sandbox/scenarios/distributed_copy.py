@@ -287,6 +287,7 @@ class DistributedCopyScenario:
 SCENARIO = DistributedCopyScenario  # what the sandbox starts around a deployed stack of this workflow
 
 _MAP_FAILED = "States.ExceedToleratedFailureThreshold"  # a batch that fails counts all its objects: past 5 %
+_MAP_FAILED_NOTICE = Notice(_MAP_FAILED, "tolerated failure threshold was exceeded")
 
 FAULTS = FaultMatrix(
     base_standins={"source": {"objects": "8", "other_dates": "2"}},  # one batch of 10
@@ -297,15 +298,15 @@ FAULTS = FaultMatrix(
               observed={"faults_injected": {"throttle": 3}}),
         # every copy of one object fails: the batch is retried twice, its child fails, so does the Map, after the notice
         Fault("S3", ERRORING, {"source": {"error_keys": "1"}}, retries={"CopyBatch": {"S3Throttled": 2}}, error=_MAP_FAILED,
-              notice=Notice(_MAP_FAILED), observed={"faults_injected": {"error": 9}}),
+              notice=_MAP_FAILED_NOTICE, observed={"faults_injected": {"error": 9}}),
         # a copy answered after the function's timeout (4 s for this run instead of the local stage's 60 s): a
         # function timeout is not retried
-        Fault("S3", TIMING_OUT, {"source": {"slow_keys": "1", "slow_seconds": "5"}}, error=_MAP_FAILED, notice=Notice(_MAP_FAILED),
+        Fault("S3", TIMING_OUT, {"source": {"slow_keys": "1", "slow_seconds": "5"}}, error=_MAP_FAILED, notice=_MAP_FAILED_NOTICE,
               functions={"CopyFunction": FunctionSettings(timeout_seconds=4)}, observed={"faults_injected": {"slow": 1}}),
         # the copy is made but its answer is not XML: the retried batch finds the copy equal by content
         Fault("S3", GARBAGE, {"source": {"garbage_keys": "1"}}, retries={"CopyBatch": {"S3Throttled": 1}}),
         # the copy function's worker dies half-way through the batch: not retried, nothing lost
         Fault("S3", CRASH, {LAMBDA_STANDIN: {"function": "CopyFunction", "crash_after_seconds": "0.2"}}, error=_MAP_FAILED,
-              notice=Notice(_MAP_FAILED), observed={"lambda_crashes": 1}),
+              notice=_MAP_FAILED_NOTICE, observed={"lambda_crashes": 1}),
     ),
 )
