@@ -46,8 +46,8 @@ test: setup  ## the whole suite, offline (two worker processes: sandbox runs mos
 check-forks: setup  ## every workflow forked in a temporary copy (its tests pass), and one exported standalone (its make test passes)
 	$(PY) -m pytest -p no:xdist tests/forks --forks all
 
-check: setup  ## the reliability suite: property checks, cfn-lint + serverless rules, checkov, asl-validator, every stage
-	$(PY) -m pytest -n 2 --dist load tests/reliability
+check: setup  ## the reliability suite: property checks, cfn-lint + serverless rules, checkov, asl-validator, every stage; the fault matrix
+	$(PY) -m pytest -n 2 --dist load tests/reliability tests/workflows/test_fault_matrix.py
 
 synth: setup  ## templates into cdk.out/ (STAGE=local|dev|prod|yours, WORKFLOW=name to pick one)
 	$(CDK) synth --quiet -c stage=$(STAGE) $(SELECT) $(CONTEXT)

@@ -11,6 +11,8 @@ Counting rules (documented for the cost report):
 * ``lambda_invocations``: ``LambdaFunctionScheduled`` events (``"Resource": <function ARN>``)
   plus ``TaskScheduled`` events whose ``resourceType`` is ``lambda``
   (``arn:aws:states:::lambda:invoke``). Retries count each attempt.
+* retries (``retries_by_state``): per state, the error each retry followed (the failure just before a
+  second or later ``*Scheduled`` event of the same state entry), counted.
 * ``max_state_payload_bytes``: the largest size of any input/output/parameters carried by a
   history event (execution input/output, state input/output, task parameters and results,
   Lambda input/output), as compact UTF-8 JSON: the measure of AWS's 256 KiB limit.
@@ -21,9 +23,10 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from .engine.payload_size import MAX_STATE_PAYLOAD_BYTES, utf8_json_size
 from .asl import walk_states
@@ -150,6 +153,8 @@ class _HistoryFollower:
         self.type_of: dict[int, str] = {}
         self.transitions = 0
         self.attempts_in_entry: dict[int, int] = {}  # task attempts per state entry
+        self.last_error_in_entry: dict[int, str] = {}  # the latest error an attempt in that entry ended with
+        self.retries: dict[str, Counter[str]] = {}  # state -> {error retried: count}
         self.lambda_invocations = 0
         self.max_payload = 0
         self.final_error: str | None = None
@@ -192,6 +197,10 @@ class _HistoryFollower:
             self.attempts_in_entry[entry] = self.attempts_in_entry.get(entry, 0) + 1
             if self.attempts_in_entry[entry] > 1:
                 self.transitions += 1
+                retried = self.retries.setdefault(self.state_of.get(entry) or "", Counter())
+                retried[self.last_error_in_entry.get(entry, "")] += 1
+        elif d.get("error") and entry:
+            self.last_error_in_entry[entry] = str(d["error"])
         if typ == "LambdaFunctionScheduled" or (typ == "TaskScheduled" and d.get("resourceType") == "lambda"):
             self.lambda_invocations += 1
         if typ in ("ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"):
@@ -204,6 +213,16 @@ class _HistoryFollower:
             ts = datetime.now(timezone.utc)
         self.emit(TimelineEvent(timestamp=ts, type=typ, state=state, detail=_detail(typ, d), payload_bytes=size,
                                 event_id=eid))
+
+
+def retries_by_state(history: Iterable[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Retries in a raw execution history (GetExecutionHistory's events, or a Map child's), per state:
+    `{state: {error retried: count}}`, only for states that retried. A retry is a task's second or later
+    `*Scheduled` event in one state entry; its error is the failure the attempt before it ended with."""
+    follower = _HistoryFollower(None)
+    for raw in sorted(history, key=lambda event: int(event["id"])):
+        follower.consume(raw)
+    return {state: dict(errors) for state, errors in follower.retries.items()}
 
 
 def run_execution(emulator: "Emulator", *, state_machine_arn: str, execution_input: dict,

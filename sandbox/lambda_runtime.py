@@ -255,6 +255,8 @@ class LocalLambdaRuntime:
         self._original: Any = None
         self._extract_lock = threading.Lock()
         self._running: dict[str, tuple[str, _Worker]] = {}  # request id -> (function name, worker)
+        self._crashes: dict[str, tuple[int, float]] = {}  # function name -> (invocations left to crash, seconds in)
+        self.crashed: collections.Counter[str] = collections.Counter()  # function name -> invocations crashed
 
     # -- patch ------------------------------------------------------------------
     def install(self) -> None:
@@ -308,6 +310,39 @@ class LocalLambdaRuntime:
             except (ProcessLookupError, PermissionError):
                 pass
         return len(workers)
+
+    def crash(self, function_name: str, *, times: int, after_s: float = 0.5) -> None:
+        """Crash the next `times` invocations of `function_name` mid-invocation, as a Lambda worker killed
+        by the platform (out of memory, a host failure) ends: `after_s` seconds into the invocation its
+        worker process is killed and the invocation ends as `Runtime.ExitError`. An invocation whose
+        handler returns sooner is killed as it returns: its work done, its answer lost. `after_s=0`: killed
+        as the invocation starts, before its handler runs. `times=0` cancels."""
+        if times < 0 or not 0 <= after_s <= 900:
+            raise ValueError("crash needs times >= 0 and after_s between 0 and 900 seconds")
+        with self._lock:
+            if times:
+                self._crashes[function_name] = (times, after_s)
+            else:
+                self._crashes.pop(function_name, None)
+
+    def crashes_left(self, function_name: str) -> int:
+        """How many of the planned crashes of `function_name` have not happened yet."""
+        with self._lock:
+            return self._crashes.get(function_name, (0, 0.0))[0]
+
+    def _take_crash(self, function_name: str) -> float | None:
+        """If this invocation is to crash: how many seconds in (and one planned crash fewer)."""
+        with self._lock:
+            planned = self._crashes.get(function_name)
+            if planned is None:
+                return None
+            times, after_s = planned
+            if times <= 1:
+                del self._crashes[function_name]
+            else:
+                self._crashes[function_name] = (times - 1, after_s)
+            self.crashed[function_name] += 1
+            return after_s
 
     def running(self, function_name: str) -> int:
         """How many invocations of `function_name` are running now."""
@@ -480,9 +515,13 @@ class LocalLambdaRuntime:
         now_ms = time.time() * 1000
         deadline_ms = now_ms + spec.timeout_s * 1000
         stream = f"{datetime.now(timezone.utc):%Y/%m/%d}/[{spec.version}]{uuid.uuid4().hex}"
+        crash_after_s = self._take_crash(spec.function_name)
         with self._lock:
             self._running[request_id] = (spec.function_name, worker)
         try:
+            if crash_after_s == 0:  # planned crash at the start: the handler never runs
+                worker.kill()
+                raise EOFError
             worker.send({
                 "request_id": request_id, "event": event, "deadline_ms": deadline_ms,
                 "context": {
@@ -491,15 +530,23 @@ class LocalLambdaRuntime:
                     "log_group_name": spec.log_group_name, "log_stream_name": stream,
                 },
             })
+            if crash_after_s is not None:  # planned crash: whatever the handler does by then is lost with the worker
+                worker.read_message(min(crash_after_s, spec.timeout_s))
+                worker.kill()
+                raise EOFError
             reply = worker.read_message(spec.timeout_s)
         except (EOFError, BrokenPipeError, OSError):
             with self._lock:
                 self._running.pop(request_id, None)
-            code_rc = worker.proc.poll()
+            try:  # its pipe closed as it died: its exit status follows
+                code_rc = worker.proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                code_rc = None
             logs = log_prefix + self._read_log(worker, offset)
             worker.kill()
+            how = "signal: killed" if code_rc == -9 else f"exit status {code_rc}"  # as Lambda words it
             payload = json.dumps({"errorType": "Runtime.ExitError",
-                                  "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: exit status {code_rc}"})
+                                  "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: {how}"})
             return self._result(spec, request_id, payload, True, logs, started, cold), None
         with self._lock:
             self._running.pop(request_id, None)

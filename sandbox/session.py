@@ -27,7 +27,9 @@ from sandbox.lambda_runtime import prune_code_cache
 from sandbox.scheduler import Schedule, ScheduleError, fire_times, is_scheduled_time, render_input, schedules_in
 from sandbox import timings
 from sandbox.synth import REPO_ROOT, STATE_FILE, ZIP_CACHE, SynthResult, assembly_lock, plan_synth, synthesize_local
-from sandbox.workflows import Scenario, WorkflowSpec, get_workflow
+from sandbox.definitions import readable_logical_id
+from sandbox.scenarios.base import LAMBDA_STANDIN, FunctionCrashes
+from sandbox.workflows import Scenario, ScenarioError, WorkflowSpec, get_workflow
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,7 @@ class DeployedWorkflow:
 
         `standins`: `{name or "*": {setting: text}}` as given on the command line; validated first.
         """
-        self.scenario.configure(self.spec.validate_standins(standins or {}))
+        crashes = self._configure(standins)
         self.emulator.reset_request_counts()
         runtime = self.emulator.lambda_runtime
         gb_seconds_before = runtime.billed_gb_seconds
@@ -131,7 +133,7 @@ class DeployedWorkflow:
             lambda_invocations=report.lambda_invocations + sum(c.lambda_invocations for c in children),
             workflow=self.spec.name,
             aws_requests=_per_service(counts),
-            outside_world=self.scenario.stats(),
+            outside_world=self._outside_world(crashes),
             estimated_cost_usd=with_map_children(
                 estimate_cost_usd(report, counts, lambda_gb_seconds=runtime.billed_gb_seconds - gb_seconds_before),
                 [(c.execution_type, c.duration_ms / 1000, c.transitions, c.lambda_invocations) for c in children],
@@ -164,7 +166,7 @@ class DeployedWorkflow:
         arn = self.stack.state_machine_arns.get(schedule.target_logical_id)
         if arn is None:
             raise ScheduleError(f"{schedule.logical_id} targets {schedule.target_logical_id}, which is not deployed")
-        self.scenario.configure(self.spec.validate_standins(standins or {}))
+        crashes = self._configure(standins)
         self.emulator.reset_request_counts()
         runtime = self.emulator.lambda_runtime
         gb_seconds_before, invocations_before = runtime.billed_gb_seconds, sum(runtime.invocations.values())
@@ -200,7 +202,7 @@ class DeployedWorkflow:
                            lambda_gb_seconds=runtime.billed_gb_seconds - gb_seconds_before, requests=counts)
         return FireReport(
             workflow=self.spec.name, schedule=f"{schedule.expression} {schedule.timezone}", fires=tuple(fires),
-            lambda_invocations=invocations, aws_requests=_per_service(counts), outside_world=self.scenario.stats(),
+            lambda_invocations=invocations, aws_requests=_per_service(counts), outside_world=self._outside_world(crashes),
             estimated_cost_usd=total, not_emulated=sorted(set(self.stack.not_emulated.values())),
         )
 
@@ -229,6 +231,40 @@ class DeployedWorkflow:
             updated.append(name)
         self.template = template
         return updated
+
+    def function_named(self, name: str) -> str:
+        """The deployed name of the stack's function `name`: its logical id without CDK's hash (`CopyFunction`),
+        as `sandbox graph` shows it. ScenarioError naming the stack's functions if there is none."""
+        functions = {readable_logical_id(logical_id): self.stack.resources[logical_id]
+                     for logical_id, kind in self.stack.resource_types.items() if kind == "AWS::Lambda::Function"}
+        if name not in functions:
+            raise ScenarioError(f"{self.spec.name} has no function {name!r}; its functions: {', '.join(sorted(functions))}")
+        return functions[name]
+
+    def _configure(self, standins: Mapping[str, Mapping[str, str]] | None) -> tuple[str, int] | None:
+        """Validate and apply `--standin` settings: the scenario's stand-ins, and the `lambda` stand-in's crashes
+        (planned for this run; earlier plans of this stack's functions cancelled). Returns the crashing function's
+        deployed name and its crash count so far, when one is planned."""
+        settings = self.spec.validate_standins(standins or {})
+        crashes: FunctionCrashes = settings.pop(LAMBDA_STANDIN)
+        target = self.function_named(crashes.function) if crashes.function else None
+        runtime = self.emulator.lambda_runtime
+        for logical_id, kind in self.stack.resource_types.items():
+            if kind == "AWS::Lambda::Function":
+                runtime.crash(self.stack.resources[logical_id], times=0)
+        self.scenario.configure(settings)
+        if target is None or not crashes.crashes:
+            return None
+        runtime.crash(target, times=crashes.crashes, after_s=crashes.crash_after_seconds)
+        return target, runtime.crashed[target]
+
+    def _outside_world(self, crashes: tuple[str, int] | None) -> dict[str, Any]:
+        """What the stand-ins saw, and how many invocations the `lambda` stand-in crashed (when it was asked to)."""
+        world = dict(self.scenario.stats())
+        if crashes is not None:
+            function, before = crashes
+            world["lambda_crashes"] = self.emulator.lambda_runtime.crashed[function] - before
+        return world
 
     def state_coverage(self) -> list[StateCoverage]:
         """Which states of each deployed definition some execution (of this session) entered."""

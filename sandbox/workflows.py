@@ -5,7 +5,11 @@ A *scenario* prepares what a deployed stack expects to exist outside it (secrets
 name, stand-in servers at the endpoints its functions are configured with) and can change
 stand-in behaviour between runs. Its module defines `SCENARIO` (the class), `STANDIN_SETTINGS`
 (stand-in name -> settings dataclass), `SAMPLE_INPUT` and, optionally, `headline(output)`: one
-line about a successful run for the demo table. Kept free of jsii/CDK imports so the CLI starts fast.
+line about a successful run for the demo table; and `FAULTS` (`sandbox.faults.FaultMatrix`: each outside
+dependency failing each way, and what the workflow must do), with `nothing_lost(report)` and
+`end_state(report)` on the scenario class, which tests/workflows/test_fault_matrix.py runs and checks.
+Every workflow also has the stand-in `lambda` (`FunctionCrashes`): one of its functions crashing.
+Kept free of jsii/CDK imports so the CLI starts fast.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from functools import cache
 from typing import Any, Callable, Mapping
 
 from sandbox.emulator import DeployedStack, Emulator
-from sandbox.scenarios.base import Scenario, ScenarioError, validate_standin_options
+from sandbox.scenarios.base import LAMBDA_STANDIN, FunctionCrashes, Scenario, ScenarioError, validate_standin_options
 from stacks.common.registry import Workflow, WorkflowError, discover_workflows
 
 
@@ -32,8 +36,9 @@ class WorkflowSpec:
     declaration: Workflow | None = None
 
     def validate_standins(self, options: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
-        """`--standin` strings -> one validated settings object per stand-in (ScenarioError if not)."""
-        return validate_standin_options(options, self.standin_settings)
+        """`--standin` strings -> one validated settings object per stand-in (ScenarioError if not), the
+        `lambda` stand-in every workflow has (`FunctionCrashes`) included."""
+        return validate_standin_options(options, {**self.standin_settings, LAMBDA_STANDIN: FunctionCrashes})
 
 
 def spec_of(workflow: Workflow) -> WorkflowSpec:
@@ -48,6 +53,9 @@ def spec_of(workflow: Workflow) -> WorkflowSpec:
     missing = [name for name in ("SCENARIO", "STANDIN_SETTINGS", "SAMPLE_INPUT") if not hasattr(module, name)]
     if missing:
         raise ScenarioError(f"sandbox/scenarios/{workflow.package}.py must define {', '.join(missing)}")
+    if LAMBDA_STANDIN in module.STANDIN_SETTINGS:
+        raise ScenarioError(f"sandbox/scenarios/{workflow.package}.py: the stand-in name {LAMBDA_STANDIN!r} is every "
+                            "workflow's own (its functions crashing); choose another")
     return WorkflowSpec(
         name=workflow.name,
         stack_id=workflow.stack_id,

@@ -30,6 +30,7 @@ class ChildExecution:
     transitions: int = 0  # states entered in the child's own history
     lambda_invocations: int = 0  # Lambda functions scheduled in the child's own history
     entered: frozenset[str] = frozenset()  # names of the states the child entered (state coverage)
+    retries: dict[str, dict[str, int]] = field(default_factory=dict)  # state -> {error retried: count}, from its history
 
     @property
     def duration_ms(self) -> float:

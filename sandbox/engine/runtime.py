@@ -35,6 +35,7 @@ from moto.stepfunctions.parser.asl.utils.json_path import extract_json
 from sandbox.engine import records
 from sandbox.engine.batching import BatchingError, make_batches, resolve_template
 from sandbox.engine.definition import MapExtension
+from sandbox.execution import retries_by_state
 
 EXCEED_THRESHOLD = "States.ExceedToleratedFailureThreshold"
 
@@ -216,6 +217,7 @@ def eval_job(self: Any, env: Any, job: Any) -> None:
         child.entered = frozenset(event["stateEnteredEventDetails"]["name"] for event in history
                                   if "stateEnteredEventDetails" in event)
         child.lambda_invocations = sum(1 for event in history if str(event.get("type", "")).endswith("LambdaFunctionScheduled"))
+        child.retries = retries_by_state(history)
         counter = {"SUCCEEDED": "succeeded", "FAILED": "failed", "TIMED_OUT": "timed_out",
                    "ABORTED": "aborted"}.get(child.status, "failed")
         getattr(record.item_counter, counter).count(n_items)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import typing
+from dataclasses import dataclass
 from typing import Any, Mapping, Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -16,6 +17,7 @@ from sandbox.emulator import DeployedStack, Emulator
 
 GLOBAL = "*"  # the stand-in name meaning "every stand-in that has this setting"
 T = TypeVar("T")
+LAMBDA_STANDIN = "lambda"  # a stand-in every workflow has: its own functions' workers, crashing on demand
 
 
 class ScenarioError(ValueError):
@@ -29,6 +31,30 @@ class Scenario(Protocol):
         """Apply one validated settings object per stand-in name (see `validate_standin_options`)."""
     def stats(self) -> dict[str, Any]:
         """What the outside world saw since the last `configure` (e.g. requests per stand-in)."""
+
+
+@dataclass(frozen=True)
+class FunctionCrashes:
+    """`--standin lambda.SETTING=VALUE`, in every workflow: one of its functions crashing mid-invocation, as
+    Lambda's platform can end one (out of memory, a host lost): its worker process is killed and the invocation
+    ends as `Runtime.ExitError` (`sandbox.lambda_runtime.LocalLambdaRuntime.crash`).
+
+    function: which function, by its logical id without CDK's hash (e.g. CopyFunction, as `sandbox graph`
+        names it); default "" = none.
+    crashes: its first N invocations of the run crash; default 1.
+    crash_after_seconds: how far into each; an invocation that ends sooner crashes as it ends (its work
+        done, its answer lost); 0: as it starts, before its handler runs; default 0.5.
+    """
+
+    function: str = ""
+    crashes: int = 1
+    crash_after_seconds: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.crashes < 0:
+            raise ValueError("crashes must be >= 0")
+        if not (math.isfinite(self.crash_after_seconds) and 0 <= self.crash_after_seconds <= 900):
+            raise ValueError("crash_after_seconds must be a number of seconds between 0 and 900")
 
 
 def coerce_settings(settings_type: type[T], raw: Mapping[str, str], *, where: str) -> T:
@@ -124,6 +150,6 @@ def default_settings(settings_types: Mapping[str, type]) -> dict[str, Any]:
 
 
 __all__ = [
-    "GLOBAL", "Scenario", "ScenarioError", "coerce_settings", "default_settings",
+    "GLOBAL", "LAMBDA_STANDIN", "FunctionCrashes", "Scenario", "ScenarioError", "coerce_settings", "default_settings",
     "function_environments", "local_endpoint", "put_secret", "set_function_environment", "validate_standin_options",
 ]

@@ -8,15 +8,17 @@ keep the same buckets (so two runs can scan the same fleet), other settings repl
 
 from __future__ import annotations
 
+import json
 import threading
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 from sandbox.emulator import DeployedStack, Emulator
+from sandbox.faults import CRASH, ERRORING, GARBAGE, THROTTLED, TIMING_OUT, Fault, FaultMatrix, FunctionSettings, Notice
 from sandbox.s3_access import S3AccessEmulation, S3AccessRules
 from sandbox.standins.bucket_fleet import BucketFleetSettings, FleetBucket, create_fleet, delete_bucket, emulator_put_object
-from sandbox.scenarios.base import ScenarioError
+from sandbox.scenarios.base import LAMBDA_STANDIN, ScenarioError
 from sandbox.standins.dynamodb_faults import DynamoDBFaults, TableFaultBehaviour
 
 STANDIN = "fleet"
@@ -143,4 +145,83 @@ class BucketUsageScenario:
         }
 
 
+    # -- the fault matrix's questions (sandbox.faults) -------------------------------------------
+    def scan_id(self, report: Any) -> str:
+        """The run's scan id: its input's, else its execution name (the workflow's default)."""
+        described = self._emulator.client("stepfunctions").describe_execution(executionArn=report.execution_arn)
+        given = json.loads(described.get("input") or "{}")
+        scan_id = given.get("scan_id") if isinstance(given, dict) else None
+        return scan_id if isinstance(scan_id, str) else report.execution_arn.rsplit(":", 1)[-1]
+
+    def items(self, scan_id: str) -> dict[str, dict[str, Any]]:
+        """The results table's items of a scan, by bucket, without what differs between runs (execution, times)."""
+        from boto3.dynamodb.types import TypeDeserializer
+
+        pages = self._emulator.client("dynamodb").get_paginator("query").paginate(
+            TableName=self.table_name, KeyConditionExpression="scan_id = :s", ExpressionAttributeValues={":s": {"S": scan_id}})
+        found = {}
+        for page in pages:
+            for raw in page["Items"]:
+                item = {key: TypeDeserializer().deserialize(value) for key, value in raw.items()}
+                found[item["bucket"]] = {key: value for key, value in json.loads(json.dumps(item, default=int)).items()
+                                         if key not in ("scan_id", "bucket", "execution", "scanned_at", "expires_at")}
+        return found
+
+    def nothing_lost(self, report: Any) -> list[str]:
+        """Once a run has ended, every bucket of the fleet has its item for the scan (counts, or why not)."""
+        found = self.items(self.scan_id(report))
+        return [f"{bucket.name} has no item in the results table" for bucket in self.fleet if bucket.name not in found]
+
+    def end_state(self, report: Any) -> dict[str, Any]:
+        """The scan's items of the fleet's buckets (a fleet's names and contents follow from its settings)."""
+        found = self.items(self.scan_id(report))
+        return {bucket.name: found.get(bucket.name) for bucket in self.fleet}
+
+
 SCENARIO = BucketUsageScenario  # what the sandbox starts around a deployed stack of this workflow
+
+
+def _scans(number: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A scan id of its own per run; a re-run scans again under the same id (its items replaced)."""
+    scan = {"name_prefix": "usage-", "scan_id": f"fault-matrix-{number}"}
+    return scan, dict(scan)
+
+
+def _failures(message: Mapping[str, Any]) -> tuple[str, str] | None:
+    """A failure notice's error and cause; the summary's failures, by error name, with the buckets' errors."""
+    if "error" in message:
+        return str(message["error"]), str(message.get("cause") or "")
+    failures = message.get("failures") or []
+    if not failures:
+        return None
+    return (",".join(sorted({str(failure.get("error") or failure.get("status")).split(":")[0] for failure in failures})),
+            "; ".join(f"{failure.get('bucket')}: {failure.get('status')}: {failure.get('error')}" for failure in failures))
+
+
+def _one_more(kind: str, **more: str) -> dict[str, dict[str, str]]:
+    """The fleet of every run, plus one bucket of `kind` (its own fleet: the re-run's is the clean one)."""
+    return {"fleet": {f"{kind}_buckets": "1", **more}}
+
+
+_FAILED = "TooManyBucketsFailed"  # 1 bucket of 2 failed: past the 5 % tolerated, after the summary names it
+FAULTS = FaultMatrix(
+    inputs=_scans,
+    base_standins={"fleet": {"buckets": "1", "objects_per_bucket": "20", "other_region_buckets": "0", "denied_buckets": "0"}},
+    read_notice=_failures,
+    faults=(
+        # a bucket answering 503 SlowDown to every request: its pass retried 3 times, then recorded as an error
+        Fault("S3", THROTTLED, _one_more("throttled"), retries={"ScanPass": {"BucketScanThrottled": 3}}, error=_FAILED,
+              notice=Notice("BucketScanThrottled", "SlowDown")),
+        # a bucket refusing the workflow (403 AccessDenied): recorded as denied, not retried; the run succeeds and
+        # its summary names it; once access is given, a second scan under the same id holds every bucket's counts
+        Fault("S3", ERRORING, _one_more("denied"), rerun=True, notice=Notice("AccessDenied", "denied")),
+        # a bucket answering after the scan function's timeout (3 s for this run instead of the local 30 s)
+        Fault("S3", TIMING_OUT, _one_more("slow", slow_seconds="4"), error=_FAILED, notice=Notice("Sandbox.Timedout", "Task timed out after 3.00 seconds"),
+              functions={"ScanFunction": FunctionSettings(timeout_seconds=3)}),
+        # a listing that is an HTML page is not S3's answer: not retried, recorded as an error, not as an empty bucket
+        Fault("S3", GARBAGE, _one_more("garbage"), error=_FAILED, notice=Notice("BucketAnswerInvalid")),
+        # the scan function's worker dies as a bucket's first pass starts: not retried, recorded as an error
+        Fault("S3", CRASH, {LAMBDA_STANDIN: {"function": "ScanFunction", "crash_after_seconds": "0"}}, error=_FAILED,
+              notice=Notice("Runtime.ExitError", "signal: killed"), observed={"lambda_crashes": 1}),
+    ),
+)

@@ -16,7 +16,8 @@ from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
 from sandbox.emulator import DeployedStack, Emulator
-from sandbox.scenarios.base import ScenarioError, function_environments
+from sandbox.faults import CRASH, ERRORING, GARBAGE, THROTTLED, TIMING_OUT, Fault, FaultMatrix, FunctionSettings, Notice
+from sandbox.scenarios.base import LAMBDA_STANDIN, ScenarioError, function_environments
 from sandbox.standins.s3_faults import FAULT_OPERATIONS, FaultPlan, S3Faults
 
 KEY_STYLES = ("plain", "unicode", "spaces", "plus", "long")
@@ -239,6 +240,40 @@ class DistributedCopyScenario:
             return None
         return f"{moved:,}/{len(self.expected):,} objects moved"
 
+    # -- the fault matrix's questions (sandbox.faults) -------------------------------------------
+    def nothing_lost(self, report: Any = None) -> list[str]:
+        """Each object of the last fill still exists: at the source with the bytes it had (or, if someone
+        uploaded it again, the newer ones), or at its destination byte-identical; objects of other dates
+        untouched. Objects a `vanish` fault deleted are gone by someone else's hand, not the workflow's."""
+        found: list[str] = []
+        source, destination = set(self.keys(self.source_prefix)), set(self.keys(self.destination_prefix))
+        vanished = set(self.fault_keys["vanish"])
+        for key, digest in self.expected.items():
+            at_source = key in source and hashlib.sha256(self.body(key)).hexdigest() in (digest, self.changed.get(key))
+            copy = self.destination_of(key)
+            copied = copy in destination and hashlib.sha256(self.body(copy)).hexdigest() == digest
+            if copy in destination and not copied:
+                found.append(f"{copy} does not hold the bytes of {key}")
+            elif not (at_source or copied or key in vanished):
+                found.append(f"{key} was deleted without its copy")
+        found += [f"{key}, of another date, is gone" for key in self.other_keys if key not in source]
+        return found
+
+    def end_state(self, report: Any = None) -> dict[str, Any]:
+        """Where the last fill's objects are (names with the date written `<date>`), and whether every copy
+        holds its source's bytes."""
+        def named(keys: list[str], prefix: str) -> list[str]:
+            return [key[len(prefix):].replace(self.target_date, "<date>").replace(self.target_date.replace("-", "/"), "<date>")
+                    for key in keys]
+
+        copies = self.keys(self.destination_prefix)
+        return {
+            "source": named(self.keys(self.source_prefix), self.source_prefix),
+            "destination": named(copies, self.destination_prefix),
+            "copies_intact": all(hashlib.sha256(self.body(self.destination_of(key))).hexdigest() == digest
+                                 for key, digest in self.expected.items() if self.destination_of(key) in copies),
+        }
+
     def stats(self) -> dict[str, Any]:
         return {
             "source_objects_left": len(self.keys(self.source_prefix)),
@@ -250,3 +285,28 @@ class DistributedCopyScenario:
 
 
 SCENARIO = DistributedCopyScenario  # what the sandbox starts around a deployed stack of this workflow
+
+_MAP_FAILED = "States.ExceedToleratedFailureThreshold"  # a batch that fails counts all its objects: past 5 %
+_MAP_FAILED_NOTICE = Notice(_MAP_FAILED, "tolerated failure threshold was exceeded")
+
+FAULTS = FaultMatrix(
+    base_standins={"source": {"objects": "8", "other_dates": "2"}},  # one batch of 10
+    rerun_standins={"source": {"fill": "false"}},  # S3 answers again; the objects stay where the failed run left them
+    faults=(
+        # S3's client tries 3 times (S3_MAX_ATTEMPTS: 2 retries locally), then the batch is retried: its first copy passes
+        Fault("S3", THROTTLED, {"source": {"throttle_keys": "1", "fault_times": "3"}}, retries={"CopyBatch": {"S3Throttled": 1}},
+              observed={"faults_injected": {"throttle": 3}}),
+        # every copy of one object fails: the batch is retried twice, its child fails, so does the Map, after the notice
+        Fault("S3", ERRORING, {"source": {"error_keys": "1"}}, retries={"CopyBatch": {"S3Throttled": 2}}, error=_MAP_FAILED,
+              notice=_MAP_FAILED_NOTICE, observed={"faults_injected": {"error": 9}}),
+        # a copy answered after the function's timeout (4 s for this run instead of the local stage's 60 s): a
+        # function timeout is not retried
+        Fault("S3", TIMING_OUT, {"source": {"slow_keys": "1", "slow_seconds": "5"}}, error=_MAP_FAILED, notice=_MAP_FAILED_NOTICE,
+              functions={"CopyFunction": FunctionSettings(timeout_seconds=4)}, observed={"faults_injected": {"slow": 1}}),
+        # the copy is made but its answer is not XML: the retried batch finds the copy equal by content
+        Fault("S3", GARBAGE, {"source": {"garbage_keys": "1"}}, retries={"CopyBatch": {"S3Throttled": 1}}),
+        # the copy function's worker dies half-way through the batch: not retried, nothing lost
+        Fault("S3", CRASH, {LAMBDA_STANDIN: {"function": "CopyFunction", "crash_after_seconds": "0.2"}}, error=_MAP_FAILED,
+              notice=_MAP_FAILED_NOTICE, observed={"lambda_crashes": 1}),
+    ),
+)

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
 from contextlib import ExitStack
 from typing import Any, Mapping
 
 from sandbox.emulator import DeployedStack, Emulator
-from sandbox.scenarios.base import ScenarioError, function_environments, local_endpoint, put_secret, set_function_environment
+from sandbox.faults import CRASH, ERRORING, GARBAGE, THROTTLED, TIMING_OUT, Fault, FaultMatrix, Notice
+from sandbox.scenarios.base import (
+    LAMBDA_STANDIN,
+    ScenarioError,
+    function_environments,
+    local_endpoint,
+    put_secret,
+    set_function_environment,
+)
 from sandbox.standins.search_api import SearchApiBehaviour, SearchApiStandIn
 
 # Stand-in name -> settings type: the names are the `local` stage's API names (cdk.json).
@@ -63,5 +73,63 @@ class ParallelSearchScenario:
     def stats(self) -> dict[str, Any]:
         return {"api_requests": {shop: len(standin.requests) for shop, standin in self.standins.items()}}
 
+    # -- the fault matrix's questions (sandbox.faults) -------------------------------------------
+    def merged_items(self, output: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The merged items a run returned, read as a consumer reads them: inline, or from S3 once its
+        size and sha256 match the reference (ValueError when they do not)."""
+        envelope = output["result"]
+        if envelope["kind"] == "inline":
+            return envelope["body"]["items"]
+        body = self._emulator.client("s3").get_object(Bucket=envelope["bucket"], Key=envelope["key"])["Body"].read()
+        if len(body) != envelope["size"] or hashlib.sha256(body).hexdigest() != envelope["sha256"]:
+            raise ValueError(f"s3://{envelope['bucket']}/{envelope['key']} does not match its reference")
+        return json.loads(body)["items"]
+
+    def nothing_lost(self, report: Any) -> list[str]:
+        """A successful run's result can be read back whole (the claim check holds); a failed run has none."""
+        if report.status != "SUCCEEDED":
+            return []
+        try:
+            self.merged_items(report.output)
+        except Exception as exc:  # noqa: BLE001 - any way the result cannot be read is a loss
+            return [f"the merged result cannot be read back: {type(exc).__name__}: {exc}"]
+        return []
+
+    def end_state(self, report: Any) -> Any:
+        """The merged items of a successful run (the stand-ins answer the same keywords the same way)."""
+        return self.merged_items(report.output)
+
 
 SCENARIO = ParallelSearchScenario  # what the sandbox starts around a deployed stack of this workflow
+
+
+_SHOPS = ("shop-a", "shop-b")
+_BOTH = "search-apis"  # both shops at once: their branches retry side by side, in the time of one
+
+
+def _both(**settings: str) -> dict[str, dict[str, str]]:
+    return {shop: {**settings, "fail_times": "1"} for shop in _SHOPS}
+
+
+def _each_retried(error: str) -> dict[str, dict[str, int]]:
+    return {f"Search {shop}": {error: 1} for shop in _SHOPS}
+
+
+_TWO_REQUESTS_EACH = {"api_requests": {shop: 2 for shop in _SHOPS}}
+FAULTS = FaultMatrix(
+    # results over the 64 KiB inline threshold: every run's answer travels through S3 by reference (the claim check)
+    base_standins={"*": {"result_bytes": "70000"}},
+    faults=(
+        Fault(_BOTH, THROTTLED, _both(fail_mode="429"), retries=_each_retried("SearchApiThrottled"), observed=_TWO_REQUESTS_EACH),
+        Fault(_BOTH, ERRORING, _both(fail_mode="5xx"), retries=_each_retried("SearchApiUnavailable"), observed=_TWO_REQUESTS_EACH),
+        # answers 0.5 s after the local stage's 3 s HTTP timeout
+        Fault(_BOTH, TIMING_OUT, _both(fail_mode="slow", slow_seconds="3.5"), retries=_each_retried("SearchApiTimeout"),
+              observed=_TWO_REQUESTS_EACH),
+        # an HTML page is not retried: the run fails by name after one request (one shop: the first error would win)
+        Fault(_BOTH, GARBAGE, {"shop-b": {"fail_mode": "non-json", "fail_times": "1"}}, error="SearchApiBadResponse",
+              notice=Notice("SearchApiBadResponse", "shop-b: response is not JSON"), observed={"api_requests.shop-b": 1}),
+        # a search function's worker dies during its call: not retried (a crash is not a Lambda service error)
+        Fault(_BOTH, CRASH, {LAMBDA_STANDIN: {"function": "SearchAFunction"}}, error="Runtime.ExitError",
+              notice=Notice("Runtime.ExitError", "signal: killed"), observed={"lambda_crashes": 1}),
+    ),
+)

@@ -13,8 +13,10 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Mapping
 
+from sandbox.faults import CRASH, ERRORING, GARBAGE, THROTTLED, TIMING_OUT, Fault, FaultMatrix, FunctionSettings
 from sandbox.scenarios.base import ScenarioError, function_environments, local_endpoint, put_secret, set_function_environment
 from sandbox.standins.long_api import LongApiBehaviour, LongApiStandIn
 
@@ -153,6 +155,36 @@ class SingleFlightScenario:
             time.sleep(0.1)
         return False
 
+    def dead_letter_keys(self) -> list[str]:
+        """Deduplication ids of the messages in the DLQ (read without taking them: visibility 0)."""
+        messages = self._emulator.client("sqs").receive_message(
+            QueueUrl=self.resources.dead_letter_queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0,
+            MessageSystemAttributeNames=["MessageDeduplicationId"]).get("Messages", [])
+        return [message["Attributes"]["MessageDeduplicationId"] for message in messages]
+
+    def completed_keys(self) -> set[str]:
+        """Idempotency keys whose job the API completed since the last configure."""
+        assert self.api is not None, "use the scenario as a context manager"
+        return {call["idempotency_key"] for call in self.api.calls if call["outcome"] == "200"}
+
+    # -- the fault matrix's questions (sandbox.faults) -------------------------------------------
+    def nothing_lost(self, report: Any) -> list[str]:
+        """Every call has ended and the work queue is empty, and the run's tick, if it enqueued one, was
+        either done by the API or is in the DLQ: no message gone without the DLQ."""
+        found = [] if self.idle() else [f"work left: queue {self.queue_counts()}, consumer running "
+                                        f"{self._emulator.lambda_runtime.running(self.resources.consumer)}, API calls "
+                                        f"running {self.stats()['calls_running']}"]
+        output = report.output if isinstance(report.output, dict) else {}
+        key = output.get("deduplication_id") if output.get("enqueued") else None
+        if key and key not in self.completed_keys() and key not in self.dead_letter_keys():
+            found.append(f"the tick {key} was neither done by the API nor dead-lettered")
+        return found
+
+    def end_state(self, report: Any) -> dict[str, Any]:
+        """The queues, the jobs done and the calls still running."""
+        return {"queue": self.queue_counts(), "dead_letters": self.dead_letters(), "jobs_done": len(self.completed_keys()),
+                "calls_running": self.stats()["calls_running"]}
+
     def stats(self) -> dict[str, Any]:
         assert self.api is not None, "use the scenario as a context manager"
         return {
@@ -165,3 +197,40 @@ class SingleFlightScenario:
 
 
 SCENARIO = SingleFlightScenario  # what the sandbox starts around a deployed stack of this workflow
+
+
+def _ticks(number: int) -> tuple[dict[str, str], dict[str, str]]:
+    """A scheduled time of its own per run (SQS deduplicates a repeated one for 5 minutes)."""
+    tick = {"scheduled_time": (datetime(2035, 1, 1, tzinfo=timezone.utc) + timedelta(minutes=number)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    return tick, tick
+
+
+def _redelivered(first_outcome: str, **more: Any) -> dict[str, Any]:
+    """The API saw the first call end as `first_outcome`, then the redelivered message's call done, never two at once."""
+    return {"consumer_invocations": 2, "max_concurrent_calls": 1, "distinct_keys": 1, "dlq_messages": 0,
+            "outcomes": {first_outcome: 1, "200": 1} if first_outcome != "200" else {"200": 2}, **more}
+
+
+_CALL = {"delay_seconds": "0.2"}
+# The tick's history shows no retry: a failed call is retried by SQS, redelivering the message once the
+# consumer's hold ends; `consumer_invocations` counts the deliveries.
+FAULTS = FaultMatrix(
+    inputs=_ticks,
+    # Redelivery waits for the hold: max(api.max_call_seconds, rest of the invocation + 1 s). A 2 s function
+    # with a 1.5 s client timeout and a 2 s longest call holds a message 3 s, instead of the local stage's 45 s.
+    functions={"ConsumerFunction": FunctionSettings(environment={"API_TIMEOUT_SECONDS": "1.5", "API_MAX_CALL_SECONDS": "2"},
+                                                    timeout_seconds=2)},
+    faults=(
+        Fault("api", THROTTLED, {"api": {**_CALL, "fail_mode": "429", "fail_times": "1"}}, observed=_redelivered("429")),
+        Fault("api", ERRORING, {"api": {**_CALL, "fail_mode": "5xx", "fail_times": "1"}}, observed=_redelivered("503")),
+        # holds the connection past the 1.5 s client timeout (ApiTimeout), closing it within the hold (3 s)
+        Fault("api", TIMING_OUT, {"api": {**_CALL, "fail_mode": "timeout", "fail_times": "1", "hold_seconds": "2"}},
+              observed=_redelivered("dropped")),
+        # a 200 with an HTML body (ApiBadAnswer) is transient: the job is called again under the same key
+        Fault("api", GARBAGE, {"api": {**_CALL, "fail_mode": "garbage", "fail_times": "1"}}, observed=_redelivered("200")),
+        # the consumer's worker dies mid-call (Runtime.ExitError); the API finishes the job it had started and
+        # answers the redelivery from its idempotency record
+        Fault("api", CRASH, {"api": _CALL, "consumer": {"crash_times": "1"}},
+              observed=_redelivered("200", consumer_crashes=1, repeated_keys=1)),
+    ),
+)

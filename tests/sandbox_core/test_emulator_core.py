@@ -133,6 +133,51 @@ def test_timeout_kills_worker_and_fails_with_sandbox_timedout(emulator: Emulator
     assert again.status == "SUCCEEDED"
 
 
+def test_a_planned_crash_kills_the_worker_mid_invocation_as_runtime_exit_error(emulator: Emulator, stack: DeployedStack):
+    # GIVEN the next two invocations of a function planned to crash 3 s in
+    runtime, function = emulator.lambda_runtime, stack.resources["FnA"]
+    crashed_before = runtime.crashed[function]
+    runtime.crash(function, times=2, after_s=3)
+    # WHEN one runs longer (a 10 s sleep), and one writes to S3 and returns sooner
+    slow = runtime.invoke_direct(function, {"action": "sleep", "seconds": 10})
+    s3 = emulator.client("s3")
+    bucket = emulator.client("lambda").get_function_configuration(FunctionName=function)["Environment"]["Variables"]["BUCKET_NAME"]
+    s3.delete_object(Bucket=bucket, Key="from-worker.txt")
+    quick = runtime.invoke_direct(function, {"action": "s3"})
+    # THEN both end as Lambda ends a killed worker: Runtime.ExitError, "signal: killed", the slow one long before its sleep's end
+    for result in (slow, quick):
+        assert result.errored and result.payload_obj["errorType"] == "Runtime.ExitError"
+        assert result.payload_obj["errorMessage"].endswith("Runtime exited with error: signal: killed")
+    assert slow.duration_ms < 8_000
+    # AND the quick one's work was done, its answer lost
+    assert s3.get_object(Bucket=bucket, Key="from-worker.txt")["Body"].read() == b"hello"
+    assert runtime.crashed[function] - crashed_before == 2 and runtime.crashes_left(function) == 0
+    # AND the next invocation runs on a new worker, normally
+    again = runtime.invoke_direct(function, {"action": "ok"})
+    assert not again.errored and again.payload_obj["greeting"] == "hello from A"
+
+
+def test_a_crash_at_the_start_runs_no_handler_and_a_cancelled_plan_crashes_nothing(emulator: Emulator, stack: DeployedStack):
+    runtime, function = emulator.lambda_runtime, stack.resources["FnA"]
+    s3 = emulator.client("s3")
+    bucket = emulator.client("lambda").get_function_configuration(FunctionName=function)["Environment"]["Variables"]["BUCKET_NAME"]
+    s3.delete_object(Bucket=bucket, Key="from-worker.txt")
+    # GIVEN a crash planned at the invocation's start
+    runtime.crash(function, times=1, after_s=0)
+    # WHEN the function is invoked to write to S3
+    result = runtime.invoke_direct(function, {"action": "s3"})
+    # THEN it crashed before its handler ran: nothing written
+    assert result.errored and result.payload_obj["errorType"] == "Runtime.ExitError"
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="from-worker.txt")
+    # AND a plan cancelled with times=0 crashes nothing
+    runtime.crash(function, times=3)
+    runtime.crash(function, times=0)
+    assert runtime.crashes_left(function) == 0
+    assert not runtime.invoke_direct(function, {"action": "ok"}).errored
+    with pytest.raises(ValueError):
+        runtime.crash(function, times=-1)
+
+
 def test_undeclared_dependency_fails_like_in_aws(emulator: Emulator, stack: DeployedStack):
     # GIVEN a worker isolated from the host's site-packages (aws_lambda_powertools is installed
     #       in the venv, but not bundled into the asset)

@@ -95,3 +95,16 @@ def test_map_and_parallel_events_are_labelled_with_their_map_state():
     labels = {(event.type, event.state) for event in _follow(recorded).events}
     assert {state for kind, state in labels if kind.startswith("Map")} == {"EachItem"}
     assert {state for kind, state in labels if kind.startswith("Execution")} == {None}
+
+
+def test_retries_are_counted_per_state_and_error_in_an_interleaved_history():
+    # GIVEN the recorded history above: two items each fail, are retried twice (BadThing), then caught
+    from sandbox.execution import retries_by_state
+
+    recorded = json.loads((Path(__file__).parent / "fixtures" / "map_concurrent_retries_history.json").read_text())
+    # WHEN its retries are counted, in whatever order the events come
+    retries = retries_by_state(reversed(recorded["events"]))
+    # THEN 2 items x 2 retries, each after a BadThing, and no retry anywhere else
+    assert retries == {"CallFunction": {"BadThing": 4}}
+    # AND a history without the failed attempts shows none
+    assert retries_by_state([e for e in recorded["events"] if e["id"] not in (28, 29, 30, 31, 32, 33, 34, 35, 36, 41, 42, 43)]) == {}

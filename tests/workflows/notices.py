@@ -9,9 +9,10 @@ from typing import Callable
 from sandbox.session import DeployedWorkflow
 
 
-def notice_inbox(workflow: DeployedWorkflow, *, topic_arn: str | None = None) -> Callable[[], list[dict]]:
+def notice_inbox(workflow: DeployedWorkflow, *, topic_arn: str | None = None, wait_seconds: int = 1) -> Callable[[], list[dict]]:
     """Subscribe a new queue to `topic_arn` (default: the stack's only topic); return `received()`,
-    which reads, deletes and returns the JSON notices that arrived since the last call."""
+    which reads, deletes and returns the JSON notices that arrived since the last call (waiting up to
+    `wait_seconds` for a first one; 0 suits a finished execution: the emulator's SNS delivers as it publishes)."""
     emulator = workflow.emulator
     if topic_arn is None:
         (topic_arn,) = [workflow.stack.resources[lid] for lid, t in workflow.stack.resource_types.items() if t == "AWS::SNS::Topic"]
@@ -21,9 +22,12 @@ def notice_inbox(workflow: DeployedWorkflow, *, topic_arn: str | None = None) ->
     emulator.client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
 
     def received() -> list[dict]:
-        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
-        for message in messages:
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        messages, wait = [], wait_seconds
+        while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait).get("Messages", []):
+            for message in batch:
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            messages += batch
+            wait = 0
         return [json.loads(message["Body"]) for message in messages]
 
     return received

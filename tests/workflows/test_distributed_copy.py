@@ -121,19 +121,6 @@ def test_failed_objects_up_to_the_threshold_keep_their_sources_and_one_notice_na
     assert notices() == []
 
 
-def test_failures_over_the_tolerance_go_through_the_catch_to_fail(workflow, scenario, notices):
-    # GIVEN one object whose copy S3 keeps throttling: its batch (all 20 objects) fails after retries
-    report = workflow.run({}, standins={"source": {"objects": "15", "other_dates": "5", "throttle_keys": "1"}})
-    # THEN 20 of 20 items failed > 5 %: the Map fails, the Catch publishes the notice, the execution fails
-    assert report.status == "FAILED"
-    assert report.error == "States.ExceedToleratedFailureThreshold"
-    (notice,) = notices()
-    assert notice["error"] == "States.ExceedToleratedFailureThreshold" and notice["workflow"] == "distributed-copy"
-    # AND nothing of the throttled object was lost
-    (throttled,) = scenario.throttled_keys
-    assert sha256(scenario, throttled) == scenario.expected[throttled]
-
-
 @pytest.mark.parametrize("style", ["unicode", "spaces", "plus", "long"])
 def test_keys_round_trip_exactly(workflow, scenario, style):
     # GIVEN objects named in a key style (long: a 1,024-byte destination key, S3's maximum)

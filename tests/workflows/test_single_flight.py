@@ -170,37 +170,6 @@ def test_a_4xx_goes_to_the_dlq_without_pointless_retries(workflow, scenario):
     assert dead["MessageAttributes"]["ErrorType"]["StringValue"] == "ApiRejected"
 
 
-FAULTS = {  # fault -> stand-in settings, and how the API saw the first call end
-    "5xx": ({"api": {"delay_seconds": "0.5", "fail_mode": "5xx", "fail_times": "1"}}, "503"),
-    "429": ({"api": {"delay_seconds": "0.5", "fail_mode": "429", "fail_times": "1"}}, "429"),
-    # holds the connection past the 4 s client timeout (ApiTimeout), closing it within the short max call
-    "timeout": ({"api": {"delay_seconds": "0.5", "fail_mode": "timeout", "fail_times": "1", "hold_seconds": "5"}}, "dropped"),
-    "drop": ({"api": {"delay_seconds": "0.5", "fail_mode": "drop", "fail_times": "1"}}, "dropped"),
-    # the consumer's worker dies mid-call (Runtime.ExitError); the API finishes the job it had started
-    "crash": ({"api": {"delay_seconds": "0.5"}, "consumer": {"crash_times": "1"}}, "200"),
-}
-
-
-@pytest.mark.parametrize("fault", list(FAULTS))
-def test_a_transient_fault_is_redelivered_and_called_again_never_overlapping(workflow, scenario, quick_redelivery, fault):
-    # GIVEN an API (or a consumer) whose first call fails transiently, and nothing of an earlier test in flight
-    standins, first_outcome = FAULTS[fault]
-    assert scenario.settle(60), scenario.stats()
-    # WHEN a tick is enqueued
-    report = workflow.run({"scheduled_time": _tick_time()}, standins=standins)
-    world = report.outside_world
-    # THEN SQS redelivered the message once the first call may be over, and the second call completed,
-    # with the same idempotency key; never two calls at once; nothing in the DLQ; nothing left running
-    assert report.status == "SUCCEEDED" and report.output["enqueued"] is True, report.output
-    assert len(scenario.api.calls) == 2, (scenario.api.calls, world)
-    first, second = scenario.api.calls
-    assert first["outcome"] == first_outcome and second["outcome"] == "200", scenario.api.calls
-    assert second["started"] >= first["started"] + first["seconds"]
-    assert world["consumer_invocations"] == 2 and world["consumer_crashes"] == (1 if fault == "crash" else 0), world
-    assert world["distinct_keys"] == 1 and world["max_concurrent_calls"] == 1 and world["dlq_messages"] == 0
-    assert world["calls_running"] == 0 and world["queue"] == {"visible": 0, "in_flight": 0}
-
-
 def test_an_input_without_scheduled_time_fails_by_name(workflow, scenario):
     report = workflow.run({"not": "a tick"})
     assert report.status == "FAILED" and report.error == "InvalidTickInput"
