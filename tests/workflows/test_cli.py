@@ -77,11 +77,17 @@ def test_unreadable_inputs_are_usage_errors(tmp_path: Path):
 
 
 
+def _interruptible() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize(("signum", "code", "word"), [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
 def test_a_run_stopped_by_a_signal_exits_128_plus_its_number_in_one_line(signum, code, word):
-    # GIVEN a run under way (past synth: the emulator and stand-ins are up)
+    # GIVEN a run under way (past synth: the emulator and stand-ins are up), started as from a terminal: with
+    # Ctrl-C's default action (a suite started in the background by a non-interactive shell ignores SIGINT, and
+    # a child inherits that, so the run would rightly ignore it too)
     run = subprocess.Popen([sys.executable, "-m", "sandbox", "run", FIRST], cwd=REPO_ROOT, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True)
+                           stderr=subprocess.PIPE, text=True, preexec_fn=_interruptible)
     seen = ""
     while "synth:" not in seen:
         line = run.stderr.readline()
