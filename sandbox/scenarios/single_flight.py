@@ -147,11 +147,17 @@ class SingleFlightScenario:
                 and self.api.stats()["calls_running"] == 0)
 
     def settle(self, timeout_s: float = 120) -> bool:
-        """Wait until idle(): every call ended and every message is accounted for; False on timeout."""
+        """Wait until idle(): every call ended and every message is accounted for; False on timeout.
+
+        Idle must be seen twice in a row: moto computes a queue's visible and in-flight counts at two instants,
+        so a message whose hold ends between them is counted in neither (seen once under load)."""
         deadline = time.monotonic() + timeout_s
+        idle_before = False
         while time.monotonic() < deadline:
-            if self.idle():
+            idle_now = self.idle()
+            if idle_now and idle_before:
                 return True
+            idle_before = idle_now
             time.sleep(0.1)
         return False
 

@@ -211,7 +211,8 @@ def test_a_fault_keeps_the_workflows_promise(matrix_runs, workflow, fault):
     seen = matrix_runs.observe_once(workflow, fault)
     # THEN the history shows the declared retries, the run ends as declared with its notice,
     #      nothing is lost, and the end state is the clean run's
-    assert verify(fault, seen, matrix_runs.prepared(workflow).clean_end_state) == []
+    problems = verify(fault, seen, matrix_runs.prepared(workflow).clean_end_state)
+    assert problems == [], "\n".join(problems)
 
 
 # --------------------------------------------------------------------------- the harness can fail
