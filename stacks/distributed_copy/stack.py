@@ -20,7 +20,12 @@ from stacks.common.lambda_function import PythonFunction, PythonFunctionProps
 from stacks.common.nag import acknowledge_wildcard_resource
 from stacks.common.notifications import NotificationTopic, NotificationTopicProps
 from stacks.common.payload_bucket import PayloadBucket, PayloadBucketProps
-from stacks.common.state_machine import MonitoredStateMachine, MonitoredStateMachineProps, notify_failure_then_fail_jsonata
+from stacks.common.state_machine import (
+    MonitoredStateMachine,
+    MonitoredStateMachineProps,
+    acknowledge_distributed_map,
+    notify_failure_then_fail_jsonata,
+)
 from stacks.distributed_copy.settings import DistributedCopySettings
 from stacks.distributed_copy.workflow import WORKFLOW as DECLARED
 
@@ -252,17 +257,5 @@ class DistributedCopyStack(Stack):
 
     def _scope_map_run_permissions(self) -> None:
         """Acknowledge what CDK grants the state machine for the Map Run, with reasons."""
-        machine = self.workflow.state_machine
-        acknowledge_wildcard_resource(
-            machine.role, f"arn:<AWS::Partition>:s3:::<{Stack.of(self).resolve(self.results.bucket.node.default_child.logical_id)}>/*",
-            "CDK's ResultWriter grant covers the results bucket, which holds only this workflow's Map Run "
-            "results and failed-key lists (no other data).")
-        cfn_machine = machine.node.default_child
-        logical_id = Stack.of(self).resolve(cfn_machine.logical_id)
-        name = '{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"' + logical_id + '"}]}]}'
-        execution = f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{name}"
-        for pattern in (f"{execution}:*", f"{execution}/CopyObjects:*"):
-            acknowledge_wildcard_resource(
-                machine, pattern,
-                "Distributed Map: Describe/StopExecution on this state machine's own executions and Map Run "
-                "children, whose ARNs are generated per run.")
+        acknowledge_distributed_map(self.workflow.state_machine, label="CopyObjects", bucket=self.results.bucket,
+                                    holds="this workflow's Map Run results and failed-key lists")
