@@ -205,10 +205,9 @@ class BucketUsageStack(Stack):
         return invoke
 
     def _build_bucket_scan(self) -> sfn.IChainable:
-        """One child execution: scan passes until the bucket is done, bounded by max_scan_passes. The loop's state
-        travels in the payload, set up by the Map's ItemSelector (a child cannot read the execution's variables, and
-        a Pass assigning its own would cost a transition per child): bucket, request, execution, `scan` (the last
-        pass's result) and `passes` (the loop's counter, incremented by ScanPass's Output, bounded by MoreToScan)."""
+        """One child execution: scan passes until the bucket is done, bounded by max_scan_passes. The loop's state travels
+        in the payload from the Map's ItemSelector on (bucket, request, execution, `scan`: the last pass's result, `passes`:
+        the counter ScanPass raises and MoreToScan bounds): no state before the loop, no variable a child cannot read."""
         s = self.settings
         item = {key: f"{{% $states.input.{key} %}}" for key in ("bucket", "request", "execution")}
         scan = self._invoke(
