@@ -88,7 +88,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import networkx as nx
 
@@ -490,7 +490,7 @@ def _raised_fields(output: Any) -> set[str]:
 
 def _merged_fields(output: Any) -> dict[str, str] | None:
     """{field: value expression} of `{% $merge([$states.input, {...}]) %}`'s object literal, or None when the output
-    is not that form (or a key of the literal is not a string literal)."""
+    is not that form (or a key of the literal is not a plain string literal, or is repeated)."""
     from sandbox.engine.jsonata import expression_of
 
     match = _MERGE_INTO_INPUT.match(expression_of(output) or "")
@@ -501,29 +501,17 @@ def _merged_fields(output: Any) -> dict[str, str] | None:
         if not pair.strip():
             continue
         key, colon, value = (part.strip() for part in _split_once_top_level(pair, ":"))
-        if not colon or not _JSONATA_STRING.fullmatch(key):
-            return None
-        fields[json.loads(key) if key.startswith('"') else key[1:-1]] = value
+        if not colon or not _JSONATA_STRING.fullmatch(key) or "\\" in key or key[1:-1] in fields:
+            return None  # a computed, escaped or repeated key: which field it sets is not read here
+        fields[key[1:-1]] = value
     return fields
 
 
 def _unwrap_braces(literal: str) -> str | None:
     """The inside of `{...}` when the braces hold the whole text (one object literal), else None."""
-    depth, quote, index = 0, "", 0
-    while index < len(literal):
-        char = literal[index]
-        if quote:
-            index += 1 if char == "\\" else 0
-            quote = "" if char == quote else quote
-        elif char in "'\"":
-            quote = char
-        elif char in "([{":
-            depth += 1
-        elif char in ")]}":
-            depth -= 1
-            if depth == 0 and index < len(literal) - 1:
-                return None
-        index += 1
+    for index, depth in _outside_strings(literal):
+        if depth == 1 and literal[index] in ")]}" and index < len(literal) - 1:
+            return None  # the first bracket closes before the end
     return literal[1:-1]
 
 
@@ -619,9 +607,21 @@ def _top_level_terms(expression: str, combinator: str) -> list[str]:
 
 def _split_top_level(expression: str, word: str) -> list[str]:
     """The expression split on the operator `word` outside parentheses, brackets, braces and strings."""
-    parts, depth, quote, start, index = [], 0, "", 0, 0
-    while index < len(expression):
-        char = expression[index]
+    parts, start = [], 0
+    for index, depth in _outside_strings(expression):
+        if (index >= start and depth == 0 and expression.startswith(word, index)
+                and (not word.isalpha() or _stands_alone(expression, index, len(word)))):
+            parts.append(expression[start:index])
+            start = index + len(word)
+    parts.append(expression[start:])
+    return parts
+
+
+def _outside_strings(text: str) -> Iterator[tuple[int, int]]:
+    """(index, depth) of each character outside string literals; depth counts the brackets open before it."""
+    depth, quote, index = 0, "", 0
+    while index < len(text):
+        char = text[index]
         if quote:
             if char == "\\":
                 index += 1
@@ -629,17 +629,10 @@ def _split_top_level(expression: str, word: str) -> list[str]:
                 quote = ""
         elif char in "'\"":
             quote = char
-        elif char in "([{":
-            depth += 1
-        elif char in ")]}":
-            depth -= 1
-        elif depth == 0 and expression.startswith(word, index) and (not word.isalpha() or _stands_alone(expression, index, len(word))):
-            parts.append(expression[start:index])
-            start = index = index + len(word)
-            continue
+        else:
+            yield index, depth
+            depth += 1 if char in "([{" else -1 if char in ")]}" else 0
         index += 1
-    parts.append(expression[start:])
-    return parts
 
 
 def _stands_alone(text: str, index: int, length: int) -> bool:

@@ -521,6 +521,7 @@ def test_jsonata_loops_without_a_sound_payload_bound_are_named():
     counted_down = {"Output": "{% $merge([$states.input, {'passes': $states.input.passes + -1}]) %}"}
     reset = {"Output": "{% $merge([$states.input, {'passes': 0}]) %}"}
     result_only = {"Output": "{% $states.result %}"}
+    set_twice = {"Output": "{% $merge([$states.input, {'passes': $states.input.passes + 1, 'passes': 0}]) %}"}
     object_without_counter = {"Output": {"scan": "{% $states.result %}"}}
     choice_replacing_its_input = {"Type": "Choice", "Output": "{% $states.result %}", "Default": "ScanPass",
                                 "Choices": [{"Condition": "{% $states.input.passes >= 4 %}", "Next": "GaveUp"}]}
@@ -530,6 +531,7 @@ def test_jsonata_loops_without_a_sound_payload_bound_are_named():
         _payload_loop(scan=counted_down),
         _payload_loop(scan=reset),
         _payload_loop(scan=result_only),  # the result replaces the payload: the counter is gone
+        _payload_loop(scan=set_twice),
         _payload_loop(scan=object_without_counter),
         _payload_loop(more=choice_replacing_its_input),
     ]
