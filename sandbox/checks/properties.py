@@ -46,8 +46,15 @@ loops_bounded
     Choice rule or Catch `Assign`, on a transition that stays in the cycle) and nothing else in the cycle
     assigns it; a Choice `Condition` bounds it as above, `$n >= N` / `$n > N` / `$n = N` (or an `or` holding
     one) on a rule leaving the cycle, `$n < N` / `$n <= N` (or an `and` holding one) on every rule staying.
-    A counter carried in the payload of a JSONata state (`Output`) is not read, so such a loop is reported
-    (the check errs on the side of a finding).
+    A JSONata counter may also travel in the payload, as a top-level field f of each state's input. Every transition
+    that stays in the cycle must keep it or raise it: its output (the state's or the rule's or the Catch's `Output`;
+    without one, a Choice, Pass or Wait passes its input on, a Task, Map or Parallel its result and a Catch the error,
+    which loses f) is `{% $states.input %}`, `{% $merge([$states.input, {...}]) %}` whose object literal sets f to
+    `$states.input.f + <positive step>` or `$states.input.f` or leaves it out, or an object whose field f is one of
+    those two; every cycle must pass a transition that raises it (the cycle without them has no cycle); and a
+    Choice bounds it only the second way, `$states.input.f < N` on every rule staying and a Default that leaves:
+    a field that is missing compares false and so leaves, where `>= N` on a leaving rule would never hold. A
+    variable counter, too, must be raised on every cycle, not only somewhere in the component.
 
 dead_letter_queues
     Every SQS queue that is no DLQ itself has a RedrivePolicy, to a DLQ of its own kind (FIFO to FIFO).
@@ -81,7 +88,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import networkx as nx
 
@@ -109,8 +116,11 @@ _NOTICE_RESOURCE = re.compile(r":states:::(sns:publish(\.waitForTaskToken)?|aws-
 _LAMBDA_INVOKE_RESOURCE = re.compile(r":states:::lambda:invoke(\.waitForTaskToken)?$")
 _MATH_ADD = re.compile(r"States\.MathAdd\(\s*(\$[^,\s]+)\s*,\s*(-?[0-9.]+)\s*\)")
 _JSONATA_INCREMENT = re.compile(r"^\s*(?:\$([^\W\d]\w*)\s*\+\s*([0-9.]+)|([0-9.]+)\s*\+\s*\$([^\W\d]\w*))\s*$")
-_JSONATA_COMPARISON = re.compile(r"^\s*\$([^\W\d]\w*)\s*(>=|<=|>|<|=)\s*(-?[0-9]+(?:\.[0-9]+)?)\s*$")
-_JSONATA_COMPARISON_FLIPPED = re.compile(r"^\s*(-?[0-9]+(?:\.[0-9]+)?)\s*(>=|<=|>|<|=)\s*\$([^\W\d]\w*)\s*$")
+_JSONATA_COUNTER = r"\$((?:states\.input\.)?[^\W\d]\w*)"  # a variable $n, or a payload field $states.input.f
+_JSONATA_COMPARISON = re.compile(rf"^\s*{_JSONATA_COUNTER}\s*(>=|<=|>|<|=)\s*(-?[0-9]+(?:\.[0-9]+)?)\s*$")
+_JSONATA_COMPARISON_FLIPPED = re.compile(rf"^\s*(-?[0-9]+(?:\.[0-9]+)?)\s*(>=|<=|>|<|=)\s*{_JSONATA_COUNTER}\s*$")
+_PAYLOAD = "$states.input."
+_MERGE_INTO_INPUT = re.compile(r"^\s*\$merge\(\s*\[\s*\$states\.input\s*,\s*(\{.*\})\s*\]\s*\)\s*$", re.DOTALL)
 _FLIPPED = {">=": "<=", "<=": ">=", ">": "<", "<": ">", "=": "="}
 _JSONATA_STRING = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 # Functions whose value changes from run to run (or may be huge): such expressions are not evaluated by no_secrets.
@@ -358,7 +368,7 @@ def loops_bounded(template: Template) -> list[Violation]:
                     for _, text in string_leaves(graph.states[path].state)
                     for counter, step in _MATH_ADD.findall(text)
                     if float(step) > 0
-                } | _variable_counters(graph, component)
+                } | _variable_counters(graph, component) | _payload_counters(graph, component, machine.definition)
                 bounding = [path for path in component
                             if _bounded_counters(graph.states[path].state, graph.states[path].scope, component) & increments]
                 rest = scope_graph.subgraph(component - set(bounding))
@@ -366,38 +376,36 @@ def loops_bounded(template: Template) -> list[Violation]:
                     cycle = sorted(graph.states[p].name for p in component)
                     found.append(Violation("loops_bounded", f"{machine} cycle {cycle}",
                                            "no Choice in the cycle bounds a counter that the cycle increments "
-                                           "(States.MathAdd, or a variable assigned {% $n + step %})"))
+                                           "(States.MathAdd, a variable assigned {% $n + step %}, or a payload field "
+                                           "output as {% $states.input.f + step %})"))
     return found
 
 
-def _assignments_in_cycle(flat: Any, cycle: set[str]) -> list[tuple[str, Any]]:
-    """(variable, value) of every JSONata Assign the state makes on a transition that stays in the cycle."""
+def _transition_assigns(flat: Any, cycle: set[str]) -> list[tuple[str, dict[str, Any]]]:
+    """(next state, its JSONata Assign, {} for none) of each of the state's transitions that stay in the cycle."""
     state, scope = flat.state, flat.scope
-    found: list[tuple[str, Any]] = []
-
-    def take(assign: Any, next_state: str | None) -> None:
-        if isinstance(assign, dict) and next_state is not None and scope + next_state in cycle:
-            found.extend((name, value) for name, value in assign.items() if not name.endswith(".$"))
-
+    found: list[tuple[str | None, Any]] = []
     if state.get("Type") == "Choice":
-        take(state.get("Assign"), state.get("Default"))  # a Choice's own Assign goes with its Default
-        for rule in state.get("Choices") or []:
-            take(rule.get("Assign"), rule.get("Next"))
+        found.append((state.get("Default"), state.get("Assign")))  # a Choice's own Assign goes with its Default
+        found += [(rule.get("Next"), rule.get("Assign")) for rule in state.get("Choices") or []]
     else:
-        take(state.get("Assign"), state.get("Next"))
-    for catcher in state.get("Catch") or []:
-        take(catcher.get("Assign"), catcher.get("Next"))
-    return found
+        found.append((state.get("Next"), state.get("Assign")))
+    found += [(catcher.get("Next"), catcher.get("Assign")) for catcher in state.get("Catch") or []]
+    return [(scope + target, {name: value for name, value in assign.items() if not name.endswith(".$")}
+             if isinstance(assign, dict) else {})
+            for target, assign in found if target is not None and scope + target in cycle]
 
 
 def _variable_counters(graph: StateGraph, cycle: set[str]) -> set[str]:
-    """"$n" for each variable the cycle only ever assigns `{% $n + <positive step> %}` (at least once)."""
+    """"$n" for each variable the cycle only ever assigns `{% $n + <positive step> %}`, on a transition of
+    every cycle."""
     from sandbox.engine.jsonata import expression_of
 
+    transitions = [(path, target, assign) for path in cycle for target, assign in _transition_assigns(graph.states[path], cycle)]
     increments: set[str] = set()
     others: set[str] = set()
-    for path in cycle:
-        for name, value in _assignments_in_cycle(graph.states[path], cycle):
+    for _, _, assign in transitions:
+        for name, value in assign.items():
             match = _JSONATA_INCREMENT.match(expression_of(value) or "")
             variable, step = (match.group(1), match.group(2)) if match and match.group(1) else (
                 (match.group(4), match.group(3)) if match else (None, None))
@@ -405,7 +413,138 @@ def _variable_counters(graph: StateGraph, cycle: set[str]) -> set[str]:
                 increments.add(name)
             else:
                 others.add(name)  # set to anything else (a reset) in the cycle: no counter
-    return {f"${name}" for name in increments - others}
+    counters = set()
+    for name in increments - others:
+        kept = {(source, target) for source, target, assign in transitions if name not in assign}
+        raising = {(source, target) for source, target, assign in transitions if name in assign} - kept
+        if _every_cycle_raises(cycle, [(source, target) for source, target, _ in transitions], raising):
+            counters.add(f"${name}")
+    return counters
+
+
+def _every_cycle_raises(cycle: set[str], transitions: list[tuple[str, str]], raising: set[tuple[str, str]]) -> bool:
+    """Every cycle passes a raising transition: the cycle's transitions without them hold no cycle. Two states
+    joined by two transitions (two rules, a Next and a Catch) are joined by a raising one only if both raise:
+    `raising` holds only such pairs."""
+    rest = nx.DiGraph()
+    rest.add_nodes_from(cycle)
+    rest.add_edges_from(edge for edge in transitions if edge not in raising)
+    return nx.is_directed_acyclic_graph(rest)
+
+
+_PASSES_INPUT = object()  # a transition whose output is the state's input
+_LOSES_INPUT = object()  # a transition whose output is a result or an error: no field of the input is kept
+
+
+def _outputs_in_cycle(flat: Any, cycle: set[str], language: str) -> list[tuple[str, Any]]:
+    """(next state, output) of each of the state's transitions that stay in the cycle; a Choice rule without its
+    own Output is listed twice (the input, and the state's Output), so it keeps a field only if both keep it."""
+    state, scope = flat.state, flat.scope
+    if state.get("QueryLanguage", language) != "JSONata":
+        return [(scope + target, _LOSES_INPUT) for target in _local_targets(state) if scope + target in cycle]
+    passes_input = state.get("Type") in ("Choice", "Pass", "Wait")
+    own = state.get("Output", _PASSES_INPUT if passes_input else _LOSES_INPUT)
+    found: list[tuple[str, Any]] = []
+    if state.get("Type") == "Choice":
+        found += [(state.get("Default"), own)]
+        for rule in state.get("Choices") or []:
+            found += [(rule.get("Next"), rule["Output"])] if "Output" in rule else [
+                (rule.get("Next"), _PASSES_INPUT), (rule.get("Next"), own)]
+    else:
+        found += [(state.get("Next"), own)]
+    found += [(catcher.get("Next"), catcher.get("Output", _LOSES_INPUT)) for catcher in state.get("Catch") or []]
+    return [(scope + target, output) for target, output in found if target is not None and scope + target in cycle]
+
+
+def _local_targets(state: dict[str, Any]) -> list[str]:
+    return [t for t in [state.get("Next"), state.get("Default"), *(r.get("Next") for r in state.get("Choices") or []),
+                        *(c.get("Next") for c in state.get("Catch") or [])] if t]
+
+
+def _payload_counters(graph: StateGraph, cycle: set[str], definition: dict[str, Any]) -> set[str]:
+    """"$states.input.f" for each payload field that every transition of the cycle keeps or raises by a positive step
+    and every cycle raises (see the module's rule)."""
+    language = definition.get("QueryLanguage", "JSONPath")
+    transitions = [(path, target, output) for path in cycle
+                   for target, output in _outputs_in_cycle(graph.states[path], cycle, language)]
+    fields = {field for _, _, output in transitions for field in _raised_fields(output)}
+    counters = set()
+    for field in fields:
+        effects = [((source, target), _payload_effect(output, field)) for source, target, output in transitions]
+        if any(effect is None for _, effect in effects):
+            continue
+        kept = {edge for edge, effect in effects if effect == "keep"}
+        raising = {edge for edge, effect in effects if effect == "raise"} - kept
+        if _every_cycle_raises(cycle, [edge for edge, _ in effects], raising):
+            counters.add(_PAYLOAD + field)
+    return counters
+
+
+def _raised_fields(output: Any) -> set[str]:
+    """The fields an output might raise (candidates, each checked by _payload_effect)."""
+    if isinstance(output, dict):
+        return {key for key in output if isinstance(key, str)}
+    pairs = _merged_fields(output)
+    return set(pairs or {})
+
+
+def _merged_fields(output: Any) -> dict[str, str] | None:
+    """{field: value expression} of `{% $merge([$states.input, {...}]) %}`'s object literal, or None when the output
+    is not that form (or a key of the literal is not a plain string literal, or is repeated)."""
+    from sandbox.engine.jsonata import expression_of
+
+    match = _MERGE_INTO_INPUT.match(expression_of(output) or "")
+    if not match or _unwrap_braces(match.group(1)) is None:
+        return None
+    fields: dict[str, str] = {}
+    for pair in _split_top_level(_unwrap_braces(match.group(1)), ","):
+        if not pair.strip():
+            continue
+        key, colon, value = (part.strip() for part in _split_once_top_level(pair, ":"))
+        if not colon or not _JSONATA_STRING.fullmatch(key) or "\\" in key or key[1:-1] in fields:
+            return None  # a computed, escaped or repeated key: which field it sets is not read here
+        fields[key[1:-1]] = value
+    return fields
+
+
+def _unwrap_braces(literal: str) -> str | None:
+    """The inside of `{...}` when the braces hold the whole text (one object literal), else None."""
+    for index, depth in _outside_strings(literal):
+        if depth == 1 and literal[index] in ")]}" and index < len(literal) - 1:
+            return None  # the first bracket closes before the end
+    return literal[1:-1]
+
+
+def _split_once_top_level(text: str, separator: str) -> tuple[str, str, str]:
+    parts = _split_top_level(text, separator)
+    return (parts[0], separator, separator.join(parts[1:])) if len(parts) > 1 else (text, "", "")
+
+
+def _payload_effect(output: Any, field: str) -> str | None:
+    """What a transition's output does to the input's field: "keep", "raise" (by a positive step), or None
+    (anything else: lost, reset, or not read here)."""
+    from sandbox.engine.jsonata import expression_of
+
+    if output is _PASSES_INPUT or (expression_of(output) or "").strip() == "$states.input":
+        return "keep"
+    if isinstance(output, dict):
+        return _field_effect(expression_of(output[field]), field) if field in output else None
+    merged = _merged_fields(output)
+    if merged is None:
+        return None
+    return _field_effect(merged[field], field) if field in merged else "keep"
+
+
+def _field_effect(expression: str | None, field: str) -> str | None:
+    if expression is None:
+        return None
+    current = re.escape(_PAYLOAD + field)
+    if re.fullmatch(rf"\s*{current}\s*", expression):
+        return "keep"
+    step = re.fullmatch(rf"\s*{current}\s*\+\s*([0-9.]+)\s*|\s*([0-9.]+)\s*\+\s*{current}\s*", expression)
+    if step and float(step.group(1) or step.group(2)) > 0:
+        return "raise"
+    return None
 
 
 def _bounded_counters(state: dict[str, Any], scope: str, cycle: set[str]) -> set[str]:
@@ -416,8 +555,8 @@ def _bounded_counters(state: dict[str, Any], scope: str, cycle: set[str]) -> set
     stays = [scope + rule.get("Next", "") in cycle for rule in rules]
     counters = set()
     for index, rule in enumerate(rules):  # leave when the counter reached the limit, with nothing staying before
-        if not stays[index] and not any(stays[:index]):
-            counters |= _comparisons(rule, _EXIT_BOUNDS, "Or")
+        if not stays[index] and not any(stays[:index]):  # not a payload field: a missing one never reaches the limit
+            counters |= {c for c in _comparisons(rule, _EXIT_BOUNDS, "Or") if not c.startswith(_PAYLOAD)}
     if any(stays) and scope + state.get("Default", "") not in cycle:  # stay only while the counter is below the limit
         counters |= set.intersection(*(_comparisons(rule, _STAY_BOUNDS, "And") for rule, stay in zip(rules, stays) if stay))
     return counters
@@ -468,9 +607,21 @@ def _top_level_terms(expression: str, combinator: str) -> list[str]:
 
 def _split_top_level(expression: str, word: str) -> list[str]:
     """The expression split on the operator `word` outside parentheses, brackets, braces and strings."""
-    parts, depth, quote, start, index = [], 0, "", 0, 0
-    while index < len(expression):
-        char = expression[index]
+    parts, start = [], 0
+    for index, depth in _outside_strings(expression):
+        if (index >= start and depth == 0 and expression.startswith(word, index)
+                and (not word.isalpha() or _stands_alone(expression, index, len(word)))):
+            parts.append(expression[start:index])
+            start = index + len(word)
+    parts.append(expression[start:])
+    return parts
+
+
+def _outside_strings(text: str) -> Iterator[tuple[int, int]]:
+    """(index, depth) of each character outside string literals; depth counts the brackets open before it."""
+    depth, quote, index = 0, "", 0
+    while index < len(text):
+        char = text[index]
         if quote:
             if char == "\\":
                 index += 1
@@ -478,17 +629,10 @@ def _split_top_level(expression: str, word: str) -> list[str]:
                 quote = ""
         elif char in "'\"":
             quote = char
-        elif char in "([{":
-            depth += 1
-        elif char in ")]}":
-            depth -= 1
-        elif depth == 0 and expression.startswith(word, index) and _stands_alone(expression, index, len(word)):
-            parts.append(expression[start:index])
-            start = index = index + len(word)
-            continue
+        else:
+            yield index, depth
+            depth += 1 if char in "([{" else -1 if char in ")]}" else 0
         index += 1
-    parts.append(expression[start:])
-    return parts
 
 
 def _stands_alone(text: str, index: int, length: int) -> bool:

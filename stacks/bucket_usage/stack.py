@@ -205,25 +205,23 @@ class BucketUsageStack(Stack):
         return invoke
 
     def _build_bucket_scan(self) -> sfn.IChainable:
-        """One child execution: scan passes until the bucket is done, bounded by max_scan_passes. A child cannot read
-        the execution's variables, so StartScan sets its own: $item (its bucket and the checked request), $scan (the
-        last pass's result) and $passes (the loop's counter)."""
+        """One child execution: scan passes until the bucket is done, bounded by max_scan_passes. The loop's state travels
+        in the payload from the Map's ItemSelector on (bucket, request, execution, `scan`: the last pass's result, `passes`:
+        the counter ScanPass raises and MoreToScan bounds): no state before the loop, no variable a child cannot read."""
         s = self.settings
-        item = {key: f"{{% $item.{key} %}}" for key in ("bucket", "request", "execution")}
-        start = sfn.Pass.jsonata(self, "StartScan", comment="The child's variables, from its item",
-                                 assign={"item": "{% $states.input %}", "scan": {"pass": 0, "done": False}, "passes": 0})
+        item = {key: f"{{% $states.input.{key} %}}" for key in ("bucket", "request", "execution")}
         scan = self._invoke(
             "ScanPass",
             self.scan_function,
-            {**item, "state": "{% $scan %}", "pass": "{% $passes + 1 %}"},
+            {**item, "state": "{% $states.input.scan %}", "pass": "{% $states.input.passes + 1 %}"},
             s.scan_function_timeout_seconds,
-            assign={"scan": "{% $states.result %}", "passes": "{% $passes + 1 %}"},
+            outputs="{% $merge([$states.input, {'scan': $states.result, 'passes': $states.input.passes + 1}]) %}",
             comment="One time-boxed pass; returns a continuation token and partial counts, or the bucket's result",
         )
         finish = self._invoke(
             "RecordIncomplete",
             self.scan_function,
-            {**item, "state": "{% $scan %}", "pass": "{% $passes %}", "finalize": True},
+            {**item, "state": "{% $states.input.scan %}", "pass": "{% $states.input.passes %}", "finalize": True},
             s.scan_function_timeout_seconds,
             comment=f"Pass limit ({s.max_scan_passes}) reached: record the partial counts as incomplete",
         )
@@ -232,21 +230,21 @@ class BucketUsageStack(Stack):
         failed = self._invoke(
             "ScanFailed",
             self.scan_function,
-            {**item, "state": "{% $scan %}", "pass": "{% $passes %}", "failure": "{% $states.input %}"},
+            {**item, "state": "{% $states.input.scan %}", "pass": "{% $states.input.passes %}", "failure": "{% $states.input.failure %}"},
             s.scan_function_timeout_seconds,
             comment="The scan failed for good: record the bucket as an error (unless this execution already wrote it)",
         )
         retry_from_settings(failed, RETRYABLE_SCAN_ERRORS, self.settings)
-        for task in (scan, finish):
-            task.add_catch(failed, errors=["States.ALL"])  # the caught error is the input
-        done = sfn.Succeed.jsonata(self, "BucketDone", outputs="{% $scan %}")
+        for task in (scan, finish):  # the failed state's input (the loop's state) and the caught error
+            task.add_catch(failed, errors=["States.ALL"], outputs="{% $merge([$states.input, {'failure': $states.errorOutput}]) %}")
+        done = sfn.Succeed.jsonata(self, "BucketDone", outputs="{% $states.input.scan %}")
         more = (
             sfn.Choice.jsonata(self, "MoreToScan")
-            .when(sfn.Condition.jsonata("{% $scan.done = true %}"), done)
-            .when(sfn.Condition.jsonata(f"{{% $passes < {s.max_scan_passes} %}}"), scan)
+            .when(sfn.Condition.jsonata("{% $states.input.scan.done = true %}"), done)
+            .when(sfn.Condition.jsonata(f"{{% $states.input.passes < {s.max_scan_passes} %}}"), scan)
             .otherwise(finish)
         )
-        return start.next(scan).next(more)
+        return scan.next(more)
 
     def _build_definition(self) -> sfn.IChainable:
         """Variables: $targets (where the lister wrote the bucket names, their count and the checked request)."""
@@ -271,6 +269,8 @@ class BucketUsageStack(Stack):
                 "bucket": "{% $states.context.Map.Item.Value %}",
                 "request": "{% $targets.request %}",  # the checked scan_id and by_storage_class: a few bytes per child
                 "execution": EXECUTION_NAME,
+                "scan": {"pass": 0, "done": False},  # the scan loop's state before its first pass
+                "passes": 0,
             },
             # The children's results go to S3: the state keeps only where (a constant size, whatever N).
             result_writer_v2=sfn.ResultWriterV2(bucket=self.lists.bucket, prefix=MAP_RUNS_PREFIX),

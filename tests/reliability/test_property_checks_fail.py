@@ -205,7 +205,8 @@ def test_a_loop_without_a_bound_is_named():
     # THEN the cycle is named
     assert found == ["probe/Probe/Machine cycle ['Check', 'Count', 'Ready', 'Wait']: "
                      "no Choice in the cycle bounds a counter that the cycle increments "
-                     "(States.MathAdd, or a variable assigned {% $n + step %})"]
+                     "(States.MathAdd, a variable assigned {% $n + step %}, or a payload field output as "
+                     "{% $states.input.f + step %})"]
 
 
 def test_a_loop_bounded_by_a_counter_it_increments_passes_either_way_round():
@@ -463,6 +464,94 @@ def test_jsonata_loops_without_a_sound_variable_bound_are_named():
     for states in (unbounded, reset_in_the_cycle, never_counted, counted_down, bound_needs_more, in_the_payload):
         (found,) = _jsonata_loops(states)
         assert found.startswith(cycle) and "no Choice in the cycle bounds a counter" in found
+
+
+def test_a_jsonata_variable_counter_raised_on_one_cycle_only_is_no_bound():
+    # GIVEN a Choice bounding $checks whose second staying rule goes back to it through a Pause that never counts
+    bound = {"Condition": "{% $checks < 4 %}", "Next": "Wait"}
+    states = _jsonata_wait_loop([{"Condition": "{% $rows > 0 %}", "Next": "Done"}, bound,
+                                 {"Condition": "{% $checks < 4 %}", "Next": "Pause"}], "GaveUp")
+    states["Pause"] = {"Type": "Pass", "Next": "Ready"}
+    # THEN the component is named: Ready -> Pause -> Ready never raises the counter
+    (found,) = _jsonata_loops(states)
+    assert "no Choice in the cycle bounds a counter" in found
+    del states["Ready"]["Choices"][2], states["Pause"]
+    assert _jsonata_loops(states) == []
+
+
+_RAISE_PASSES = "{% $merge([$states.input, {'scan': $states.result, 'passes': $states.input.passes + 1}]) %}"
+
+
+def _payload_loop(*, scan: dict[str, Any] | None = None, more: dict[str, Any] | None = None) -> dict[str, Any]:
+    """bucket-usage's child in small: ScanPass carries the loop's state in its Output; MoreToScan reads it."""
+    return {
+        "ScanPass": jsonata_lambda_task(**{"Arguments": {"state": "{% $states.input.scan %}"}, "Output": _RAISE_PASSES,
+                                           "Next": "MoreToScan", **(scan or {})}),
+        "MoreToScan": more or {"Type": "Choice", "Choices": [
+            {"Condition": "{% $states.input.scan.done = true %}", "Next": "Done"},
+            {"Condition": "{% $states.input.passes < 4 %}", "Next": "ScanPass"}], "Default": "GaveUp"},
+        "Done": {"Type": "Succeed"},
+        "GaveUp": {"Type": "Fail", "Error": "TooManyPasses"},
+    }
+
+
+def _payload_loops(states: dict[str, Any]) -> list[str]:
+    return messages(loops_bounded(machine_template(states, QueryLanguage="JSONata")))
+
+
+def test_a_jsonata_loop_bounded_by_a_counter_in_the_payload_passes():
+    # GIVEN a loop whose task outputs its input with the counter raised, as $merge or as an object
+    as_object = {"Output": {"scan": "{% $states.result %}", "passes": "{% 1 + $states.input.passes %}"}}
+    # a Catch going back into the loop raises the counter too, and the Choice passes its input on (to a Wait)
+    retried = {"Catch": [{"ErrorEquals": ["Transient"], "Next": "MoreToScan", "Output":
+                          "{% $merge([$states.input, {'failure': $states.errorOutput, 'passes': $states.input.passes + 1}]) %}"}]}
+    with_pause = {**_payload_loop(scan=retried), "Pause": {"Type": "Wait", "Seconds": 1, "Next": "ScanPass"}}
+    with_pause["MoreToScan"]["Choices"].append({"Condition": "{% $states.input.passes < 4 %}", "Next": "Pause"})
+    # THEN each passes
+    assert _payload_loops(_payload_loop()) == []
+    assert _payload_loops(_payload_loop(scan=as_object)) == []
+    assert _payload_loops(with_pause) == []
+
+
+def test_jsonata_loops_without_a_sound_payload_bound_are_named():
+    cycle = "probe/Probe/Machine cycle ['MoreToScan', 'ScanPass']"
+    leave_at_limit = {"Type": "Choice", "Choices": [{"Condition": "{% $states.input.passes >= 4 %}", "Next": "GaveUp"}],
+                      "Default": "ScanPass"}
+    not_raised = {"Output": "{% $merge([$states.input, {'scan': $states.result, 'passes': $states.input.passes}]) %}"}
+    counted_down = {"Output": "{% $merge([$states.input, {'passes': $states.input.passes + -1}]) %}"}
+    reset = {"Output": "{% $merge([$states.input, {'passes': 0}]) %}"}
+    result_only = {"Output": "{% $states.result %}"}
+    set_twice = {"Output": "{% $merge([$states.input, {'passes': $states.input.passes + 1, 'passes': 0}]) %}"}
+    object_without_counter = {"Output": {"scan": "{% $states.result %}"}}
+    choice_replacing_its_input = {"Type": "Choice", "Output": "{% $states.result %}", "Default": "ScanPass",
+                                "Choices": [{"Condition": "{% $states.input.passes >= 4 %}", "Next": "GaveUp"}]}
+    cases = [
+        _payload_loop(more=leave_at_limit),  # a missing field never reaches the limit: only `stay while < N` bounds
+        _payload_loop(scan=not_raised),
+        _payload_loop(scan=counted_down),
+        _payload_loop(scan=reset),
+        _payload_loop(scan=result_only),  # the result replaces the payload: the counter is gone
+        _payload_loop(scan=set_twice),
+        _payload_loop(scan=object_without_counter),
+        _payload_loop(more=choice_replacing_its_input),
+    ]
+    # raised off the loop: by a state before it, whose raise the loop never repeats
+    before = {"Start": {"Type": "Pass", "Output": "{% $merge([$states.input, {'passes': $states.input.passes + 1}]) %}",
+                        "Next": "ScanPass"}, **_payload_loop(scan={"Output": "{% $merge([$states.input, {'scan': $states.result}]) %}"})}
+    cases.append(before)
+    # raised on one cycle only: MoreToScan -> Pause -> MoreToScan never raises it
+    around = _payload_loop()
+    around["MoreToScan"]["Choices"].append({"Condition": "{% $states.input.passes < 4 %}", "Next": "Pause"})
+    around["Pause"] = {"Type": "Wait", "Seconds": 1, "Next": "MoreToScan"}
+    # a Catch back into the loop that loses the counter (no Output: the error alone goes on), or only keeps it
+    lossy_catch = _payload_loop(scan={"Catch": [{"ErrorEquals": ["Transient"], "Next": "MoreToScan"}]})
+    keeping_catch = _payload_loop(scan={"Catch": [{"ErrorEquals": ["Transient"], "Next": "MoreToScan",
+                                                   "Output": "{% $merge([$states.input, {'failure': $states.errorOutput}]) %}"}]})
+    for states in [*cases, lossy_catch, keeping_catch]:
+        (found,) = _payload_loops(states)
+        assert found.startswith(cycle) and "no Choice in the cycle bounds a counter" in found, states
+    (found,) = _payload_loops(around)
+    assert found.startswith("probe/Probe/Machine cycle ['MoreToScan', 'Pause', 'ScanPass']")
 
 
 def test_secrets_written_by_jsonata_expressions_are_named():

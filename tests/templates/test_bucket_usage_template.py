@@ -52,22 +52,23 @@ def test_no_polling_loop_no_wait_state_and_the_only_loop_is_the_bounded_scan(def
     # the only backward edge: MoreToScan -> the scan pass, while the pass counter is under the limit
     (more,) = [s for s in states.values() if s["Type"] == "Choice" and any(c.get("Next") == "ScanPass" for c in s["Choices"])]
     done, bound = more["Choices"]
-    assert done["Condition"] == "{% $scan.done = true %}" and states[done["Next"]]["Type"] == "Succeed"
+    assert done["Condition"] == "{% $states.input.scan.done = true %}" and states[done["Next"]]["Type"] == "Succeed"
     max_passes = load_stage(stage.name).workflow_settings(SETTINGS_KEY, BucketUsageSettings).max_scan_passes
-    assert bound == {"Condition": f"{{% $passes < {max_passes} %}}", "Next": "ScanPass"} and max_passes >= 1
+    assert bound == {"Condition": f"{{% $states.input.passes < {max_passes} %}}", "Next": "ScanPass"} and max_passes >= 1
     assert states[more["Default"]]["Type"] == "Task"  # the pass limit: record partial counts, then end
-    # the counter: a variable of the child, set to 0 before the loop and raised by 1 by each pass that returned
+    # the counter travels in the payload: 0 from the Map's ItemSelector, raised by 1 by each pass that returned
+    (scan_map,) = [s for s in states.values() if s["Type"] == "Map"]
+    assert scan_map["ItemSelector"]["passes"] == 0 and scan_map["ItemSelector"]["scan"] == {"pass": 0, "done": False}
+    assert scan_map["ItemProcessor"]["StartAt"] == "ScanPass"  # no state before the loop: 3 transitions per one-pass bucket
     scan = states["ScanPass"]
-    assert scan["Arguments"]["pass"] == "{% $passes + 1 %}" and scan["Arguments"]["state"] == "{% $scan %}"
-    assert scan["Assign"] == {"scan": "{% $states.result %}", "passes": "{% $passes + 1 %}"} and scan["Next"] == "MoreToScan"
-    processor = states["ScanBuckets"]["ItemProcessor"]
-    start = processor["States"][processor["StartAt"]]
-    assert start["Assign"] == {"item": "{% $states.input %}", "scan": {"pass": 0, "done": False}, "passes": 0}
-    assert start["Type"] == "Pass" and start["Next"] == "ScanPass"
+    assert scan["Arguments"]["pass"] == "{% $states.input.passes + 1 %}" and scan["Arguments"]["state"] == "{% $states.input.scan %}"
+    assert scan["Output"] == "{% $merge([$states.input, {'scan': $states.result, 'passes': $states.input.passes + 1}]) %}"
+    assert "Assign" not in scan and scan["Next"] == "MoreToScan"
 
 
-def test_a_child_reads_only_the_variables_it_assigned_itself(definition):
-    # GIVEN the Map's child: a Distributed Map's child execution cannot read the execution's variables
+def test_a_child_reads_and_assigns_no_variable(definition):
+    # GIVEN the Map's child: a Distributed Map's child execution cannot read the execution's variables, and AWS fails
+    # the read of a variable not yet assigned
     (scan_map,) = [s for s in _states(definition).values() if s["Type"] == "Map"]
     child = scan_map["ItemProcessor"]["States"]
     expressions = " ".join(re.findall(r"\{%(.*?)%\}", json.dumps(child)))
@@ -75,8 +76,8 @@ def test_a_child_reads_only_the_variables_it_assigned_itself(definition):
     assigned = {name for state in child.values()
                 for assign in [state.get("Assign", {})] + [c.get("Assign", {}) for c in state.get("Catch", [])]
                 for name in assign}
-    # THEN every variable it reads is one of its own
-    assert assigned == {"item", "scan", "passes"} and read == assigned
+    # THEN it reads only $states: the loop's state travels in the payload, from the Map's ItemSelector on
+    assert read == set() and assigned == set()
 
 
 def test_buckets_go_to_s3_and_feed_one_distributed_map_whose_results_stay_out_of_the_state(definition):
@@ -93,7 +94,8 @@ def test_buckets_go_to_s3_and_feed_one_distributed_map_whose_results_stay_out_of
     assert "Items" not in scan_map
     # each child carries its bucket and the checked request (a few bytes), never the list
     assert scan_map["ItemSelector"] == {"bucket": "{% $states.context.Map.Item.Value %}", "request": "{% $targets.request %}",
-                                        "execution": "{% $states.context.Execution.Name %}"}
+                                        "execution": "{% $states.context.Execution.Name %}",
+                                        "scan": {"pass": 0, "done": False}, "passes": 0}
     # the children's results go to S3: the Map's output is where they are, a constant size
     assert scan_map["ResultWriter"]["Resource"].endswith(":states:::s3:putObject")
     assert scan_map["ResultWriter"]["Arguments"]["Prefix"] == MAP_RUNS_PREFIX
@@ -156,9 +158,12 @@ def test_a_bucket_whose_scan_fails_is_a_result_and_everything_else_is_caught_not
     states = _states(definition)
     for name in ("ScanPass", "RecordIncomplete"):
         (catch,) = states[name]["Catch"]
-        assert catch == {"ErrorEquals": ["States.ALL"], "Next": "ScanFailed"}  # the caught error is ScanFailed's input
+        # ScanFailed's input: the failed state's input (the loop's state) with the caught error
+        assert catch == {"ErrorEquals": ["States.ALL"], "Next": "ScanFailed",
+                         "Output": "{% $merge([$states.input, {'failure': $states.errorOutput}]) %}"}
         failed = states[catch["Next"]]
-        assert failed.get("End") and failed["Arguments"]["failure"] == "{% $states.input %}"
+        assert failed.get("End") and failed["Arguments"]["failure"] == "{% $states.input.failure %}"
+        assert failed["Arguments"]["state"] == "{% $states.input.scan %}" and failed["Arguments"]["pass"] == "{% $states.input.passes %}"
     assert "Catch" not in states["ScanFailed"]  # if even the failure cannot be recorded, the child fails, and the Map
     top_level = [s for s in definition["States"].values()
                  if s["Type"] in ("Task", "Map") and not s["Resource" if "Resource" in s else "Type"].endswith("sns:publish")]

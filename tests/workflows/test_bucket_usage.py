@@ -114,12 +114,12 @@ def test_exact_counts_for_a_mixed_fleet_with_denied_empty_and_other_region_bucke
     (other,) = fleet_names(workflow, "other-region")
     assert found[other]["region"] == "eu-west-1"
     assert report.outside_world["wrong_region_requests"] == 0 and report.outside_world["s3_requests_by_region"]["eu-west-1"] >= 1
-    # the lister, one scan Lambda per bucket (each in its own child execution: 4 states) and the summary;
+    # the lister, one scan Lambda per bucket (each in its own child execution: 3 states, ScanPass, MoreToScan, BucketDone) and the summary;
     # the execution itself enters 6 states whatever the number of buckets, and its state stays small
     n = len(fleet_names(workflow))
     assert report.lambda_invocations == n + 2
     assert transitions(report) == 7 and entered(report, "ListTargets") == 1 and entered(report, "ScanSummarized") == 1
-    assert len(children(report)) == n and all(c.status == "SUCCEEDED" and c.transitions == 4 and "BucketDone" in c.entered
+    assert len(children(report)) == n and all(c.status == "SUCCEEDED" and c.transitions == 3 and "BucketDone" in c.entered
                                               for c in children(report))
     assert report.max_state_payload_bytes < 2048
     # AND the summary names the failure and ranks the extensions by bytes, as the listing does
@@ -174,8 +174,8 @@ def test_more_than_a_thousand_objects_are_paginated_and_a_bucket_deleted_mid_sca
     assert found[big]["extensions"] == direct_listing(workflow, big)
     assert report.outside_world["vanished"] == [gone]
     assert found[gone]["status"] == "missing" and "NoSuchBucket" in found[gone]["error"]
-    # two passes each (StartScan, then ScanPass and MoreToScan twice, then BucketDone), in their own child executions
-    assert [c.transitions for c in children(report)] == [6, 6] and report.lambda_invocations == 1 + 4 + 1
+    # two passes each (ScanPass and MoreToScan twice, then BucketDone), in their own child executions
+    assert [c.transitions for c in children(report)] == [5, 5] and report.lambda_invocations == 1 + 4 + 1
     assert report.output["failures"] == [{"bucket": gone, "status": "missing", "error": found[gone]["error"]}]
 
 
@@ -188,7 +188,7 @@ def test_a_bucket_over_the_pass_limit_is_recorded_incomplete_with_partial_counts
     item = items(workflow, "too-big")[name]
     assert item["status"] == "incomplete" and item["objects"] == 2000 and item["passes"] == 2
     (child,) = children(report)
-    assert "RecordIncomplete" in child.entered and child.transitions == 6 and child.lambda_invocations == 3
+    assert "RecordIncomplete" in child.entered and child.transitions == 5 and child.lambda_invocations == 3
 
 
 def test_an_explicit_list_is_scanned_as_given_and_an_unknown_bucket_is_missing(workflow):
