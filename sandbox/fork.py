@@ -23,7 +23,7 @@ import sys
 from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from stacks.common.config import is_placeholder
 from stacks.common.registry import REPO_ROOT, Workflow, WorkflowError, check_name, discover_workflows, get_workflow, owner_of
@@ -243,7 +243,7 @@ def _adapt(relative: Path, text: str, source: Workflow, new: Workflow) -> str:
         return re.sub(r"order=(\d+)", lambda m: f"order={int(m.group(1)) + 1}", text)
     if relative.as_posix() == f"stacks/{source.package}/README.md":
         title, _, rest = text.partition("\n")
-        return f"{title}\n\n_Forked from `{source.name}` on {date.today():%Y-%m-%d} (`python -m sandbox fork`)._\n{rest}"
+        return f"{title}\n\n_Forked from `{source.name}` on {date.today():%Y-%m-%d} by `sandbox fork`._\n{rest}"
     return text
 
 
@@ -319,7 +319,9 @@ def export(source_name: str, new_name: str, into: Path, *, snapshots: bool = Tru
     for relative in unit_files(source, into) + snapshot_files(source, into):
         (into / relative).unlink()
     _remove_empty_folders(into)
-    (into / "README.md").write_text(standalone_readme(into, Workflow(name=new_name, summary="")), encoding="utf-8")
+    others = [workflow for workflow in discover_workflows() if workflow.name != source.name]
+    (into / "README.md").write_text(standalone_readme(into, Workflow(name=new_name, summary=""), source=source, others=others),
+                                    encoding="utf-8")
     made = create_snapshots(Workflow(name=new_name, summary=""), into) if snapshots else []
     return ForkResult(source.name, new_name, into, result.files, made, result.placeholders)
 
@@ -333,8 +335,9 @@ def _remove_empty_folders(root: Path) -> None:
 STANDALONE_SECTIONS = ("Deploy", "Settings", "The sandbox", "Limits of the local engine")
 
 
-def standalone_readme(root: Path, workflow: Workflow) -> str:
-    """The exported project's README: the two commands, its workflow's README, then the project's generic sections."""
+def standalone_readme(root: Path, workflow: Workflow, *, source: Workflow, others: Sequence[Workflow] = ()) -> str:
+    """The exported project's README: the two commands, its workflow's README, then the project's generic sections,
+    their examples renamed from `source`, and none that names a workflow the export does not hold (`others`)."""
     top = (root / "README.md").read_text()
     own = (root / "stacks" / workflow.package / "README.md").read_text()
     title, _, body = own.partition("\n")
@@ -343,11 +346,34 @@ def standalone_readme(root: Path, workflow: Workflow) -> str:
              f"A Python AWS CDK v2 app holding one production-grade Step Functions workflow, `{workflow.name}`, that also runs "
              "offline, end to end, in an embedded AWS emulator. Its details: [stacks/"
              f"{workflow.package}/README.md](stacks/{workflow.package}/README.md).\n", body.strip() + "\n"]
+    renamer = Renamer(source.name, workflow.name)
     for heading in STANDALONE_SECTIONS:
         section = _section(top, heading)
         if section:
-            parts.append(section)
+            parts.append(without_examples_of(renamer.text(section), others))
     return "\n".join(parts)
+
+
+# Inline code that starts like a command (tests/unit/test_readme_commands.py checks each one the READMEs show).
+COMMAND_SPAN = re.compile(r"`((?:\.venv/bin/python|python3?|make|npx cdk|node_modules/\.bin/cdk) [^`\n]+)`")
+
+
+def without_examples_of(markdown: str, others: Sequence[Workflow]) -> str:
+    """`markdown` with no example for a workflow in `others`: a shell-block line naming one is left out, and in
+    prose a command naming one names `<workflow>` instead (the text about it stays, as of the upstream project)."""
+    if not others:
+        return markdown
+    names = re.compile(r"(?<![\w-])(" + "|".join(re.escape(n) for w in others for n in (w.name, w.package)) + r")(?![\w-])")
+    lines, in_block = [], False
+    for line in markdown.splitlines(keepends=True):
+        if line.startswith("```"):
+            in_block = not in_block
+        elif in_block and names.search(line):
+            continue
+        elif not in_block:
+            line = COMMAND_SPAN.sub(lambda m: f"`{names.sub('<workflow>', m.group(1))}`", line)
+        lines.append(line)
+    return "".join(lines)
 
 
 def _section(markdown: str, heading: str) -> str:

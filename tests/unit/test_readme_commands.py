@@ -16,11 +16,12 @@ import pytest
 import typer
 
 from sandbox.cli import app
+from sandbox.fork import COMMAND_SPAN
 from stacks.common.registry import REPO_ROOT, discover_workflows
 
 READMES = [REPO_ROOT / "README.md", *(workflow.readme for workflow in discover_workflows())]
 SHELL_BLOCK = re.compile(r"^```(?:sh|bash|shell)\n(.*?)^```", re.M | re.S)
-INLINE = re.compile(r"`((?:\.venv/bin/python|python3?|make|npx cdk|node_modules/\.bin/cdk) [^`\n]+)`")
+INLINE = COMMAND_SPAN
 HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
 # Commands of other tools a README may show (the user's AWS and Google CLIs), not this project's.
 OTHER_TOOLS = ("aws", "gcloud", "cd", "git", "export", "jq", "less", "head")
