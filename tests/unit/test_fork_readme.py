@@ -56,3 +56,16 @@ def test_a_forked_readme_says_where_it_came_from_without_a_command_that_needs_an
     adapted = _adapt(Path(f"stacks/{source.package}/README.md"), source.readme.read_text(), source, new)
     note = adapted.splitlines()[2]
     assert note.startswith(f"_Forked from `{source.name}` on ") and COMMAND_SPAN.findall(note) == []
+
+
+def test_in_another_checkout_a_workflows_own_tests_are_found_by_its_name(tmp_path: Path):
+    # GIVEN a copy of this project holding one workflow (as an export starts), whose declarations are read as text
+    from sandbox.fork import copy_project, unit_files
+
+    source = WORKFLOWS[0]
+    copy_project(tmp_path / "copy", [source])
+    # WHEN its files there are listed
+    files = {path.as_posix() for path in unit_files(source, tmp_path / "copy")}
+    # THEN its tests are among them, as in this checkout (an export removes them after renaming their copies)
+    assert f"tests/workflows/test_{source.package}.py" in files
+    assert {p for p in files if p.startswith("tests/")} == {p.as_posix() for p in unit_files(source, REPO_ROOT) if p.parts[0] == "tests"}
