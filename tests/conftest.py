@@ -22,6 +22,18 @@ os.environ["WORKFLOW_SETTINGS_DIR"] = ""
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+def requires_workflows(*names: str, count: int = 0) -> pytest.MarkDecorator:
+    """For a test of a shared part that takes particular workflows (or at least `count` of them) as its examples:
+    in a project without them (an exported workflow's own project) it is skipped, saying what is missing."""
+    from stacks.common.registry import discover_workflows
+
+    present = [workflow.name for workflow in discover_workflows()]
+    missing = [name for name in names if name not in present]
+    if missing:
+        return pytest.mark.skipif(True, reason=f"its example is {', '.join(missing)}, which this project does not hold")
+    return pytest.mark.skipif(len(present) < count, reason=f"needs {count} workflows, this project holds {len(present)}")
+
+
 @dataclass(frozen=True)
 class SynthesizedStage:
     name: str

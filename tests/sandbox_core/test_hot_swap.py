@@ -16,7 +16,9 @@ import pytest
 from sandbox.synth import STATE_FILE, assembly_dir, copy_project, plan_synth, synthesize_local
 from stacks.common.bundling import TargetPlatform, cdk_asset_hash, content_hash
 from stacks.common.registry import discover_workflows
+from tests.conftest import requires_workflows
 
+pytestmark = requires_workflows("parallel-search", "bucket-usage")
 MERGE_HANDLER = Path("lambda_src/parallel_search/parallel_search/handlers/merge.py")
 
 

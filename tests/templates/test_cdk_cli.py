@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from stacks.common.registry import REPO_ROOT, discover_workflows
+from tests.conftest import requires_workflows
 
 CDK = REPO_ROOT / "node_modules" / ".bin" / "cdk"
 # No credentials and no metadata service: nothing here may reach AWS.
@@ -31,6 +32,7 @@ def assert_no_traceback_or_banner(result: subprocess.CompletedProcess) -> None:
     assert "Traceback" not in output and "end-of-life" not in output and "b'!!" not in output, output[-2000:]
 
 
+@requires_workflows(count=2)
 def test_a_direct_cdk_deploy_with_placeholders_stops_naming_only_the_targeted_stacks_settings(tmp_path):
     first, second = discover_workflows()[:2]
     # GIVEN the shipped dev settings; WHEN `cdk deploy` targets the first stack (the app also builds a second)

@@ -12,7 +12,7 @@ from sandbox.graph.command import diagrams, markdown_differs, refresh_markdown, 
 from sandbox.graph.mermaid import state_names
 from sandbox.graph.page import BLOCK_END, BLOCK_START, markdown_block, read_block
 from stacks.common.registry import discover_workflows, get_workflow
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, requires_workflows
 
 
 def workflow_readme(workflow: str) -> Path:
@@ -38,6 +38,7 @@ def test_every_state_of_the_definition_is_in_its_diagram(workflow, local_stage):
         assert f'"{name}' in drawn.mermaid or f'["{name} ·' in drawn.mermaid, name
 
 
+@requires_workflows("parallel-search")
 def test_a_stale_diagram_block_is_found_and_refreshed(tmp_path: Path, local_stage):
     # GIVEN a README whose block was generated from the definition, then edited by hand
     workflow = "parallel-search"
@@ -57,6 +58,7 @@ def test_a_stale_diagram_block_is_found_and_refreshed(tmp_path: Path, local_stag
     assert not markdown_differs(readme, workflow, drawn) and "MergeAll" not in readme.read_text()
 
 
+@requires_workflows("parallel-search")
 def test_a_readme_without_markers_is_a_usage_error_and_stays_as_it_was(tmp_path: Path):
     readme = tmp_path / "README.md"
     readme.write_text("# parallel-search\n")

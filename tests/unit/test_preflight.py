@@ -19,6 +19,7 @@ from stacks.common.config import (
 )
 from stacks.common.registry import discover_workflows, read_cdk_context
 from stacks.preflight import EXIT_NOT_CONFIGURED, EXIT_USAGE, deploy_targets, main, refuse_deploy_with_placeholders, run
+from tests.conftest import requires_workflows
 
 # Shared with the Lambda's copy of the rule (tests/unit/parallel_search/test_not_configured.py).
 PLACEHOLDERS = [
@@ -145,6 +146,7 @@ def test_the_stacks_a_cdk_command_line_deploys(cli, expected):
     assert deploy_targets(cli, {"Alpha": "Alpha-dev", "Beta": "Beta-dev"}) == expected
 
 
+@requires_workflows(count=2)
 def test_under_cdk_deploy_the_app_refuses_only_the_targeted_stack_with_placeholders():
     import aws_cdk as cdk
 

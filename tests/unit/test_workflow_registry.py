@@ -42,3 +42,15 @@ def test_a_test_file_belongs_to_the_longest_workflow_name_it_carries():
     assert owner_of(REPO_ROOT / "tests/workflows/test_my_search.py", [short, long]) == short
     assert owner_of(REPO_ROOT / "tests/unit/my_search", [short, long]) == short
     assert owner_of(REPO_ROOT / "tests/workflows/test_my_searches.py", [short, long]) is None
+
+
+def test_a_test_that_takes_particular_workflows_as_examples_is_skipped_by_name_only_where_they_are_missing():
+    from tests.conftest import requires_workflows
+
+    # GIVEN a workflow this project holds, one it does not, and more workflows than it holds
+    held = discover_workflows()[0].name
+    present, absent, too_many = requires_workflows(held), requires_workflows("no-such-flow"), requires_workflows(count=999)
+    # THEN only the missing ones skip, saying what is missing
+    assert present.args == (False,)
+    assert absent.args == (True,) and "no-such-flow" in absent.kwargs["reason"]
+    assert too_many.args == (True,) and "needs 999 workflows" in too_many.kwargs["reason"]

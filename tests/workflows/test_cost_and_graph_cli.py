@@ -9,7 +9,10 @@ from typer.testing import CliRunner
 
 from sandbox.cli import app
 from sandbox.costs import PRICE_PER_LAMBDA_REQUEST, PRICE_PER_STATE_TRANSITION
+from tests.conftest import requires_workflows
 from tests.workflows.test_cli import sandbox_cli
+
+pytestmark = requires_workflows("parallel-search")
 
 
 def test_cost_prices_one_run_and_graph_colours_its_path():
