@@ -20,7 +20,11 @@ PYTHON = sys.executable
 
 
 def new_name_for(source: Workflow) -> str:
-    return f"{source.name.split('-')[0]}-fork"
+    """A name no workflow of this project has, holding no spelling of the source's (in an exported project the
+    source may be a fork already, e.g. parallel-fork)."""
+    taken = {workflow.name for workflow in discover_workflows()}
+    candidates = (f"{source.name.split('-')[0]}-{suffix}" for suffix in ("fork", "copy", "twin", "next"))
+    return next(name for name in candidates if name not in taken and source.name not in name)
 
 
 def test_one_command_forks_a_workflow_into_a_new_one_that_passes_its_own_tests(source: Workflow, tmp_path: Path):

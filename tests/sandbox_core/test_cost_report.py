@@ -17,6 +17,7 @@ from sandbox.cost_report import (
 )
 from sandbox.costs import PRICES
 from sandbox.last_run import load_usage, save_usage
+from tests.conftest import requires_workflows
 
 
 def _usage(**overrides) -> Usage:
@@ -80,6 +81,7 @@ def test_fifo_queues_and_express_machines_are_priced_as_aws_bills_them():
     assert report.runs_per_month_source == "--runs-per-month"
 
 
+@requires_workflows("distributed-copy")  # its seed's cost comes from its bench
 def test_distributed_copy_scales_to_a_million_objects_by_its_model():
     # GIVEN a run that read 60 objects in one EXPRESS child of 3.0 s (batches of 100) and moved 50 of them
     usage = _usage(
@@ -108,6 +110,7 @@ def test_distributed_copy_scales_to_a_million_objects_by_its_model():
     assert report.seed is not None and report.seed.per_run_usd > report.per_run_usd  # the seed's design, from its bench
 
 
+@requires_workflows("bucket-usage")
 def test_bucket_usage_scales_the_maps_transitions_and_scans_per_bucket():
     # GIVEN 5 buckets: 20 transitions of which 15 inside the Map, one scan each, a location lookup and a row each
     usage = _usage(
