@@ -172,13 +172,6 @@ def _at(world: Mapping[str, Any], path: str) -> Any:
 _MISSING = object()
 
 
-def settle(scenario: Any, timeout_s: float = 60) -> None:
-    """Wait until the scenario's earlier work has ended (its `settle`, when it has one); fail by name if not."""
-    wait = getattr(scenario, "settle", None)
-    if wait is not None and not wait(timeout_s):
-        raise AssertionError(f"earlier work still running after {timeout_s:g} s: {scenario.stats()}")
-
-
 def verify(fault: Fault, seen: Observation, clean_end_state: Any) -> list[str]:
     """Every way `seen` breaks `fault`'s promise, one line each ([] when it keeps it)."""
     found: list[str] = []

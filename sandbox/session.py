@@ -28,7 +28,7 @@ from sandbox.scheduler import Schedule, ScheduleError, fire_times, is_scheduled_
 from sandbox import timings
 from sandbox.synth import REPO_ROOT, STATE_FILE, ZIP_CACHE, SynthResult, assembly_lock, plan_synth, synthesize_local
 from sandbox.definitions import readable_logical_id
-from sandbox.scenarios.base import LAMBDA_STANDIN, FunctionCrashes
+from sandbox.scenarios.base import LAMBDA_STANDIN, FunctionCrashes, settle
 from sandbox.workflows import Scenario, ScenarioError, WorkflowSpec, get_workflow
 
 
@@ -122,9 +122,7 @@ class DeployedWorkflow:
             timeout_s=timeout_s,
         )
         wait_for_events(report.execution_arn, timeout_s)  # rules on its status change (EventBridge) have run
-        settle = getattr(self.scenario, "settle", None)
-        if settle is not None:  # e.g. wait for an event-source consumer the execution fed
-            settle(timeout_s)
+        settle(self.scenario, timeout_s)  # e.g. wait for an event-source consumer the execution fed
         counts = self.emulator.request_counts()
         # Distributed Map children run outside the execution's history: counted and priced apart.
         children = [c for run in map_runs(report.execution_arn) for c in run.children.values()]
@@ -192,9 +190,7 @@ class DeployedWorkflow:
                                    on_event=on_event, timeout_s=timeout_s)
             wait_for_events(report.execution_arn, timeout_s)
             fires.append(Fire(scheduled_time=_utc(moment), execution=report))
-        settle = getattr(self.scenario, "settle", None)
-        if settle is not None:
-            settle(timeout_s)
+        settle(self.scenario, timeout_s)
         counts = self.emulator.request_counts()
         invocations = sum(runtime.invocations.values()) - invocations_before
         total = cost_lines(step_functions=sum(step_functions_cost(fire.execution) for fire in fires),

@@ -57,6 +57,13 @@ class FunctionCrashes:
             raise ValueError("crash_after_seconds must be a number of seconds between 0 and 900")
 
 
+def settle(scenario: Any, timeout_s: float) -> bool:
+    """Wait until the work a scenario's runs set going outside their executions has ended (single-flight's
+    consumer): its `settle(timeout_s)` when it has one. True when it has none or the work ended in time."""
+    wait = getattr(scenario, "settle", None)
+    return True if wait is None else bool(wait(timeout_s))
+
+
 def coerce_settings(settings_type: type[T], raw: Mapping[str, str], *, where: str) -> T:
     """Command-line strings to a settings dataclass; its `__post_init__` checks the values."""
     hints = typing.get_type_hints(settings_type)

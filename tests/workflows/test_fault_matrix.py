@@ -31,9 +31,9 @@ from sandbox.faults import (
     fault_matrix_of,
     merge_retries,
     same_inputs,
-    settle,
     verify,
 )
+from sandbox.scenarios.base import settle
 from sandbox.session import DeployedWorkflow, RunReport, Sandbox
 from sandbox.workflows import ScenarioError
 from stacks.common.registry import discover_workflows
@@ -41,6 +41,11 @@ from tests.workflows.notices import notice_inbox
 
 MATRICES: dict[str, FaultMatrix | None] = {workflow.name: fault_matrix_of(workflow.scenario()) for workflow in discover_workflows()}
 CASES = [pytest.param(name, fault, id=f"{name}:{fault.id}") for name, matrix in MATRICES.items() if matrix for fault in matrix.faults]
+
+
+def settled(scenario: Any) -> None:
+    """Before a run: work an earlier test set going (single-flight's consumer) has ended, or the run's counts mix."""
+    assert settle(scenario, 60), f"earlier work still running after 60 s: {scenario.stats()}"
 
 
 def as_json(value: Any) -> Any:
@@ -121,7 +126,7 @@ class MatrixRuns:
     @staticmethod
     def _clean_end_state(prepared: PreparedWorkflow) -> Any:
         workflow, name = prepared.workflow, prepared.workflow.spec.name
-        settle(workflow.scenario)
+        settled(workflow.scenario)
         clean = workflow.run(prepared.inputs(0)[0], standins=prepared.matrix.standins())
         assert clean.status == "SUCCEEDED", f"{name}: the clean run failed: {clean.error}: {clean.cause}"
         assert workflow.scenario.nothing_lost(clean) == [], f"{name}: the clean run lost something"
@@ -141,7 +146,7 @@ class MatrixRuns:
         prepared = self.prepared(name)
         if prepared.last_success is None:
             prepared.runs += 1
-            settle(prepared.workflow.scenario)
+            settled(prepared.workflow.scenario)
             prepared.last_success = prepared.workflow.run(prepared.inputs(prepared.runs)[0], standins=prepared.matrix.standins())
             prepared.notices()
         return prepared.last_success
@@ -160,7 +165,7 @@ class MatrixRuns:
         prepared.runs += 1
         run_input, rerun_input = prepared.inputs(prepared.runs)
         prepared.notices()
-        settle(scenario)
+        settled(scenario)
         before = configure_functions(workflow, fault.functions)
         try:
             report = workflow.run(run_input, standins=matrix.standins(fault.standins))
