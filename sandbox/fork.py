@@ -362,12 +362,18 @@ def standalone_readme(root: Path, workflow: Workflow, *, source: Workflow, other
 COMMAND_SPAN = re.compile(r"`((?:\.venv/bin/python|python3?|make|npx cdk|node_modules/\.bin/cdk) [^`\n]+)`")
 
 
+def names_pattern(workflows: Sequence[Workflow]) -> re.Pattern[str]:
+    """Any of `workflows` named as a whole word, kebab (its name) or snake (its package)."""
+    spelled = "|".join(re.escape(spelling) for w in workflows for spelling in (w.name, w.package))
+    return re.compile(rf"(?<![\w-])({spelled})(?![\w-])")
+
+
 def without_examples_of(markdown: str, others: Sequence[Workflow]) -> str:
     """`markdown` with no example for a workflow in `others`: a shell-block line naming one is left out, and in
     prose a command naming one names `<workflow>` instead (the text about it stays, as of the upstream project)."""
     if not others:
         return markdown
-    names = re.compile(r"(?<![\w-])(" + "|".join(re.escape(n) for w in others for n in (w.name, w.package)) + r")(?![\w-])")
+    names = names_pattern(others)
     lines, in_block = [], False
     for line in markdown.splitlines(keepends=True):
         if line.startswith("```"):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.fork import COMMAND_SPAN, Renamer, _adapt, standalone_readme, without_examples_of
+from sandbox.fork import COMMAND_SPAN, Renamer, _adapt, names_pattern, standalone_readme, without_examples_of
 from stacks.common.registry import REPO_ROOT, Workflow, discover_workflows
 
 WORKFLOWS = discover_workflows()
@@ -17,7 +17,7 @@ SHELL_BLOCK = re.compile(r"^```(?:sh|bash|shell)\n(.*?)^```", re.M | re.S)
 
 def named(text: str, workflows: list[Workflow]) -> list[str]:
     """The workflows of `workflows` that `text` names (kebab or snake spelling, as a whole word)."""
-    return [w.name for w in workflows if re.search(rf"(?<![\w-])({re.escape(w.name)}|{re.escape(w.package)})(?![\w-])", text)]
+    return [w.name for w in workflows if names_pattern([w]).search(text)]
 
 
 @pytest.mark.parametrize("source", WORKFLOWS, ids=[w.name for w in WORKFLOWS])
